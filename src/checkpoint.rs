@@ -1,0 +1,242 @@
+//! Model files: one safetensors file per model.
+//!
+//! Tensors are named `<layer index>.<param>` (`weight`, `bias`, `running_mean`,
+//! `running_var`) in PyTorch's layouts, exactly like the state dict of an `nn.Sequential` with
+//! the same layer list, so a PyTorch model of a built-in architecture saved with
+//! `safetensors.torch.save_file(model.state_dict(), …)` loads as is when the architecture is
+//! given by name (its `num_batches_tracked` counters are ignored). The header metadata holds
+//! `format = "digitnet"`, `format_version`, the architecture JSON (which includes the input
+//! normalisation) and any extra keys the caller adds (e.g. the validation accuracy). A file
+//! without digitnet metadata is taken to expect pixels scaled to [0, 1].
+//!
+//! Files are written atomically: to a temporary file beside the target, synced, then renamed.
+//! Reading never trusts a header: the safetensors parser checks every offset against the
+//! file's real length before anything is allocated from it.
+
+use crate::arch::Architecture;
+use crate::error::{Error, Result};
+use crate::model::Sequential;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The `format_version` this build writes and reads.
+pub const FORMAT_VERSION: &str = "1";
+
+/// A loaded model and its file's metadata.
+pub struct ModelFile {
+    pub model: Sequential,
+    /// The header metadata (empty for a foreign file).
+    pub metadata: HashMap<String, String>,
+}
+
+/// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path.file_name().ok_or_else(|| Error::format(path, "not a file path"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Serialises `model` with its architecture and `extra` metadata.
+pub fn to_bytes(model: &Sequential, extra: &HashMap<String, String>) -> Result<Vec<u8>> {
+    let mut names = Vec::new();
+    let mut buffers: Vec<(Vec<usize>, Vec<u8>)> = Vec::new();
+    model.for_each_param(|i, p| {
+        names.push(format!("{i}.{}", p.name));
+        buffers.push((p.shape.clone(), p.value.iter().flat_map(|v| v.to_le_bytes()).collect()));
+    });
+    let mut views = Vec::with_capacity(names.len());
+    for (name, (shape, bytes)) in names.iter().zip(&buffers) {
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::config(format!("tensor {name}: {e}")))?;
+        views.push((name.clone(), view));
+    }
+    let mut meta = extra.clone();
+    meta.insert("format".into(), "digitnet".into());
+    meta.insert("format_version".into(), FORMAT_VERSION.into());
+    meta.insert("architecture".into(), serde_json::to_string(model.architecture()).expect("architectures serialise"));
+    meta.insert("normalization".into(), serde_json::to_string(&model.architecture().normalization).expect("serialises"));
+    safetensors::serialize(views, &Some(meta)).map_err(|e| Error::config(format!("serialising the model: {e}")))
+}
+
+/// Saves `model` to `path` atomically.
+pub fn save(model: &Sequential, path: &Path, extra: &HashMap<String, String>) -> Result<()> {
+    write_atomic(path, &to_bytes(model, extra)?)
+}
+
+/// Loads a model file. `arch` overrides the architecture in the file (and is required for a
+/// file without digitnet metadata, such as a PyTorch state dict).
+pub fn load(path: &Path, arch: Option<&Architecture>) -> Result<ModelFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(&bytes, arch, path)
+}
+
+/// Parses a model from bytes (`origin` names it in errors).
+pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> Result<ModelFile> {
+    let bad = |problem: String| Error::format(origin, problem);
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let is_digitnet = metadata.get("format").map(String::as_str) == Some("digitnet");
+    if is_digitnet {
+        let v = metadata.get("format_version").map(String::as_str).unwrap_or("?");
+        if v != FORMAT_VERSION {
+            return Err(bad(format!("model format version {v}, this build reads version {FORMAT_VERSION}")));
+        }
+    }
+    let arch = match (arch, metadata.get("architecture")) {
+        (Some(a), _) => a.clone(),
+        (None, Some(text)) if is_digitnet => Architecture::from_json(text, &origin.display().to_string())?,
+        (None, _) => return Err(bad("the file names no architecture: give one by name (--arch)".into())),
+    };
+    let mut model = Sequential::new(&arch, 0)?;
+    let mut used = 0usize;
+    let mut failure = None;
+    model.for_each_param_mut(|i, _, p| {
+        if failure.is_some() {
+            return;
+        }
+        let name = format!("{i}.{}", p.name);
+        let t = match st.tensor(&name) {
+            Ok(t) => t,
+            Err(_) => {
+                failure = Some(format!("tensor '{name}' is missing: the file was saved for another architecture than '{}'", arch.name));
+                return;
+            }
+        };
+        if t.dtype() != Dtype::F32 {
+            failure = Some(format!("tensor '{name}' is {:?}, expected F32", t.dtype()));
+            return;
+        }
+        if t.shape() != p.shape.as_slice() {
+            failure = Some(format!("tensor '{name}' has shape {:?}, architecture '{}' needs {:?}", t.shape(), arch.name, p.shape));
+            return;
+        }
+        for (v, b) in p.value.iter_mut().zip(t.data().chunks_exact(4)) {
+            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        used += 1;
+    });
+    if let Some(f) = failure {
+        return Err(bad(f));
+    }
+    let extra: Vec<String> = st.names().into_iter().filter(|n| !n.ends_with("num_batches_tracked")).cloned().collect();
+    if extra.len() != used {
+        let mut known = std::collections::HashSet::new();
+        model.for_each_param(|i, p| {
+            known.insert(format!("{i}.{}", p.name));
+        });
+        let unknown: Vec<&String> = extra.iter().filter(|n| !known.contains(*n)).take(3).collect();
+        return Err(bad(format!("tensors {unknown:?} do not belong to architecture '{}'", arch.name)));
+    }
+    let mut non_finite = None;
+    model.for_each_param(|i, p| {
+        if non_finite.is_none() && p.value.iter().any(|v| !v.is_finite()) {
+            non_finite = Some(format!("{i}.{}", p.name));
+        }
+    });
+    if let Some(name) = non_finite {
+        return Err(bad(format!("tensor '{name}' holds NaN or infinite values")));
+    }
+    Ok(ModelFile { model, metadata })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::random_tensor;
+    use crate::layers::Mode;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("digitnet-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn save_load_gives_bit_identical_outputs() {
+        for name in ["small", "lenet"] {
+            let arch = Architecture::builtin(name).unwrap();
+            let mut m = Sequential::new(&arch, 11).unwrap();
+            // Move the batch-norm running statistics off their defaults so they are tested.
+            let x = random_tensor(&[8, 1, 28, 28], 1);
+            m.forward(&x, Mode::Train).unwrap();
+            let path = tmp(&format!("{name}.safetensors"));
+            let mut extra = HashMap::new();
+            extra.insert("val_accuracy".to_string(), "0.5".to_string());
+            save(&m, &path, &extra).unwrap();
+            let mut loaded = load(&path, None).unwrap();
+            assert_eq!(loaded.metadata.get("val_accuracy").map(String::as_str), Some("0.5"));
+            let want = m.forward(&x, Mode::Eval).unwrap().clone();
+            let got = loaded.model.forward(&x, Mode::Eval).unwrap().clone();
+            assert_eq!(want.data, got.data);
+        }
+    }
+
+    #[test]
+    fn garbage_truncated_and_foreign_files_are_errors() {
+        let arch = Architecture::builtin("small").unwrap();
+        let m = Sequential::new(&arch, 0).unwrap();
+        let bytes = to_bytes(&m, &HashMap::new()).unwrap();
+        let origin = Path::new("m.safetensors");
+        // Garbage, including a header that claims an enormous length.
+        assert!(from_bytes(b"hello world, not a model", None, origin).is_err());
+        let mut huge = vec![0xff; 8];
+        huge.extend_from_slice(b"{}");
+        assert!(from_bytes(&huge, None, origin).is_err());
+        // Truncated.
+        let e = from_bytes(&bytes[..bytes.len() - 10], None, origin).err().unwrap().to_string();
+        assert!(e.contains("m.safetensors"), "{e}");
+        // For another architecture.
+        let lenet = Architecture::builtin("lenet").unwrap();
+        let e = from_bytes(&bytes, Some(&lenet), origin).err().unwrap().to_string();
+        assert!(e.contains("another architecture") || e.contains("shape"), "{e}");
+        // Missing file.
+        assert!(load(Path::new("/nonexistent/m.safetensors"), None).is_err());
+    }
+
+    /// A foreign (PyTorch-style) file: no metadata, extra num_batches_tracked tensors.
+    #[test]
+    fn foreign_state_dict_loads_with_arch_by_name() {
+        let arch = Architecture::builtin("small").unwrap();
+        let m = Sequential::new(&arch, 3).unwrap();
+        let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        m.for_each_param(|i, p| bufs.push((format!("{i}.{}", p.name), p.shape.clone(), p.value.iter().flat_map(|v| v.to_le_bytes()).collect())));
+        let nbt = 7i64.to_le_bytes().to_vec();
+        bufs.push(("1.num_batches_tracked".into(), vec![], nbt));
+        let views: Vec<(String, TensorView)> = bufs
+            .iter()
+            .map(|(n, s, b)| {
+                let dt = if n.ends_with("tracked") { Dtype::I64 } else { Dtype::F32 };
+                (n.clone(), TensorView::new(dt, s.clone(), b).unwrap())
+            })
+            .collect();
+        let bytes = safetensors::serialize(views, &None).unwrap();
+        assert!(from_bytes(&bytes, None, Path::new("torch.safetensors")).is_err(), "needs --arch");
+        let loaded = from_bytes(&bytes, Some(&arch), Path::new("torch.safetensors")).unwrap();
+        assert_eq!(loaded.model.architecture().normalization, crate::arch::Normalization::default());
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temp_file() {
+        let path = tmp("atomic.bin");
+        write_atomic(&path, b"abc").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        assert!(leftovers.is_empty());
+        assert!(write_atomic(Path::new("/nonexistent-dir/x.bin"), b"abc").is_err());
+    }
+}

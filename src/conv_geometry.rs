@@ -1,0 +1,315 @@
+//! Convolution and pooling geometry, defined once: output size, "same" padding, dilation,
+//! and the im2col / col2im lowering.
+//!
+//! Output size along one axis (the formula of the lecture slides, with dilation):
+//!
+//! ```text
+//! effective kernel  k' = d·(k − 1) + 1
+//! output            o  = ⌊(i + p_begin + p_end − k') / s⌋ + 1
+//! ```
+//!
+//! "same" padding (TensorFlow's rule) makes `o = ⌈i / s⌉`, padding in total
+//! `max((o − 1)·s + k' − i, 0)`, with the odd pixel at the end (bottom/right).
+//!
+//! im2col turns one sample `x[C, H, W]` into `cols[C·kh·kw, OH·OW]`, where row
+//! `(c·kh + ki)·kw + kj` and column `oh·OW + ow` holds `x[c, oh·sh − pt + ki·dh, ow·sw − pl + kj·dw]`
+//! (zero outside the image). A convolution is then `y[OC, OH·OW] = W[OC, C·kh·kw] · cols`.
+//! col2im is its adjoint: it adds every column entry back onto the pixel it came from.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Padding of a convolution: a number for every side, (height, width), or "same".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Padding {
+    /// The same number of zeros on every side.
+    Uniform(usize),
+    /// `[ph, pw]`: rows above and below, columns left and right.
+    HeightWidth([usize; 2]),
+    /// `"same"`: output size ⌈input / stride⌉.
+    Named(PaddingName),
+}
+
+/// Named padding modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaddingName {
+    Same,
+    Valid,
+}
+
+impl Default for Padding {
+    fn default() -> Self {
+        Padding::Uniform(0)
+    }
+}
+
+/// Everything about a 2-d sliding window over one `[C, H, W]` sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub channels: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub dilation_h: usize,
+    pub dilation_w: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub pad_bottom: usize,
+    pub pad_right: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+/// Padding before and after along one axis, and the output length.
+fn axis(input: usize, kernel: usize, stride: usize, dilation: usize, padding: (usize, usize, bool)) -> Option<(usize, usize, usize)> {
+    let eff = dilation * (kernel - 1) + 1;
+    let (begin, end) = if padding.2 {
+        let out = input.div_ceil(stride);
+        let total = ((out - 1) * stride + eff).saturating_sub(input);
+        (total / 2, total - total / 2)
+    } else {
+        (padding.0, padding.1)
+    };
+    let padded = input + begin + end;
+    if padded < eff {
+        return None;
+    }
+    Some((begin, end, (padded - eff) / stride + 1))
+}
+
+impl Geometry {
+    /// Validates the configuration and computes the output size. `what` names the layer in
+    /// error messages.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        what: &str,
+        input: [usize; 3],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        padding: Padding,
+    ) -> Result<Self> {
+        let [channels, in_h, in_w] = input;
+        if channels == 0 || in_h == 0 || in_w == 0 {
+            return Err(Error::config(format!("{what}: input shape {input:?} has a zero dimension")));
+        }
+        if kernel.contains(&0) || stride.contains(&0) || dilation.contains(&0) {
+            return Err(Error::config(format!(
+                "{what}: kernel {kernel:?}, stride {stride:?} and dilation {dilation:?} must all be ≥ 1"
+            )));
+        }
+        let (ph, pw, same) = match padding {
+            Padding::Uniform(p) => (p, p, false),
+            Padding::HeightWidth([ph, pw]) => (ph, pw, false),
+            Padding::Named(PaddingName::Valid) => (0, 0, false),
+            Padding::Named(PaddingName::Same) => (0, 0, true),
+        };
+        if ph > 1024 || pw > 1024 {
+            return Err(Error::config(format!("{what}: padding {padding:?} is absurdly large")));
+        }
+        let too_small = || {
+            Error::config(format!(
+                "{what}: a {kernel:?} kernel with dilation {dilation:?} does not fit the {in_h}×{in_w} input"
+            ))
+        };
+        let (pad_top, pad_bottom, out_h) = axis(in_h, kernel[0], stride[0], dilation[0], (ph, ph, same)).ok_or_else(too_small)?;
+        let (pad_left, pad_right, out_w) = axis(in_w, kernel[1], stride[1], dilation[1], (pw, pw, same)).ok_or_else(too_small)?;
+        Ok(Geometry {
+            channels,
+            in_h,
+            in_w,
+            kernel_h: kernel[0],
+            kernel_w: kernel[1],
+            stride_h: stride[0],
+            stride_w: stride[1],
+            dilation_h: dilation[0],
+            dilation_w: dilation[1],
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
+            out_h,
+            out_w,
+        })
+    }
+
+    /// Rows of the im2col matrix: C·kh·kw.
+    pub fn col_rows(&self) -> usize {
+        self.channels * self.kernel_h * self.kernel_w
+    }
+
+    /// Columns of the im2col matrix: OH·OW.
+    pub fn out_pixels(&self) -> usize {
+        self.out_h * self.out_w
+    }
+
+    /// Values in one input sample.
+    pub fn in_len(&self) -> usize {
+        self.channels * self.in_h * self.in_w
+    }
+
+    /// The input row feeding output row `oh` at kernel row `ki`, if inside the image.
+    #[inline]
+    fn in_row(&self, oh: usize, ki: usize) -> Option<usize> {
+        (oh * self.stride_h + ki * self.dilation_h).checked_sub(self.pad_top).filter(|&r| r < self.in_h)
+    }
+
+    /// The range of output columns `ow` whose input column `ow·sw − pl + kj·dw` is inside the
+    /// image, as `(first, end)`.
+    #[inline]
+    fn valid_cols(&self, kj: usize) -> (usize, usize) {
+        let off = kj * self.dilation_w; // input col = ow·sw + off − pl
+        let first = if off >= self.pad_left { 0 } else { (self.pad_left - off).div_ceil(self.stride_w) };
+        // need ow·sw + off − pl ≤ in_w − 1
+        let end = if self.in_w + self.pad_left > off {
+            ((self.in_w - 1 + self.pad_left - off) / self.stride_w + 1).min(self.out_w)
+        } else {
+            0
+        };
+        (first.min(end), end)
+    }
+
+    /// `cols[C·kh·kw, OH·OW] ← im2col(x[C, H, W])`.
+    pub fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        debug_assert_eq!(x.len(), self.in_len());
+        debug_assert_eq!(cols.len(), self.col_rows() * self.out_pixels());
+        let p = self.out_pixels();
+        for c in 0..self.channels {
+            let xc = &x[c * self.in_h * self.in_w..(c + 1) * self.in_h * self.in_w];
+            for ki in 0..self.kernel_h {
+                for kj in 0..self.kernel_w {
+                    let row = (c * self.kernel_h + ki) * self.kernel_w + kj;
+                    let dst = &mut cols[row * p..(row + 1) * p];
+                    let (first, end) = self.valid_cols(kj);
+                    for oh in 0..self.out_h {
+                        let d = &mut dst[oh * self.out_w..(oh + 1) * self.out_w];
+                        match self.in_row(oh, ki) {
+                            None => d.fill(0.0),
+                            Some(r) => {
+                                d[..first].fill(0.0);
+                                d[end..].fill(0.0);
+                                let src = &xc[r * self.in_w..(r + 1) * self.in_w];
+                                let base = kj * self.dilation_w;
+                                if self.stride_w == 1 {
+                                    let s0 = first + base - self.pad_left;
+                                    d[first..end].copy_from_slice(&src[s0..s0 + (end - first)]);
+                                } else {
+                                    for (ow, v) in d.iter_mut().enumerate().take(end).skip(first) {
+                                        *v = src[ow * self.stride_w + base - self.pad_left];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dx[C, H, W] += col2im(cols[C·kh·kw, OH·OW])`: the adjoint of [`Geometry::im2col`].
+    pub fn col2im_add(&self, cols: &[f32], dx: &mut [f32]) {
+        debug_assert_eq!(dx.len(), self.in_len());
+        let p = self.out_pixels();
+        for c in 0..self.channels {
+            let dxc = &mut dx[c * self.in_h * self.in_w..(c + 1) * self.in_h * self.in_w];
+            for ki in 0..self.kernel_h {
+                for kj in 0..self.kernel_w {
+                    let row = (c * self.kernel_h + ki) * self.kernel_w + kj;
+                    let src = &cols[row * p..(row + 1) * p];
+                    let (first, end) = self.valid_cols(kj);
+                    let base = kj * self.dilation_w;
+                    for oh in 0..self.out_h {
+                        if let Some(r) = self.in_row(oh, ki) {
+                            let s = &src[oh * self.out_w..(oh + 1) * self.out_w];
+                            let d = &mut dxc[r * self.in_w..(r + 1) * self.in_w];
+                            for ow in first..end {
+                                d[ow * self.stride_w + base - self.pad_left] += s[ow];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geo(i: usize, k: usize, s: usize, d: usize, p: Padding) -> Geometry {
+        Geometry::new("test", [1, i, i], [k, k], [s, s], [d, d], p).unwrap()
+    }
+
+    /// The slides' formula o = ⌊(i + 2p − k)/s⌋ + 1, worked by hand.
+    #[test]
+    fn output_sizes() {
+        assert_eq!(geo(28, 5, 1, 1, Padding::Uniform(0)).out_h, 24); // 28 − 5 + 1
+        assert_eq!(geo(28, 3, 1, 1, Padding::Uniform(1)).out_h, 28); // 28 + 2 − 3 + 1
+        assert_eq!(geo(28, 2, 2, 1, Padding::Uniform(0)).out_h, 14); // ⌊26/2⌋ + 1
+        assert_eq!(geo(7, 3, 2, 1, Padding::Uniform(1)).out_h, 4); // ⌊(7+2−3)/2⌋ + 1
+        assert_eq!(geo(10, 3, 1, 2, Padding::Uniform(0)).out_h, 6); // k' = 5: 10 − 5 + 1
+        let same = geo(7, 3, 2, 1, Padding::Named(PaddingName::Same));
+        assert_eq!((same.out_h, same.pad_top, same.pad_bottom), (4, 1, 1)); // ⌈7/2⌉, total 2
+        let same = geo(8, 3, 2, 1, Padding::Named(PaddingName::Same));
+        assert_eq!((same.out_h, same.pad_top, same.pad_bottom), (4, 0, 1)); // total 1: odd at the end
+        let same = geo(28, 3, 1, 2, Padding::Named(PaddingName::Same));
+        assert_eq!((same.out_h, same.pad_top), (28, 2));
+    }
+
+    #[test]
+    fn bad_geometry_is_an_error() {
+        assert!(Geometry::new("t", [1, 4, 4], [5, 5], [1, 1], [1, 1], Padding::Uniform(0)).is_err());
+        assert!(Geometry::new("t", [1, 4, 4], [3, 3], [0, 1], [1, 1], Padding::Uniform(0)).is_err());
+        assert!(Geometry::new("t", [1, 4, 4], [3, 3], [1, 1], [1, 1], Padding::Uniform(5000)).is_err());
+    }
+
+    /// A naive gather, one value at a time, against the row-segment version.
+    #[test]
+    fn im2col_matches_definition_and_col2im_is_its_adjoint() {
+        let cases = [
+            (2, 6, 5, 3, 2, 1, 1, Padding::Uniform(1)),
+            (1, 7, 7, 3, 3, 2, 1, Padding::Named(PaddingName::Same)),
+            (3, 9, 8, 3, 2, 1, 2, Padding::HeightWidth([2, 1])),
+            (1, 5, 5, 2, 2, 2, 1, Padding::Uniform(0)),
+        ];
+        let mut rng = crate::init::Rng::new(1);
+        for (c, h, w, kh, kw, s, d, p) in cases {
+            let g = Geometry::new("t", [c, h, w], [kh, kw], [s, s], [d, d], p).unwrap();
+            let x: Vec<f32> = (0..g.in_len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut cols = vec![f32::NAN; g.col_rows() * g.out_pixels()];
+            g.im2col(&x, &mut cols);
+            for ch in 0..c {
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        for oh in 0..g.out_h {
+                            for ow in 0..g.out_w {
+                                let r = (oh * s + ki * d) as isize - g.pad_top as isize;
+                                let q = (ow * s + kj * d) as isize - g.pad_left as isize;
+                                let want = if r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w {
+                                    x[(ch * h + r as usize) * w + q as usize]
+                                } else {
+                                    0.0
+                                };
+                                let row = (ch * kh + ki) * kw + kj;
+                                assert_eq!(cols[row * g.out_pixels() + oh * g.out_w + ow], want);
+                            }
+                        }
+                    }
+                }
+            }
+            // Adjoint: <im2col(x), r> = <x, col2im(r)> for a random r.
+            let r: Vec<f32> = (0..cols.len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let lhs: f64 = cols.iter().zip(&r).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            let mut back = vec![0.0; g.in_len()];
+            g.col2im_add(&r, &mut back);
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! 2-d convolution (cross-correlation, as in every framework), lowered onto GEMM via im2col.
+//!
+//! Shapes: `x[N, C, H, W]`, weight `W[OC, C, kh, kw]`, bias `b[OC]`, `y[N, OC, OH, OW]`
+//! (output size, padding and dilation: [`crate::conv_geometry`]).
+//!
+//! Forward, per sample, with `cols = im2col(x)` of shape `[K = C·kh·kw, P = OH·OW]`:
+//!
+//! ```text
+//! y[OC, P] = W[OC, K] · cols[K, P] + b ⊗ 1ᵀ
+//! ```
+//!
+//! Backward, per sample, given `dy[OC, P]`:
+//!
+//! ```text
+//! ∂L/∂W += dy · colsᵀ            ([OC, P] · [P, K])
+//! ∂L/∂b += Σ_p dy[·, p]
+//! ∂L/∂x  = col2im(Wᵀ · dy)       ([K, OC] · [OC, P], scattered back onto the pixels)
+//! ```
+//!
+//! In training mode the forward keeps every sample's `cols` for the backward; in eval mode it
+//! only keeps one per thread (a backward after an eval forward recomputes them).
+//! The batch is split into one contiguous chunk per rayon thread; each chunk accumulates its
+//! own weight gradient, and the chunks are summed in order, so results depend only on the
+//! thread count.
+
+use super::{check_grad, check_input, Layer, Mode, Param};
+use crate::conv_geometry::{Geometry, Padding};
+use crate::error::Result;
+use crate::gemm::{sgemm, Strides};
+use crate::init::{Init, Rng};
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// A convolution layer.
+pub struct Conv2d {
+    geo: Geometry,
+    in_shape: [usize; 3],
+    out_shape: [usize; 3],
+    out_channels: usize,
+    padding: Padding,
+    params: Vec<Param>,
+    /// im2col columns: every sample's after a training forward, one per chunk otherwise.
+    cols: Vec<f32>,
+    /// Batch size whose columns `cols` holds, if it holds them all.
+    cols_cached_for: Option<usize>,
+    /// Per-chunk scratch for the backward: `[∂W part (OC·K), ∂b part (OC), ∂cols (K·P)]`.
+    work: Vec<Vec<f32>>,
+}
+
+impl Conv2d {
+    /// A convolution over inputs of shape `[C, H, W]`, weights drawn by `init` (fan-in
+    /// `C·kh·kw`), bias zero.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        input: [usize; 3],
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: Padding,
+        dilation: [usize; 2],
+        bias: bool,
+        init: Init,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        if out_channels == 0 {
+            return Err(crate::error::Error::config("Conv2d: out_channels must be ≥ 1"));
+        }
+        let geo = Geometry::new("Conv2d", input, kernel, stride, dilation, padding)?;
+        let k = geo.col_rows();
+        let mut weight = Param::trainable("weight", &[out_channels, input[0], kernel[0], kernel[1]]);
+        init.fill(&mut weight.value, k, out_channels * kernel[0] * kernel[1], rng);
+        let mut params = vec![weight];
+        if bias {
+            params.push(Param::trainable("bias", &[out_channels]));
+        }
+        Ok(Conv2d {
+            geo,
+            in_shape: input,
+            out_shape: [out_channels, geo.out_h, geo.out_w],
+            out_channels,
+            padding,
+            params,
+            cols: Vec::new(),
+            cols_cached_for: None,
+            work: Vec::new(),
+        })
+    }
+
+    /// The geometry (output size, padding) this layer computes with.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geo
+    }
+
+    fn has_bias(&self) -> bool {
+        self.params.len() > 1
+    }
+}
+
+impl Layer for Conv2d {
+    fn kind(&self) -> &'static str {
+        "Conv2d"
+    }
+
+    fn describe(&self) -> String {
+        let g = &self.geo;
+        let mut s = format!("{}→{}, {}×{}", g.channels, self.out_channels, g.kernel_h, g.kernel_w);
+        if g.stride_h != 1 || g.stride_w != 1 {
+            s += &format!(", stride {}×{}", g.stride_h, g.stride_w);
+        }
+        match self.padding {
+            Padding::Uniform(0) => {}
+            p => s += &format!(", pad {}", serde_json::to_string(&p).unwrap_or_default().trim_matches('"')),
+        }
+        if g.dilation_h != 1 || g.dilation_w != 1 {
+            s += &format!(", dilation {}×{}", g.dilation_h, g.dilation_w);
+        }
+        if !self.has_bias() {
+            s += ", no bias";
+        }
+        s
+    }
+
+    fn input_shape(&self) -> &[usize] {
+        &self.in_shape
+    }
+
+    fn output_shape(&self) -> &[usize] {
+        &self.out_shape
+    }
+
+    fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn params_mut(&mut self) -> &mut [Param] {
+        &mut self.params
+    }
+
+    fn flops(&self) -> usize {
+        2 * self.out_channels * self.geo.col_rows() * self.geo.out_pixels()
+    }
+
+    fn forward(&mut self, x: &Tensor, y: &mut Tensor, mode: Mode) -> Result<()> {
+        let n = check_input(self, x)?;
+        y.resize(n, &self.out_shape);
+        if n == 0 {
+            return Ok(());
+        }
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let (in_len, out_len) = (geo.in_len(), oc * p);
+        let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
+        let keep_all = mode == Mode::Train;
+        let cols_per_chunk = if keep_all { chunk } else { 1 };
+        self.cols.resize(n.div_ceil(chunk) * cols_per_chunk * kk * p, 0.0);
+        self.cols_cached_for = keep_all.then_some(n);
+        let weight = &self.params[0].value;
+        let bias = self.params.get(1).map(|b| b.value.as_slice());
+        y.data
+            .par_chunks_mut(chunk * out_len)
+            .zip(x.data.par_chunks(chunk * in_len))
+            .zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p))
+            .for_each(|((ys, xs), cols)| {
+                for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                    let c = if keep_all { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
+                    geo.im2col(xs, c);
+                    match bias {
+                        Some(b) => {
+                            for (row, &bv) in ys.chunks_mut(p).zip(b) {
+                                row.fill(bv);
+                            }
+                        }
+                        None => ys.fill(0.0),
+                    }
+                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), c, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
+                }
+            });
+        Ok(())
+    }
+
+    fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
+        let n = check_grad(self, x, dy)?;
+        if n == 0 || (dx.is_none() && !param_grads) {
+            return Ok(());
+        }
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let (in_len, out_len) = (geo.in_len(), oc * p);
+        let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
+        let chunks = n.div_ceil(chunk);
+        let work_len = oc * kk + oc + kk * p;
+        if self.work.len() < chunks {
+            self.work.resize_with(chunks, Vec::new);
+        }
+        for w in &mut self.work[..chunks] {
+            w.resize(work_len, 0.0);
+        }
+        let cached = self.cols_cached_for == Some(n);
+        let cols = &self.cols;
+        let weight = &self.params[0].value;
+        let body = |ci: usize, dys: &[f32], mut dxs: Option<&mut [f32]>, work: &mut Vec<f32>| {
+            let (dw, rest) = work.split_at_mut(oc * kk);
+            let (db, dcols) = rest.split_at_mut(oc);
+            let mut own_cols = Vec::new();
+            if param_grads {
+                dw.fill(0.0);
+                db.fill(0.0);
+            }
+            for (i, dys) in dys.chunks(out_len).enumerate() {
+                let s = ci * chunk + i;
+                let c: &[f32] = if cached {
+                    &cols[s * kk * p..(s + 1) * kk * p]
+                } else {
+                    // Backward after an eval-mode forward: rebuild this sample's columns.
+                    own_cols.resize(kk * p, 0.0);
+                    geo.im2col(&x.data[s * in_len..(s + 1) * in_len], &mut own_cols);
+                    &own_cols
+                };
+                if param_grads {
+                    sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
+                    for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
+                        *d += row.iter().sum::<f32>();
+                    }
+                }
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    sgemm(kk, oc, p, 1.0, weight, Strides::transposed(kk), dys, Strides::row_major(p), 0.0, dcols, Strides::row_major(p));
+                    let d = &mut dxs[i * in_len..(i + 1) * in_len];
+                    d.fill(0.0);
+                    geo.col2im_add(dcols, d);
+                }
+            }
+        };
+        let work = &mut self.work[..chunks];
+        match dx {
+            Some(dx) => {
+                dx.resize(n, &self.in_shape);
+                dx.data
+                    .par_chunks_mut(chunk * in_len)
+                    .zip(dy.data.par_chunks(chunk * out_len))
+                    .zip(work.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(ci, ((dxs, dys), w))| body(ci, dys, Some(dxs), w));
+            }
+            None => {
+                dy.data
+                    .par_chunks(chunk * out_len)
+                    .zip(work.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(ci, (dys, w))| body(ci, dys, None, w));
+            }
+        }
+        if param_grads {
+            let has_bias = self.has_bias();
+            for w in &self.work[..chunks] {
+                for (g, v) in self.params[0].grad.iter_mut().zip(&w[..oc * kk]) {
+                    *g += v;
+                }
+                if has_bias {
+                    for (g, v) in self.params[1].grad.iter_mut().zip(&w[oc * kk..oc * kk + oc]) {
+                        *g += v;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv_geometry::PaddingName;
+    use crate::gradcheck::{check_layer, random_tensor};
+
+    fn conv(input: [usize; 3], oc: usize, k: [usize; 2], s: usize, p: Padding, d: usize, bias: bool, seed: u64) -> Conv2d {
+        let mut rng = Rng::new(seed);
+        let mut c = Conv2d::new(input, oc, k, [s, s], p, [d, d], bias, Init::HeNormal, &mut rng).unwrap();
+        if bias {
+            // Non-zero biases so a bias bug shows in the forward comparison.
+            for v in c.params[1].value.iter_mut() {
+                *v = rng.uniform(-0.5, 0.5);
+            }
+        }
+        c
+    }
+
+    /// The direct 7-loop definition of the convolution, in f64.
+    fn direct(c: &Conv2d, x: &Tensor) -> Vec<f32> {
+        let g = c.geo;
+        let n = x.batch();
+        let w = &c.params[0].value;
+        let mut y = vec![0.0f32; n * c.out_channels * g.out_pixels()];
+        for s in 0..n {
+            for o in 0..c.out_channels {
+                for oh in 0..g.out_h {
+                    for ow in 0..g.out_w {
+                        let mut acc = c.params.get(1).map_or(0.0, |b| b.value[o] as f64);
+                        for ch in 0..g.channels {
+                            for ki in 0..g.kernel_h {
+                                for kj in 0..g.kernel_w {
+                                    let r = (oh * g.stride_h + ki * g.dilation_h) as isize - g.pad_top as isize;
+                                    let q = (ow * g.stride_w + kj * g.dilation_w) as isize - g.pad_left as isize;
+                                    if r < 0 || q < 0 || r as usize >= g.in_h || q as usize >= g.in_w {
+                                        continue;
+                                    }
+                                    let xv = x.data[((s * g.channels + ch) * g.in_h + r as usize) * g.in_w + q as usize];
+                                    let wv = w[((o * g.channels + ch) * g.kernel_h + ki) * g.kernel_w + kj];
+                                    acc += xv as f64 * wv as f64;
+                                }
+                            }
+                        }
+                        y[((s * c.out_channels + o) * g.out_h + oh) * g.out_w + ow] = acc as f32;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    type Case = ([usize; 3], usize, [usize; 2], usize, Padding, usize, bool);
+
+    /// The variants every conv test runs over: stride, padding, "same", dilation, no bias,
+    /// non-square kernels and inputs.
+    const CASES: &[Case] = &[
+        ([1, 6, 6], 2, [3, 3], 1, Padding::Uniform(0), 1, true),
+        ([2, 7, 6], 3, [3, 3], 1, Padding::Uniform(1), 1, true),
+        ([2, 7, 7], 3, [3, 3], 2, Padding::Uniform(1), 1, true),
+        ([2, 8, 7], 2, [3, 3], 2, Padding::Named(PaddingName::Same), 1, true),
+        ([1, 9, 9], 2, [3, 3], 1, Padding::Uniform(0), 2, true),
+        ([2, 8, 8], 2, [3, 2], 1, Padding::Named(PaddingName::Same), 2, false),
+        ([3, 5, 6], 4, [1, 1], 1, Padding::Uniform(0), 1, false),
+        ([1, 6, 5], 2, [2, 3], 3, Padding::HeightWidth([1, 2]), 1, true),
+    ];
+
+    #[test]
+    fn forward_matches_direct_convolution() {
+        for (i, &(input, oc, k, s, p, d, b)) in CASES.iter().enumerate() {
+            let mut c = conv(input, oc, k, s, p, d, b, i as u64);
+            let x = random_tensor(&[3, input[0], input[1], input[2]], 100 + i as u64);
+            for mode in [Mode::Train, Mode::Eval] {
+                let mut y = Tensor::default();
+                c.forward(&x, &mut y, mode).unwrap();
+                let want = direct(&c, &x);
+                assert_eq!(y.shape()[1..], c.out_shape);
+                for (a, w) in y.data.iter().zip(&want) {
+                    assert!((a - w).abs() < 1e-5, "case {i}: {a} vs {w}");
+                }
+            }
+        }
+    }
+
+    /// A hand-computed case: a 3×3 input, a 2×2 kernel of ones plus bias 1, no padding.
+    /// y[0,0] = 1+2+4+5 + 1 = 13, y[0,1] = 2+3+5+6 + 1 = 17, y[1,0] = 4+5+7+8 + 1 = 25,
+    /// y[1,1] = 5+6+8+9 + 1 = 29.
+    #[test]
+    fn hand_computed() {
+        let mut c = conv([1, 3, 3], 1, [2, 2], 1, Padding::Uniform(0), 1, true, 0);
+        c.params[0].value.fill(1.0);
+        c.params[1].value[0] = 1.0;
+        let x = Tensor::from_vec(&[1, 1, 3, 3], (1..=9).map(|v| v as f32).collect()).unwrap();
+        let mut y = Tensor::default();
+        c.forward(&x, &mut y, Mode::Eval).unwrap();
+        assert_eq!(y.data, vec![13.0, 17.0, 25.0, 29.0]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for (i, &(input, oc, k, s, p, d, b)) in CASES.iter().enumerate() {
+            let mut c = conv(input, oc, k, s, p, d, b, 10 + i as u64);
+            let x = random_tensor(&[2, input[0], input[1], input[2]], 200 + i as u64);
+            check_layer(&mut c, &x, Mode::Train, i as u64).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        }
+    }
+
+    /// Backward after an eval-mode forward recomputes the columns and gives the same answer.
+    #[test]
+    fn backward_after_eval_forward_recomputes_columns() {
+        let (input, oc, k, s, p, d, b) = CASES[2];
+        let x = random_tensor(&[5, input[0], input[1], input[2]], 1);
+        let mut grads = Vec::new();
+        for mode in [Mode::Train, Mode::Eval] {
+            let mut c = conv(input, oc, k, s, p, d, b, 3);
+            let mut y = Tensor::default();
+            c.forward(&x, &mut y, mode).unwrap();
+            let dy = random_tensor(y.shape(), 2);
+            let mut dx = Tensor::default();
+            c.backward(&x, &y, &dy, Some(&mut dx), true).unwrap();
+            grads.push((dx.data, c.params[0].grad.clone()));
+        }
+        assert_eq!(grads[0], grads[1]);
+    }
+
+    #[test]
+    fn wrong_input_shape_is_an_error() {
+        let mut c = conv([1, 6, 6], 2, [3, 3], 1, Padding::Uniform(0), 1, true, 0);
+        let mut y = Tensor::default();
+        assert!(c.forward(&Tensor::zeros(&[1, 2, 6, 6]), &mut y, Mode::Eval).is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! digitnet: convolutional neural networks for handwritten digits, with every layer's forward
+//! and backward pass written by hand.
+//!
+//! Data flow: IDX files ([`data::idx`]) → `Tensor` batches (NCHW, f32) → a [`model::Sequential`]
+//! built from an [`arch::Architecture`] → logits → [`loss`] → backward through each layer →
+//! [`optim`] step. Models are saved as safetensors ([`checkpoint`]).
+//!
+//! Module map:
+//! * [`tensor`], [`gemm`], [`conv_geometry`], [`init`]: the numeric ground floor.
+//! * [`layers`]: one file per layer, forward beside backward, the math in the doc comment.
+//! * [`loss`], [`optim`], [`schedule`]: what training needs besides the layers.
+//! * [`model`], [`arch`], [`checkpoint`]: networks, their descriptions and their files.
+//! * [`gradcheck`]: the finite-difference checker every backward is tested with.
+//! * [`data`], [`train`]: data sets and the training loop.
+
+pub mod arch;
+pub mod checkpoint;
+pub mod conv_geometry;
+pub mod data;
+pub mod error;
+pub mod gemm;
+pub mod gradcheck;
+pub mod init;
+pub mod layers;
+pub mod loss;
+pub mod model;
+pub mod optim;
+pub mod schedule;
+pub mod tensor;
+pub mod train;
+
+pub use error::{Error, Result};
+pub use tensor::Tensor;

@@ -1,0 +1,467 @@
+//! `Sequential`: a network built from an [`Architecture`], its activation workspace, the one
+//! parameter visitor everything else walks parameters through, and its summary table.
+//!
+//! The workspace keeps one output tensor per layer and two gradient buffers; they are resized
+//! in place, so once a batch size has been seen, forward and backward allocate nothing.
+
+use crate::arch::{Architecture, LayerSpec, Task};
+use crate::error::{Error, Result};
+use crate::init::Rng;
+use crate::layers::{Activation, ActivationKind, BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, Mode, Param, Pool2d, PoolKind};
+use crate::tensor::Tensor;
+
+/// A sequential network.
+pub struct Sequential {
+    arch: Architecture,
+    layers: Vec<Box<dyn Layer>>,
+    /// Learning-rate factor per layer; 0 freezes the layer.
+    lr_factors: Vec<f32>,
+    /// Output of each layer for the last forward.
+    acts: Vec<Tensor>,
+    grad_cur: Tensor,
+    grad_next: Tensor,
+}
+
+/// Builds one layer for a per-sample input shape.
+fn build_layer(spec: &LayerSpec, input: &[usize], arch: &Architecture, index: usize, rng: &mut Rng, seed: u64) -> Result<Box<dyn Layer>> {
+    let chw = || -> Result<[usize; 3]> {
+        match *input {
+            [c, h, w] => Ok([c, h, w]),
+            _ => Err(Error::config(format!("layer {index} ({spec:?}) needs a [C, H, W] input, got {input:?}"))),
+        }
+    };
+    Ok(match *spec {
+        LayerSpec::Conv2d { out_channels, kernel, stride, padding, dilation, bias } => Box::new(Conv2d::new(
+            chw()?,
+            out_channels,
+            kernel.pair(),
+            stride.pair(),
+            padding,
+            dilation.pair(),
+            bias,
+            arch.init,
+            rng,
+        )?),
+        LayerSpec::MaxPool2d { kernel, stride } => Box::new(Pool2d::new(PoolKind::Max, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair())?),
+        LayerSpec::AvgPool2d { kernel, stride } => Box::new(Pool2d::new(PoolKind::Average, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair())?),
+        LayerSpec::BatchNorm => Box::new(BatchNorm::new(input)?),
+        LayerSpec::Dropout { rate } => Box::new(Dropout::new(input, rate, Rng::derived(seed, 1000 + index as u64))?),
+        LayerSpec::Dense { out_features, bias } => Box::new(Dense::new(input, out_features, bias, arch.init, rng)?),
+        LayerSpec::Flatten => Box::new(Flatten::new(input)),
+        LayerSpec::Relu => Box::new(Activation::new(ActivationKind::Relu, input)),
+        LayerSpec::LeakyRelu { slope } => Box::new(Activation::new(ActivationKind::LeakyRelu(slope), input)),
+        LayerSpec::Sigmoid => Box::new(Activation::new(ActivationKind::Sigmoid, input)),
+        LayerSpec::Tanh => Box::new(Activation::new(ActivationKind::Tanh, input)),
+        LayerSpec::Identity => Box::new(Activation::new(ActivationKind::Identity, input)),
+        LayerSpec::Softmax => Box::new(Activation::new(ActivationKind::Softmax, input)),
+    })
+}
+
+impl Sequential {
+    /// Builds the network, drawing initial weights from `seed` (same seed ⇒ same weights).
+    /// Checks that every layer fits its input and the output matches the task.
+    pub fn new(arch: &Architecture, seed: u64) -> Result<Self> {
+        if arch.layers.is_empty() {
+            return Err(Error::config(format!("architecture '{}' has no layers", arch.name)));
+        }
+        if arch.task == Task::Classification && arch.classes.len() < 2 {
+            return Err(Error::config(format!("architecture '{}' needs at least two classes", arch.name)));
+        }
+        if !(arch.normalization.std.is_finite() && arch.normalization.std > 0.0 && arch.normalization.mean.is_finite()) {
+            return Err(Error::config(format!("architecture '{}': normalisation std must be > 0", arch.name)));
+        }
+        let mut rng = Rng::new(seed);
+        let mut shape = arch.input.to_vec();
+        let mut layers = Vec::with_capacity(arch.layers.len());
+        for (i, spec) in arch.layers.iter().enumerate() {
+            let layer = build_layer(spec, &shape, arch, i, &mut rng, seed).map_err(|e| match e {
+                Error::Config(m) => Error::config(format!("architecture '{}', layer {i}: {m}", arch.name)),
+                other => other,
+            })?;
+            shape = layer.output_shape().to_vec();
+            layers.push(layer);
+        }
+        if shape != [arch.outputs()] {
+            return Err(Error::config(format!(
+                "architecture '{}' ends in shape {shape:?}, but its task needs [{}] outputs",
+                arch.name,
+                arch.outputs()
+            )));
+        }
+        let n = layers.len();
+        Ok(Sequential {
+            arch: arch.clone(),
+            layers,
+            lr_factors: vec![1.0; n],
+            acts: (0..n).map(|_| Tensor::default()).collect(),
+            grad_cur: Tensor::default(),
+            grad_next: Tensor::default(),
+        })
+    }
+
+    /// The description the network was built from.
+    pub fn architecture(&self) -> &Architecture {
+        &self.arch
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// The layers, mutable (e.g. for a layer's random generator).
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer>] {
+        &mut self.layers
+    }
+
+    /// Output of each layer for the last forward (feature maps).
+    pub fn activations(&self) -> &[Tensor] {
+        &self.acts
+    }
+
+    /// The network's output for the last forward.
+    pub fn output(&self) -> &Tensor {
+        self.acts.last().expect("a network has layers")
+    }
+
+    /// Runs the network on `x[N, C, H, W]`; returns the output (logits).
+    pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<&Tensor> {
+        x.check_sample_shape(&self.arch.input, "network input")?;
+        for i in 0..self.layers.len() {
+            let (before, after) = self.acts.split_at_mut(i);
+            let input = if i == 0 { x } else { &before[i - 1] };
+            self.layers[i].forward(input, &mut after[0], mode)?;
+        }
+        Ok(self.output())
+    }
+
+    /// True when layer `i` has parameters the optimizer updates.
+    fn trains(&self, i: usize) -> bool {
+        self.lr_factors[i] != 0.0 && self.layers[i].params().iter().any(Param::is_trainable)
+    }
+
+    /// Back-propagates `dlogits` (∂L/∂output of the last forward on `x`), adding into the
+    /// parameter gradients. Stops at the first layer that trains: frozen layers before it get
+    /// no gradient work at all, and no layer computes ∂L/∂x that nobody needs.
+    pub fn backward(&mut self, x: &Tensor, dlogits: &Tensor) -> Result<()> {
+        self.backward_impl(x, dlogits, None)
+    }
+
+    /// As [`Sequential::backward`], and also writes ∂L/∂x (the network input) into `dx`.
+    pub fn backward_with_input_grad(&mut self, x: &Tensor, dlogits: &Tensor, dx: &mut Tensor) -> Result<()> {
+        self.backward_impl(x, dlogits, Some(dx))
+    }
+
+    fn backward_impl(&mut self, x: &Tensor, dlogits: &Tensor, mut input_grad: Option<&mut Tensor>) -> Result<()> {
+        let last = self.layers.len() - 1;
+        let first = if input_grad.is_some() {
+            0
+        } else {
+            match (0..=last).find(|&i| self.trains(i)) {
+                Some(f) => f,
+                None => return Ok(()),
+            }
+        };
+        for i in (first..=last).rev() {
+            let trains = self.trains(i);
+            let input = if i == 0 { x } else { &self.acts[i - 1] };
+            let y = &self.acts[i];
+            let dy = if i == last { dlogits } else { &self.grad_cur };
+            let dx = if i > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
+            self.layers[i].backward(input, y, dy, dx, trains)?;
+            std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
+        }
+        Ok(())
+    }
+
+    /// Sets every parameter gradient to zero.
+    pub fn zero_grad(&mut self) {
+        self.for_each_param_mut(|_, _, p| p.zero_grad());
+    }
+
+    /// The parameter visitor (read-only): `(layer index, parameter)` in state-dict order.
+    pub fn for_each_param(&self, mut f: impl FnMut(usize, &Param)) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            for p in layer.params() {
+                f(i, p);
+            }
+        }
+    }
+
+    /// The parameter visitor: `(layer index, learning-rate factor, parameter)` in state-dict
+    /// order. The optimizer, checkpoints, freezing and gradient checks all walk through it.
+    pub fn for_each_param_mut(&mut self, mut f: impl FnMut(usize, f32, &mut Param)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            for p in layer.params_mut() {
+                f(i, self.lr_factors[i], p);
+            }
+        }
+    }
+
+    /// Sets layer `layer`'s learning-rate factor (0 freezes it).
+    pub fn set_lr_factor(&mut self, layer: usize, factor: f32) -> Result<()> {
+        if layer >= self.layers.len() || !factor.is_finite() || factor < 0.0 {
+            return Err(Error::config(format!("learning-rate factor {factor} for layer {layer} of {}", self.layers.len())));
+        }
+        self.lr_factors[layer] = factor;
+        Ok(())
+    }
+
+    /// Learning-rate factors per layer.
+    pub fn lr_factors(&self) -> &[f32] {
+        &self.lr_factors
+    }
+
+    /// Freezes the first `n` layers (learning-rate factor 0).
+    pub fn freeze_first(&mut self, n: usize) -> Result<()> {
+        if n > self.layers.len() {
+            return Err(Error::config(format!("cannot freeze {n} layers of a {}-layer network", self.layers.len())));
+        }
+        for i in 0..n {
+            self.lr_factors[i] = 0.0;
+        }
+        Ok(())
+    }
+
+    /// Number of trainable values.
+    pub fn trainable_count(&self) -> usize {
+        let mut n = 0;
+        self.for_each_param(|_, p| n += if p.is_trainable() { p.value.len() } else { 0 });
+        n
+    }
+
+    /// Forward FLOPs per sample (multiply-add = 2), conv and dense layers.
+    pub fn flops(&self) -> usize {
+        self.layers.iter().map(|l| l.flops()).sum()
+    }
+
+    /// The Keras-style table: layer, output shape, parameter count.
+    pub fn summary(&self) -> String {
+        let mut rows = vec![("Layer (type)".to_string(), "Output shape".to_string(), "Param #".to_string())];
+        rows.push((format!("input"), format!("{:?}", self.arch.input), "0".into()));
+        let mut total = 0;
+        let mut non_trainable = 0;
+        for (i, l) in self.layers.iter().enumerate() {
+            let count: usize = l.params().iter().map(|p| p.value.len()).sum();
+            let frozen: usize = l.params().iter().filter(|p| !p.is_trainable() || self.lr_factors[i] == 0.0).map(|p| p.value.len()).sum();
+            total += count;
+            non_trainable += frozen;
+            let d = l.describe();
+            let name = if d.is_empty() { format!("{i}: {}", l.kind()) } else { format!("{i}: {} ({d})", l.kind()) };
+            let name = if self.lr_factors[i] == 0.0 && count > 0 { format!("{name} [frozen]") } else { name };
+            rows.push((name, format!("{:?}", l.output_shape()), count.to_string()));
+        }
+        let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0) + 2;
+        let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0) + 2;
+        let w2 = rows.iter().map(|r| r.2.chars().count()).max().unwrap_or(0);
+        let rule = "─".repeat(w0 + w1 + w2);
+        let mut out = format!("Model: {}\n{rule}\n", self.arch.name);
+        for (i, (a, b, c)) in rows.iter().enumerate() {
+            let pad0 = w0 - a.chars().count();
+            let pad1 = w1 - b.chars().count();
+            out += &format!("{a}{}{b}{}{c:>w2$}\n", " ".repeat(pad0), " ".repeat(pad1));
+            if i == 0 {
+                out += &format!("{rule}\n");
+            }
+        }
+        out += &format!(
+            "{rule}\nTotal params: {total}\nTrainable params: {}\nNon-trainable params: {non_trainable}\nForward FLOPs per image: {}\n",
+            total - non_trainable,
+            self.flops()
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::BUILTIN_NAMES;
+    use crate::gradcheck::{compare, random_tensor};
+    use crate::loss::SoftmaxCrossEntropy;
+
+    /// Parameter counts, worked by hand:
+    /// small: conv 4·9+4 = 40, BN 4·4 = 16 (8 trainable + 8 running), conv 4·36+4 = 148,
+    ///        BN 16, dense 196·10+10 = 1970 → 2190.
+    /// lenet: 20·25+20 = 520, 50·500+50 = 25 050, 800·500+500 = 400 500, 500·10+10 = 5010 → 431 080.
+    /// keras: 320 + 18 496 + 73 856 + 1152·512+512 = 590 336 + 5130 → 688 138.
+    /// scratch24: 24·9+24 = 240, 13·13·24·10+10 = 40 570 → 40 810.
+    #[test]
+    fn builtin_parameter_counts() {
+        let count = |name: &str| {
+            let m = Sequential::new(&Architecture::builtin(name).unwrap(), 0).unwrap();
+            let mut n = 0;
+            m.for_each_param(|_, p| n += p.value.len());
+            n
+        };
+        assert_eq!(count("small"), 2190);
+        assert_eq!(count("lenet"), 431_080);
+        assert_eq!(count("keras"), 688_138);
+        assert_eq!(count("scratch24"), 40_810);
+        for name in BUILTIN_NAMES {
+            let m = Sequential::new(&Architecture::builtin(name).unwrap(), 0).unwrap();
+            assert!(m.summary().contains("Total params"), "{name}");
+        }
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let a = Architecture::builtin("lenet").unwrap();
+        let (m1, m2, m3) = (Sequential::new(&a, 5).unwrap(), Sequential::new(&a, 5).unwrap(), Sequential::new(&a, 6).unwrap());
+        let values = |m: &Sequential| {
+            let mut v = Vec::new();
+            m.for_each_param(|_, p| v.extend_from_slice(&p.value));
+            v
+        };
+        assert_eq!(values(&m1), values(&m2));
+        assert_ne!(values(&m1), values(&m3));
+    }
+
+    #[test]
+    fn mismatched_architectures_are_errors() {
+        let mut a = Architecture::builtin("lenet").unwrap();
+        a.layers.pop(); // ends in 500 outputs, not 10
+        assert!(Sequential::new(&a, 0).is_err());
+        let mut a = Architecture::builtin("lenet").unwrap();
+        a.input = [1, 8, 8]; // 5×5 → 4×4 → pool 2×2 → 5×5 conv does not fit
+        let e = Sequential::new(&a, 0).err().unwrap().to_string();
+        assert!(e.contains("layer 2"), "{e}");
+        let mut m = Sequential::new(&Architecture::builtin("small").unwrap(), 0).unwrap();
+        assert!(m.forward(&Tensor::zeros(&[2, 1, 27, 28]), Mode::Eval).is_err());
+    }
+
+    /// End-to-end gradient check of a whole network with the cross-entropy loss, for the input
+    /// and a sample of every trainable tensor.
+    ///
+    /// A first-layer weight moves thousands of pre-activations at once, so any step h large
+    /// enough to rise above f32 rounding crosses some ReLU or max-pool kink (measured: 2–5
+    /// crossings per entry at h = 1e-3 for `small` and `lenet`). The check therefore freezes
+    /// the piecewise pattern (ReLU signs, max-pool arg-maxes) of the point being checked: the
+    /// frozen network is smooth and has the same value and gradient there, so its central
+    /// differences must match the analytic gradient with the ordinary tolerance, no entry
+    /// skipped.
+    fn check_network(name: &str, batch: usize, seed: u64) {
+        check_arch(&Architecture::builtin(name).unwrap(), batch, seed);
+    }
+
+    fn check_arch(arch: &Architecture, batch: usize, seed: u64) {
+        let name = arch.name.as_str();
+        let arch = arch.clone();
+        let mut m = Sequential::new(&arch, seed).unwrap();
+        // Random biases so no unit sits exactly at a kink for every input.
+        let mut rng = Rng::new(seed);
+        m.for_each_param_mut(|_, _, p| {
+            if p.name == "bias" {
+                p.value.iter_mut().for_each(|v| *v = rng.uniform(-0.1, 0.1));
+            }
+        });
+        let [c, h, w] = arch.input;
+        let x = random_tensor(&[batch, c, h, w], seed + 1);
+        let labels: Vec<u8> = (0..batch).map(|i| (i * 3 % arch.outputs()) as u8).collect();
+        let mut loss = SoftmaxCrossEntropy::new(arch.outputs(), None).unwrap();
+        let mut dlogits = Tensor::default();
+        m.zero_grad();
+        let logits = m.forward(&x, Mode::Train).unwrap().clone();
+        loss.forward_backward(&logits, &labels, Some(&mut dlogits)).unwrap();
+        let mut dx = Tensor::default();
+        m.backward_with_input_grad(&x, &dlogits, &mut dx).unwrap();
+
+        for l in m.layers_mut() {
+            l.set_frozen_pattern(true);
+        }
+        let frozen_logits = m.forward(&x, Mode::Train).unwrap().clone();
+        assert_eq!(frozen_logits.data, logits.data, "freezing changes nothing at the recorded point");
+        let mut eval = |m: &mut Sequential, x: &Tensor| {
+            let logits = m.forward(x, Mode::Train).unwrap().clone();
+            loss.forward_backward(&logits, &labels, None).unwrap().loss
+        };
+        // Parameters, tensor by tensor.
+        let mut grads = Vec::new();
+        m.for_each_param(|i, p| {
+            if p.is_trainable() {
+                grads.push((i, p.name, p.grad.clone()));
+            }
+        });
+        for (pi, (layer, name, grad)) in grads.iter().enumerate() {
+            compare(&format!("layer {layer} {name}"), grad, |e, d| {
+                let mut k = 0;
+                m.for_each_param_mut(|_, _, p| {
+                    if p.is_trainable() {
+                        if k == pi {
+                            p.value[e] += d;
+                        }
+                        k += 1;
+                    }
+                });
+                let l = eval(&mut m, &x);
+                let mut k = 0;
+                m.for_each_param_mut(|_, _, p| {
+                    if p.is_trainable() {
+                        if k == pi {
+                            p.value[e] -= d;
+                        }
+                        k += 1;
+                    }
+                });
+                l
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        // The input, through every layer's ∂L/∂x.
+        let mut xp = x.clone();
+        compare("network input", &dx.data, |e, d| {
+            let keep = xp.data[e];
+            xp.data[e] += d;
+            let l = eval(&mut m, &xp);
+            xp.data[e] = keep;
+            l
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+
+    /// A smooth network (tanh, average pooling) has no kinks even without freezing: this
+    /// pins the composition of conv (stride, padding, dilation), batch norm, pooling, flatten,
+    /// dense and the loss without any allowance.
+    #[test]
+    fn smooth_network_gradients_without_kink_allowance() {
+        let text = r#"{"name": "smooth", "input": [1, 12, 12], "classes": ["a","b","c"],
+            "layers": [{"type": "conv2d", "out_channels": 3, "kernel": 3, "padding": 1, "dilation": 2},
+                       {"type": "batch_norm"}, {"type": "tanh"},
+                       {"type": "avg_pool2d", "kernel": 2},
+                       {"type": "conv2d", "out_channels": 4, "kernel": 3, "stride": 2, "padding": "same"},
+                       {"type": "sigmoid"}, {"type": "flatten"},
+                       {"type": "dense", "out_features": 6}, {"type": "batch_norm"}, {"type": "leaky_relu", "slope": 1.0},
+                       {"type": "dense", "out_features": 3}]}"#;
+        let arch = Architecture::from_json(text, "smooth").unwrap();
+        check_arch(&arch, 3, 7);
+    }
+
+    #[test]
+    fn small_network_gradients() {
+        check_network("small", 4, 1);
+    }
+
+    #[test]
+    fn lenet_network_gradients() {
+        check_network("lenet", 2, 2);
+    }
+
+    /// Frozen layers: no gradient work, and the optimizer never touches them.
+    #[test]
+    fn frozen_layers_get_no_gradient() {
+        let arch = Architecture::builtin("lenet").unwrap();
+        let mut m = Sequential::new(&arch, 3).unwrap();
+        m.freeze_first(4).unwrap();
+        let x = random_tensor(&[3, 1, 28, 28], 4);
+        let logits = m.forward(&x, Mode::Train).unwrap().clone();
+        let mut loss = SoftmaxCrossEntropy::new(10, None).unwrap();
+        let mut d = Tensor::default();
+        loss.forward_backward(&logits, &[1, 2, 3], Some(&mut d)).unwrap();
+        m.zero_grad();
+        m.backward(&x, &d).unwrap();
+        m.for_each_param(|i, p| {
+            let nonzero = p.grad.iter().any(|&g| g != 0.0);
+            assert_eq!(nonzero, i >= 4, "layer {i} {}", p.name);
+        });
+    }
+}
