@@ -53,12 +53,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Serialises `model` with its architecture and `extra` metadata.
 pub fn to_bytes(model: &Sequential, extra: &HashMap<String, String>) -> Result<Vec<u8>> {
+    to_bytes_with_extra(model, extra, &[])
+}
+
+/// As [`to_bytes`], plus extra 1-d f32 tensors (a training checkpoint's optimizer moments).
+pub fn to_bytes_with_extra(model: &Sequential, extra: &HashMap<String, String>, tensors: &[(String, Vec<f32>)]) -> Result<Vec<u8>> {
     let mut names = Vec::new();
     let mut buffers: Vec<(Vec<usize>, Vec<u8>)> = Vec::new();
     model.for_each_param(|i, p| {
         names.push(format!("{i}.{}", p.name));
         buffers.push((p.shape.clone(), p.value.iter().flat_map(|v| v.to_le_bytes()).collect()));
     });
+    for (name, values) in tensors {
+        names.push(name.clone());
+        buffers.push((vec![values.len()], values.iter().flat_map(|v| v.to_le_bytes()).collect()));
+    }
     let mut views = Vec::with_capacity(names.len());
     for (name, (shape, bytes)) in names.iter().zip(&buffers) {
         let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::config(format!("tensor {name}: {e}")))?;
@@ -86,6 +95,12 @@ pub fn load(path: &Path, arch: Option<&Architecture>) -> Result<ModelFile> {
 
 /// Parses a model from bytes (`origin` names it in errors).
 pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> Result<ModelFile> {
+    Ok(from_bytes_with_extra(bytes, arch, origin, "\0")?.0)
+}
+
+/// As [`from_bytes`], also returning the 1-d f32 tensors whose names start with `prefix`
+/// (which are not model parameters).
+pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: &Path, prefix: &str) -> Result<(ModelFile, Vec<(String, Vec<f32>)>)> {
     let bad = |problem: String| Error::format(origin, problem);
     let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
@@ -133,7 +148,17 @@ pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> R
     if let Some(f) = failure {
         return Err(bad(f));
     }
-    let extra: Vec<String> = st.names().into_iter().filter(|n| !n.ends_with("num_batches_tracked")).cloned().collect();
+    let mut extra_tensors = Vec::new();
+    for name in st.names() {
+        if name.starts_with(prefix) {
+            let t = st.tensor(name).map_err(|e| bad(format!("tensor '{name}': {e:?}")))?;
+            if t.dtype() != Dtype::F32 {
+                return Err(bad(format!("tensor '{name}' is {:?}, expected F32", t.dtype())));
+            }
+            extra_tensors.push((name.clone(), t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()));
+        }
+    }
+    let extra: Vec<String> = st.names().into_iter().filter(|n| !n.ends_with("num_batches_tracked") && !n.starts_with(prefix)).cloned().collect();
     if extra.len() != used {
         let mut known = std::collections::HashSet::new();
         model.for_each_param(|i, p| {
@@ -151,7 +176,7 @@ pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> R
     if let Some(name) = non_finite {
         return Err(bad(format!("tensor '{name}' holds NaN or infinite values")));
     }
-    Ok(ModelFile { model, metadata })
+    Ok((ModelFile { model, metadata }, extra_tensors))
 }
 
 #[cfg(test)]

@@ -15,6 +15,17 @@
 //! Beware: the `gemm` crate computes `dst ← α·dst + β·lhs·rhs`, so its α and β are the reverse
 //! of BLAS's; this wrapper takes them in the BLAS order.
 
+thread_local! {
+    static IN_KERNEL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread is inside the GEMM crate's kernel. The kernel allocates a small
+/// scratch vector per call (`gemm-common` 0.19, `gemm_basic_generic`), which is outside this
+/// crate's control; the allocation test uses this to tell those apart from ours.
+pub fn in_kernel() -> bool {
+    IN_KERNEL.with(|c| c.get())
+}
+
 /// A matrix operand: row stride and column stride, in elements.
 #[derive(Clone, Copy, Debug)]
 pub struct Strides {
@@ -65,6 +76,7 @@ pub fn sgemm(
     // (i·rs + j·cs) for i < rows and j < cols, lies inside its slice; `c` is a unique borrow so
     // it cannot alias `a` or `b`. Strides fit in isize because the slices exist. With
     // `read_dst` false, `c` is only written, never read (its old values may be anything).
+    IN_KERNEL.with(|c| c.set(true));
     unsafe {
         gemm::gemm(
             m,
@@ -88,6 +100,7 @@ pub fn sgemm(
             gemm::Parallelism::None,
         );
     }
+    IN_KERNEL.with(|c| c.set(false));
 }
 
 /// The plain triple loop, in f64 accumulation: the reference the fast path is tested against.

@@ -126,3 +126,283 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, batch_size: usize, ws: &
     let n = data.len().max(1) as f64;
     Ok(Evaluation { stats: Stats { loss: loss_sum / n, accuracy: correct as f64 / n, images: data.len() }, probabilities, classes })
 }
+
+// ---------------------------------------------------------------------------------------------
+// A whole training run: validation split, epochs, schedule, early stopping, checkpoints, resume.
+// ---------------------------------------------------------------------------------------------
+
+use crate::arch::Architecture;
+use crate::checkpoint;
+use crate::init::Rng;
+use crate::optim::OptimizerKind;
+use crate::schedule::Schedule;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Everything that defines a training run (saved in checkpoints so a resume continues it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub optimizer: OptimizerKind,
+    pub weight_decay: f32,
+    pub schedule: Schedule,
+    pub class_weights: Option<Vec<f32>>,
+    /// Training images held out for validation (chosen by a seeded permutation).
+    pub val_split: usize,
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub patience: Option<usize>,
+}
+
+impl TrainConfig {
+    /// Checks the numbers a user can get wrong.
+    pub fn validate(&self, train_images: usize) -> Result<()> {
+        let bad = |m: String| Err(Error::config(m));
+        if self.epochs == 0 {
+            return bad("--epochs must be ≥ 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("--batch-size must be ≥ 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if self.val_split >= train_images {
+            return bad(format!("--val-split {} leaves no training images out of {train_images}", self.val_split));
+        }
+        if self.patience == Some(0) {
+            return bad("--patience must be ≥ 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// One line of the training history.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub val_loss: f64,
+    pub val_acc: f64,
+    pub lr: f32,
+    pub seconds: f64,
+}
+
+/// Where a run is, saved with the weights after every epoch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    pub config: TrainConfig,
+    pub epochs_done: usize,
+    pub shuffle_rng: Rng,
+    /// Each layer's own generator (dropout), by layer index.
+    pub layer_rngs: Vec<(usize, Rng)>,
+    pub history: Vec<EpochRecord>,
+    pub best_val_acc: f64,
+    pub best_epoch: usize,
+    /// Optimizer state without its moment buffers (those are tensors in the file).
+    pub optimizer: Optimizer,
+}
+
+/// What the run reports as it goes.
+pub enum Event<'a> {
+    EpochStart { epoch: usize, epochs: usize, batches: usize },
+    Batch(&'a Progress),
+    EpochEnd { record: &'a EpochRecord, improved: bool },
+    EarlyStop { epoch: usize, best_epoch: usize },
+}
+
+/// Files a run writes, all derived from the output model path.
+#[derive(Clone, Debug)]
+pub struct RunPaths {
+    /// The best-validation model.
+    pub model: PathBuf,
+    /// The latest state, for `--resume`.
+    pub checkpoint: PathBuf,
+    pub history_json: PathBuf,
+    pub history_csv: PathBuf,
+    pub curves_png: PathBuf,
+}
+
+impl RunPaths {
+    /// `runs/lenet.safetensors` → `runs/lenet.ckpt.safetensors`, `runs/lenet.history.json`, …
+    pub fn for_model(model: &Path) -> Self {
+        let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        let with = |suffix: &str| model.with_file_name(format!("{stem}{suffix}"));
+        RunPaths {
+            model: model.to_path_buf(),
+            checkpoint: with(".ckpt.safetensors"),
+            history_json: with(".history.json"),
+            history_csv: with(".history.csv"),
+            curves_png: with(".curves.png"),
+        }
+    }
+}
+
+/// Splits `n` training images into (train, validation) index lists by a seeded permutation.
+pub fn split_indices(n: usize, val: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut all: Vec<usize> = (0..n).collect();
+    Rng::derived(seed, 1).shuffle(&mut all);
+    let valid = all[..val].to_vec();
+    let mut train = all[val..].to_vec();
+    train.sort_unstable(); // the order is drawn afresh each epoch anyway
+    (train, valid)
+}
+
+/// A training run in progress.
+pub struct Run {
+    pub model: Sequential,
+    pub state: RunState,
+    pub paths: RunPaths,
+}
+
+const OPTIM_PREFIX: &str = "optim.";
+
+impl Run {
+    /// A new run of `arch` (initial weights from the config's seed).
+    pub fn new(arch: &Architecture, config: TrainConfig, paths: RunPaths) -> Result<Self> {
+        let model = Sequential::new(arch, config.seed)?;
+        let optimizer = Optimizer::new(config.optimizer, config.weight_decay)?;
+        let state = RunState {
+            shuffle_rng: Rng::derived(config.seed, 2),
+            config,
+            epochs_done: 0,
+            layer_rngs: Vec::new(),
+            history: Vec::new(),
+            best_val_acc: f64::NEG_INFINITY,
+            best_epoch: 0,
+            optimizer,
+        };
+        Ok(Run { model, state, paths })
+    }
+
+    /// Continues a run from its checkpoint file.
+    pub fn resume(checkpoint_path: &Path, paths: RunPaths) -> Result<Self> {
+        let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
+        let (file, extra) = checkpoint::from_bytes_with_extra(&bytes, None, checkpoint_path, OPTIM_PREFIX)?;
+        let text = file.metadata.get("run_state").ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
+        let mut state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
+        let mut model = file.model;
+        for (i, rng) in &state.layer_rngs {
+            if let Some(r) = model.layers_mut().get_mut(*i).and_then(|l| l.rng()) {
+                *r = rng.clone();
+            }
+        }
+        // Moment buffers: optim.m.K and optim.v.K.
+        let take = |kind: &str| -> Vec<Vec<f32>> {
+            let mut v: Vec<(usize, Vec<f32>)> = extra
+                .iter()
+                .filter_map(|(name, data)| name.strip_prefix(&format!("{OPTIM_PREFIX}{kind}.")).and_then(|k| k.parse().ok()).map(|k| (k, data.clone())))
+                .collect();
+            v.sort_by_key(|(k, _)| *k);
+            v.into_iter().map(|(_, d)| d).collect()
+        };
+        state.optimizer.m = take("m");
+        state.optimizer.v = take("v");
+        Ok(Run { model, state, paths })
+    }
+
+    /// Saves the latest state atomically.
+    fn save_checkpoint(&mut self) -> Result<()> {
+        self.state.layer_rngs = self.model.layers_mut().iter_mut().enumerate().filter_map(|(i, l)| l.rng().map(|r| (i, r.clone()))).collect();
+        let mut light = self.state.clone();
+        light.optimizer.m = Vec::new();
+        light.optimizer.v = Vec::new();
+        let mut meta = std::collections::HashMap::new();
+        meta.insert("run_state".to_string(), serde_json::to_string(&light).expect("run state serialises"));
+        let mut extra: Vec<(String, Vec<f32>)> = Vec::new();
+        for (k, m) in self.state.optimizer.m.iter().enumerate() {
+            extra.push((format!("{OPTIM_PREFIX}m.{k}"), m.clone()));
+        }
+        for (k, v) in self.state.optimizer.v.iter().enumerate() {
+            if !v.is_empty() {
+                extra.push((format!("{OPTIM_PREFIX}v.{k}"), v.clone()));
+            }
+        }
+        let bytes = checkpoint::to_bytes_with_extra(&self.model, &meta, &extra)?;
+        checkpoint::write_atomic(&self.paths.checkpoint, &bytes)
+    }
+
+    /// Writes the history as JSON and CSV.
+    fn save_history(&self) -> Result<()> {
+        let json = serde_json::to_string_pretty(&self.state.history).expect("history serialises");
+        checkpoint::write_atomic(&self.paths.history_json, json.as_bytes())?;
+        let mut csv = String::from("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n");
+        for r in &self.state.history {
+            csv += &format!("{},{:.6},{:.6},{:.6},{:.6},{:e},{:.3}\n", r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds);
+        }
+        checkpoint::write_atomic(&self.paths.history_csv, csv.as_bytes())
+    }
+
+    /// Trains until the configured number of epochs (or early stop, or `stop_after` more
+    /// epochs, used to simulate an interruption). `data` is the full training set; the
+    /// validation split is carved from it by the seed.
+    pub fn fit(&mut self, data: &Dataset, stop_after: Option<usize>, mut on_event: impl FnMut(Event)) -> Result<()> {
+        let cfg = self.state.config.clone();
+        cfg.validate(data.len())?;
+        let classes = self.model.architecture().outputs();
+        if let Some(&bad) = data.labels.iter().find(|&&l| l as usize >= classes) {
+            return Err(Error::Data(format!("label {bad} is out of range for a model with {classes} classes")));
+        }
+        let (mut train_idx, val_idx) = split_indices(data.len(), cfg.val_split, cfg.seed);
+        let val = data.subset(&val_idx);
+        let mut loss = SoftmaxCrossEntropy::new(classes, cfg.class_weights.as_deref())?;
+        let mut ws = Workspace::default();
+        let batches = train_idx.len().div_ceil(cfg.batch_size);
+        let mut ran = 0;
+        while self.state.epochs_done < cfg.epochs {
+            if stop_after.is_some_and(|s| ran >= s) {
+                return Ok(());
+            }
+            let epoch = self.state.epochs_done;
+            // The order is drawn from the saved generator, so a resumed run draws what an
+            // uninterrupted one would.
+            train_idx.sort_unstable();
+            self.state.shuffle_rng.shuffle(&mut train_idx);
+            on_event(Event::EpochStart { epoch: epoch + 1, epochs: cfg.epochs, batches });
+            let start = std::time::Instant::now();
+            let schedule = cfg.schedule;
+            let lr_at = |f: f64| schedule.lr(cfg.lr, epoch as f64 + f, cfg.epochs as f64);
+            let train_stats = train_epoch(&mut self.model, &mut self.state.optimizer, &mut loss, data, &train_idx, cfg.batch_size, lr_at, &mut ws, |p| {
+                on_event(Event::Batch(p))
+            })?;
+            let val_eval = if val.is_empty() { None } else { Some(evaluate(&mut self.model, &val, 1000, &mut ws)?) };
+            let (val_loss, val_acc) = val_eval.map_or((f64::NAN, f64::NAN), |e| (e.stats.loss, e.stats.accuracy));
+            let record = EpochRecord {
+                epoch: epoch + 1,
+                train_loss: train_stats.loss,
+                train_acc: train_stats.accuracy,
+                val_loss,
+                val_acc,
+                lr: schedule.lr(cfg.lr, epoch as f64, cfg.epochs as f64),
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            // Without a validation split, the latest model counts as the best.
+            let score = if val_acc.is_nan() { epoch as f64 } else { val_acc };
+            let improved = score > self.state.best_val_acc;
+            self.state.epochs_done += 1;
+            self.state.history.push(record.clone());
+            if improved {
+                self.state.best_val_acc = score;
+                self.state.best_epoch = epoch + 1;
+                let mut meta = std::collections::HashMap::new();
+                meta.insert("val_accuracy".into(), format!("{val_acc}"));
+                meta.insert("epoch".into(), format!("{}", epoch + 1));
+                checkpoint::save(&self.model, &self.paths.model, &meta)?;
+            }
+            self.save_checkpoint()?;
+            self.save_history()?;
+            on_event(Event::EpochEnd { record: &record, improved });
+            ran += 1;
+            if let Some(p) = cfg.patience {
+                if self.state.epochs_done - self.state.best_epoch >= p && self.state.epochs_done < cfg.epochs {
+                    on_event(Event::EarlyStop { epoch: epoch + 1, best_epoch: self.state.best_epoch });
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}

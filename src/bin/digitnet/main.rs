@@ -1,1 +1,54 @@
-fn main() {}
+//! `digitnet`: parse → dispatch → exit code. Each subcommand lives in its own file beside this
+//! one; all the work is in the library.
+
+mod common;
+mod data_cmd;
+mod eval;
+mod summary;
+mod sweep;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Convolutional neural networks for handwritten digits, every layer written by hand.
+#[derive(Parser)]
+#[command(name = "digitnet", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network on MNIST (or any four-file IDX data set) with a validation split.
+    Train(train::TrainArgs),
+    /// Evaluate a saved model: accuracy, confusion matrix, classification report, ROC-AUC.
+    Eval(eval::EvalArgs),
+    /// Print a network's layers, output shapes and parameter counts.
+    Summary(summary::SummaryArgs),
+    /// Look at the data set.
+    #[command(subcommand)]
+    Data(data_cmd::DataCommand),
+    /// Train a grid of hyperparameters and compare them on the validation split.
+    Sweep(sweep::SweepArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Summary(a) => summary::run(a),
+        Command::Data(c) => data_cmd::run(c),
+        Command::Sweep(a) => sweep::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the error and its causes, joined.
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Pieces shared by the subcommands: architecture and data resolution, thread pools.
+
+use anyhow::{bail, Context, Result};
+use digitnet::arch::{Architecture, LayerSpec};
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use std::path::{Path, PathBuf};
+
+/// `--arch`: a built-in name or a JSON file.
+pub fn resolve_arch(spec: &str) -> Result<Architecture> {
+    let path = Path::new(spec);
+    if spec.ends_with(".json") || path.is_file() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading architecture file {spec}"))?;
+        return Ok(Architecture::from_json(&text, spec)?);
+    }
+    Ok(Architecture::builtin(spec)?)
+}
+
+/// Runs `f` inside a pool of `threads` workers (0 = one per core). Work started from inside
+/// the pool never goes through rayon's injector queue, so training steps allocate nothing.
+pub fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    if threads > 1024 {
+        bail!("--threads {threads} is absurd (at most 1024)");
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("starting the thread pool")?;
+    pool.install(f)
+}
+
+/// `--data DIR` or the shipped MNIST (whose checksums are verified).
+pub fn load_split(data: Option<&PathBuf>, split: Split) -> Result<Dataset> {
+    let (dir, verify) = match data {
+        Some(d) => (d.clone(), false),
+        None => (shipped_mnist_dir(), true),
+    };
+    Ok(Dataset::load_idx(&dir, split, verify)?)
+}
+
+/// Fits `arch` to the data: the class count comes from the labels (the last Dense layer is
+/// resized if it differs), and the image size must match the input.
+pub fn fit_arch_to_data(mut arch: Architecture, data: &Dataset) -> Result<Architecture> {
+    if arch.input[1] != data.rows || arch.input[2] != data.cols || arch.input[0] != 1 {
+        bail!(
+            "architecture '{}' takes {:?} inputs but the data has 1×{}×{} images",
+            arch.name,
+            arch.input,
+            data.rows,
+            data.cols
+        );
+    }
+    let k = data.classes().max(2);
+    if arch.classes.len() != k {
+        match arch.layers.last_mut() {
+            Some(LayerSpec::Dense { out_features, .. }) => *out_features = k,
+            _ => bail!("the data has {k} classes but architecture '{}' has {} and does not end in a Dense layer", arch.name, arch.classes.len()),
+        }
+        arch.classes = (0..k).map(|c| c.to_string()).collect();
+    }
+    Ok(arch)
+}

@@ -1,0 +1,81 @@
+//! `digitnet eval`.
+
+use crate::common::{load_split, resolve_arch, in_pool};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use digitnet::data::Split;
+use digitnet::metrics::classification_report;
+use digitnet::train::{evaluate, Workspace};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitName {
+    Test,
+    Train,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The model file to evaluate.
+    #[arg(long)]
+    model: PathBuf,
+    /// Architecture for a model file without digitnet metadata (e.g. saved by PyTorch).
+    #[arg(long)]
+    arch: Option<String>,
+    /// A directory with train-/t10k- IDX files (default: the shipped MNIST).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "test")]
+    split: SplitName,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// Write a confusion-matrix heat map and a grid of misclassified images here.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(a: EvalArgs) -> Result<ExitCode> {
+    in_pool(a.threads, move || run_in_pool(a))
+}
+
+fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
+    let arch = a.arch.as_deref().map(resolve_arch).transpose()?;
+    let mut model = digitnet::checkpoint::load(&a.model, arch.as_ref())?.model;
+    let split = match a.split {
+        SplitName::Test => Split::Test,
+        SplitName::Train => Split::Train,
+    };
+    let data = load_split(a.data.as_ref(), split)?;
+    let input = model.architecture().input;
+    if input != [1, data.rows, data.cols] {
+        bail!("{} was made for {:?} inputs but the data has 1×{}×{} images", a.model.display(), input, data.rows, data.cols);
+    }
+    let classes = model.architecture().classes.clone();
+    if let Some(&bad) = data.labels.iter().find(|&&l| l as usize >= classes.len()) {
+        bail!("label {bad} in the data is out of range for the model's {} classes", classes.len());
+    }
+    let mut ws = Workspace::default();
+    let ev = evaluate(&mut model, &data, 1000, &mut ws)?;
+    let report = classification_report(&ev.probabilities, &data.labels, &classes, ev.stats.loss)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{} on {} {} images", a.model.display(), data.len(), if split == Split::Test { "test" } else { "train" });
+        print!("{}", report.to_text());
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        digitnet::plots::confusion_heatmap(&dir.join("confusion.png"), "Confusion matrix", &report.confusion, &classes)?;
+        let preds = ev.predictions();
+        let wrong: Vec<usize> = (0..data.len()).filter(|&i| preds[i] != data.labels[i] as usize).take(64).collect();
+        let images: Vec<&[u8]> = wrong.iter().map(|&i| data.image(i)).collect();
+        let captions: Vec<String> = wrong.iter().map(|&i| format!("true {} / pred {}", classes[data.labels[i] as usize], classes[preds[i]])).collect();
+        digitnet::plots::image_grid(&dir.join("misclassified.png"), &images, data.rows, data.cols, &captions, 8)?;
+        eprintln!("plots: {}, {}", dir.join("confusion.png").display(), dir.join("misclassified.png").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,31 @@
+//! `digitnet summary`.
+
+use crate::common::resolve_arch;
+use anyhow::{bail, Result};
+use clap::Args;
+use digitnet::model::Sequential;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file.
+    #[arg(long)]
+    arch: Option<String>,
+    /// A saved model file.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+pub fn run(a: SummaryArgs) -> Result<ExitCode> {
+    let model = match (&a.arch, &a.model) {
+        (_, Some(path)) => {
+            let arch = a.arch.as_deref().map(resolve_arch).transpose()?;
+            digitnet::checkpoint::load(path, arch.as_ref())?.model
+        }
+        (Some(name), None) => Sequential::new(&resolve_arch(name)?, 0)?,
+        (None, None) => bail!("give --arch NAME or --model FILE"),
+    };
+    print!("{}", model.summary());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,228 @@
+//! `digitnet train`.
+
+use crate::common::{fit_arch_to_data, load_split, resolve_arch, in_pool};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use digitnet::data::Split;
+use digitnet::optim::OptimizerKind;
+use digitnet::schedule::Schedule;
+use digitnet::train::{Event, Run, RunPaths, TrainConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OptimizerName {
+    Adam,
+    Sgd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScheduleName {
+    Constant,
+    Step,
+    Cosine,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file.
+    #[arg(long, default_value = "lenet")]
+    arch: String,
+    /// A directory with train-/t10k- IDX files (default: the shipped MNIST).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, value_enum, default_value = "adam")]
+    optimizer: OptimizerName,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f32,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    /// SGD with Nesterov momentum.
+    #[arg(long)]
+    nesterov: bool,
+    /// L2 penalty (SGD) or decoupled weight decay (Adam).
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    #[arg(long, value_enum, default_value = "constant")]
+    schedule: ScheduleName,
+    /// Step schedule: epochs between decays.
+    #[arg(long, default_value_t = 3.0)]
+    step_every: f64,
+    /// Step schedule: decay factor.
+    #[arg(long, default_value_t = 0.1)]
+    step_gamma: f32,
+    /// Dropout rate after every pooling layer (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    /// Per-class loss weights w0,w1,…
+    #[arg(long, value_delimiter = ',')]
+    class_weights: Option<Vec<f32>>,
+    /// Training images held out for validation.
+    #[arg(long, default_value_t = 5000)]
+    val_split: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Where to write the best model (history, curves and checkpoint go beside it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue an interrupted run from its .ckpt.safetensors file.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
+
+/// Fails early, before any training, if `dir` cannot be written.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let probe = dir.join(format!(".digitnet-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("cannot write to {}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+pub fn run(a: TrainArgs) -> Result<ExitCode> {
+    in_pool(a.threads, move || run_in_pool(a))
+}
+
+fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
+    let data = load_split(a.data.as_ref(), Split::Train)?;
+    let mut run = match &a.resume {
+        Some(ckpt) => {
+            let out = a.out.clone().unwrap_or_else(|| {
+                let name = ckpt.file_name().map(|n| n.to_string_lossy().replace(".ckpt.safetensors", ".safetensors")).unwrap_or_default();
+                ckpt.with_file_name(name)
+            });
+            check_writable(&out)?;
+            let mut run = Run::resume(ckpt, RunPaths::for_model(&out))?;
+            if a.epochs != 10 {
+                run.state.config.epochs = a.epochs; // extend (or shorten) the resumed run
+            }
+            eprintln!("resuming {} after epoch {} of {}", ckpt.display(), run.state.epochs_done, run.state.config.epochs);
+            run
+        }
+        None => {
+            let optimizer = match a.optimizer {
+                OptimizerName::Adam => OptimizerKind::adam(),
+                OptimizerName::Sgd => OptimizerKind::Sgd { momentum: a.momentum, nesterov: a.nesterov },
+            };
+            let schedule = match a.schedule {
+                ScheduleName::Constant => Schedule::Constant,
+                ScheduleName::Step => Schedule::parse("step", a.step_every, a.step_gamma)?,
+                ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
+            };
+            let config = TrainConfig {
+                epochs: a.epochs,
+                batch_size: a.batch_size,
+                lr: a.lr,
+                optimizer,
+                weight_decay: a.weight_decay,
+                schedule,
+                class_weights: a.class_weights.clone(),
+                val_split: a.val_split,
+                seed: a.seed,
+                patience: a.patience,
+            };
+            config.validate(data.len())?;
+            let arch = resolve_arch(&a.arch)?;
+            let arch = if a.dropout > 0.0 { arch.with_dropout(a.dropout)? } else { arch.with_dropout(0.0)? };
+            let arch = fit_arch_to_data(arch, &data)?;
+            let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", arch.name)));
+            check_writable(&out)?;
+            Run::new(&arch, config, RunPaths::for_model(&out))?
+        }
+    };
+    if let Some(w) = &run.state.config.class_weights {
+        if w.len() != run.model.architecture().outputs() {
+            bail!("--class-weights has {} values for {} classes", w.len(), run.model.architecture().outputs());
+        }
+    }
+    eprintln!(
+        "training {} ({} parameters) on {} images ({} for validation), {} threads",
+        run.model.architecture().name,
+        run.model.trainable_count(),
+        data.len() - run.state.config.val_split,
+        run.state.config.val_split,
+        rayon::current_num_threads()
+    );
+    let batch_size = run.state.config.batch_size;
+    let mut bar: Option<ProgressBar> = None;
+    let mut started = Instant::now();
+    let total = Instant::now();
+    run.fit(&data, None, |event| match event {
+        Event::EpochStart { epoch, epochs, batches } => {
+            let pb = ProgressBar::new(batches as u64);
+            pb.set_style(
+                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            pb.set_prefix(format!("{epoch}/{epochs}"));
+            bar = Some(pb);
+            started = Instant::now();
+        }
+        Event::Batch(p) => {
+            if let Some(pb) = &bar {
+                if p.batch % 10 == 0 || p.batch == p.batches {
+                    let rate = p.images as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    pb.set_message(format!("{rate:.0} img/s  loss {:.4}  acc {:.4}", p.running.loss, p.running.accuracy));
+                }
+                pb.set_position(p.batch as u64);
+            }
+            let _ = batch_size;
+        }
+        Event::EpochEnd { record: r, improved } => {
+            if let Some(pb) = bar.take() {
+                pb.finish_and_clear();
+            }
+            println!(
+                "epoch {:>3}: train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} | lr {:.2e} | {:.1}s{}",
+                r.epoch,
+                r.train_loss,
+                r.train_acc,
+                r.val_loss,
+                r.val_acc,
+                r.lr,
+                r.seconds,
+                if improved { " *" } else { "" }
+            );
+        }
+        Event::EarlyStop { epoch, best_epoch } => {
+            println!("early stop after epoch {epoch}: no better validation accuracy since epoch {best_epoch}");
+        }
+    })?;
+    let h = &run.state.history;
+    let curves = digitnet::plots::training_curves(
+        &run.paths.curves_png,
+        &format!("{} training", run.model.architecture().name),
+        &h.iter().map(|r| r.train_loss).collect::<Vec<_>>(),
+        &h.iter().map(|r| r.val_loss).collect::<Vec<_>>(),
+        &h.iter().map(|r| r.train_acc).collect::<Vec<_>>(),
+        &h.iter().map(|r| r.val_acc).collect::<Vec<_>>(),
+    );
+    if let Err(e) = curves {
+        eprintln!("warning: could not draw the training curves: {e}");
+    }
+    println!(
+        "best validation accuracy {:.4} at epoch {} → {} ({:.1}s in all)",
+        run.state.best_val_acc,
+        run.state.best_epoch,
+        run.paths.model.display(),
+        total.elapsed().as_secs_f64()
+    );
+    println!("history: {}, {}; curves: {}; checkpoint: {}", run.paths.history_json.display(), run.paths.history_csv.display(), run.paths.curves_png.display(), run.paths.checkpoint.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,33 @@
+//! Helpers shared by the end-to-end tests: small IDX data sets in temporary directories.
+#![allow(dead_code)]
+
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use std::path::{Path, PathBuf};
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("digitnet-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// IDX bytes for `[n, rows, cols]` images or `[n]` labels.
+pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    v
+}
+
+/// Writes a four-file raw IDX data set made of the first `n_train` / `n_test` MNIST images.
+pub fn write_mnist_subset(dir: &Path, n_train: usize, n_test: usize) {
+    let train = Dataset::load_idx(&shipped_mnist_dir(), Split::Train, false).unwrap().take(n_train);
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap().take(n_test);
+    for (stem, d) in [("train", &train), ("t10k", &test)] {
+        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx_bytes(&[d.len() as u32, 28, 28], &d.images)).unwrap();
+        std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx_bytes(&[d.len() as u32], &d.labels)).unwrap();
+    }
+}
