@@ -33,8 +33,9 @@ pub struct TrainArgs {
     /// A directory with train-/t10k- IDX files (default: the shipped MNIST).
     #[arg(long)]
     data: Option<PathBuf>,
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
+    /// Epochs to train (default 10; with --resume, the run's own total unless given).
+    #[arg(long)]
+    epochs: Option<usize>,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     #[arg(long, value_enum, default_value = "adam")]
@@ -108,8 +109,8 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             });
             check_writable(&out)?;
             let mut run = Run::resume(ckpt, RunPaths::for_model(&out))?;
-            if a.epochs != 10 {
-                run.state.config.epochs = a.epochs; // extend (or shorten) the resumed run
+            if let Some(epochs) = a.epochs {
+                run.state.config.epochs = epochs; // extend (or shorten) the resumed run
             }
             eprintln!("resuming {} after epoch {} of {}", ckpt.display(), run.state.epochs_done, run.state.config.epochs);
             run
@@ -125,7 +126,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
             };
             let config = TrainConfig {
-                epochs: a.epochs,
+                epochs: a.epochs.unwrap_or(10),
                 batch_size: a.batch_size,
                 lr: a.lr,
                 optimizer,
@@ -138,7 +139,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             };
             config.validate(data.len())?;
             let arch = resolve_arch(&a.arch)?;
-            let arch = if a.dropout > 0.0 { arch.with_dropout(a.dropout)? } else { arch.with_dropout(0.0)? };
+            let arch = arch.with_dropout(a.dropout)?;
             let arch = fit_arch_to_data(arch, &data)?;
             let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", arch.name)));
             check_writable(&out)?;
@@ -158,7 +159,6 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
         run.state.config.val_split,
         rayon::current_num_threads()
     );
-    let batch_size = run.state.config.batch_size;
     let mut bar: Option<ProgressBar> = None;
     let mut started = Instant::now();
     let total = Instant::now();
@@ -182,7 +182,6 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 }
                 pb.set_position(p.batch as u64);
             }
-            let _ = batch_size;
         }
         Event::EpochEnd { record: r, improved } => {
             if let Some(pb) = bar.take() {
