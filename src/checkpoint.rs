@@ -24,6 +24,9 @@ use std::path::Path;
 /// The `format_version` this build writes and reads.
 pub const FORMAT_VERSION: &str = "1";
 
+/// Named 1-d f32 tensors stored beside a model's parameters (a checkpoint's optimizer moments).
+pub type ExtraTensors = Vec<(String, Vec<f32>)>;
+
 /// A loaded model and its file's metadata.
 pub struct ModelFile {
     pub model: Sequential,
@@ -100,7 +103,7 @@ pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> R
 
 /// As [`from_bytes`], also returning the 1-d f32 tensors whose names start with `prefix`
 /// (which are not model parameters).
-pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: &Path, prefix: &str) -> Result<(ModelFile, Vec<(String, Vec<f32>)>)> {
+pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: &Path, prefix: &str) -> Result<(ModelFile, ExtraTensors)> {
     let bad = |problem: String| Error::format(origin, problem);
     let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;

@@ -238,7 +238,7 @@ impl Sequential {
     /// The Keras-style table: layer, output shape, parameter count.
     pub fn summary(&self) -> String {
         let mut rows = vec![("Layer (type)".to_string(), "Output shape".to_string(), "Param #".to_string())];
-        rows.push((format!("input"), format!("{:?}", self.arch.input), "0".into()));
+        rows.push(("input".to_string(), format!("{:?}", self.arch.input), "0".into()));
         let mut total = 0;
         let mut non_trainable = 0;
         for (i, l) in self.layers.iter().enumerate() {

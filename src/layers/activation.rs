@@ -202,7 +202,7 @@ mod tests {
         expect(ActivationKind::Relu, [0.0, 0.0, 0.0, 3.0]);
         expect(ActivationKind::LeakyRelu(0.1), [-0.2, -0.05, 0.0, 3.0]);
         expect(ActivationKind::Sigmoid, [0.119_202_92, 0.377_540_67, 0.5, 0.952_574_1]);
-        expect(ActivationKind::Tanh, [-0.964_027_6, -0.462_117_16, 0.0, 0.995_054_75]);
+        expect(ActivationKind::Tanh, [-0.964_027_6, -0.462_117_16, 0.0, 0.995_054_7]);
         // e^(x − 3) = [e^−5, e^−3.5, e^−3, 1] = [0.006 738, 0.030 197, 0.049 787, 1], sum 1.086 722.
         expect(ActivationKind::Softmax, [0.006_200_247, 0.027_787_578, 0.045_813_97, 0.920_198_2]);
     }
