@@ -2,6 +2,7 @@
 //! backward, optimizer step. Every buffer lives in a [`Workspace`] and is reused, so a
 //! steady-state step allocates nothing.
 
+use crate::data::augment::{Augment, Augmenter};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::layers::Mode;
@@ -49,6 +50,7 @@ pub fn train_epoch(
     batch_size: usize,
     lr_at: impl Fn(f64) -> f32,
     ws: &mut Workspace,
+    mut augmenter: Option<&mut Augmenter>,
     mut on_batch: impl FnMut(&Progress),
 ) -> Result<Stats> {
     if batch_size == 0 {
@@ -62,7 +64,10 @@ pub fn train_epoch(
             continue;
         }
         let lr = lr_at(b as f64 / batches as f64);
-        data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels);
+        match augmenter.as_deref_mut() {
+            Some(a) => a.fill_batch(data, idx, &norm, &mut ws.x, &mut ws.labels),
+            None => data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels),
+        }
         model.zero_grad();
         let logits = model.forward(&ws.x, Mode::Train)?;
         let r = loss.forward_backward(logits, &ws.labels, Some(&mut ws.dlogits))?;
@@ -154,6 +159,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Stop after this many epochs without a better validation accuracy.
     pub patience: Option<usize>,
+    /// Training-time augmentation (none by default).
+    #[serde(default)]
+    pub augment: Augment,
 }
 
 impl TrainConfig {
@@ -175,6 +183,7 @@ impl TrainConfig {
         if self.patience == Some(0) {
             return bad("--patience must be ≥ 1".into());
         }
+        self.augment.validate()?;
         Ok(())
     }
 }
@@ -197,6 +206,8 @@ pub struct RunState {
     pub config: TrainConfig,
     pub epochs_done: usize,
     pub shuffle_rng: Rng,
+    /// The augmentation generator.
+    pub augment_rng: Rng,
     /// Each layer's own generator (dropout), by layer index.
     pub layer_rngs: Vec<(usize, Rng)>,
     pub history: Vec<EpochRecord>,
@@ -267,6 +278,7 @@ impl Run {
         let optimizer = Optimizer::new(config.optimizer, config.weight_decay)?;
         let state = RunState {
             shuffle_rng: Rng::derived(config.seed, 2),
+            augment_rng: Rng::derived(config.seed, 3),
             config,
             epochs_done: 0,
             layer_rngs: Vec::new(),
@@ -351,6 +363,7 @@ impl Run {
         let mut loss = SoftmaxCrossEntropy::new(classes, cfg.class_weights.as_deref())?;
         let mut ws = Workspace::default();
         let batches = train_idx.len().div_ceil(cfg.batch_size);
+        let mut augmenter = (!cfg.augment.is_identity()).then(|| Augmenter::new(cfg.augment.clone(), self.state.augment_rng.clone()));
         let mut ran = 0;
         while self.state.epochs_done < cfg.epochs {
             if stop_after.is_some_and(|s| ran >= s) {
@@ -365,9 +378,12 @@ impl Run {
             let start = std::time::Instant::now();
             let schedule = cfg.schedule;
             let lr_at = |f: f64| schedule.lr(cfg.lr, epoch as f64 + f, cfg.epochs as f64);
-            let train_stats = train_epoch(&mut self.model, &mut self.state.optimizer, &mut loss, data, &train_idx, cfg.batch_size, lr_at, &mut ws, |p| {
+            let train_stats = train_epoch(&mut self.model, &mut self.state.optimizer, &mut loss, data, &train_idx, cfg.batch_size, lr_at, &mut ws, augmenter.as_mut(), |p| {
                 on_event(Event::Batch(p))
             })?;
+            if let Some(a) = &augmenter {
+                self.state.augment_rng = a.rng.clone();
+            }
             let val_eval = if val.is_empty() { None } else { Some(evaluate(&mut self.model, &val, 1000, &mut ws)?) };
             let (val_loss, val_acc) = val_eval.map_or((f64::NAN, f64::NAN), |e| (e.stats.loss, e.stats.accuracy));
             let record = EpochRecord {

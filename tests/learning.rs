@@ -23,7 +23,7 @@ fn lenet_learns_mnist_from_2000_images() {
     let mut order: Vec<usize> = (0..train.len()).collect();
     for _ in 0..2 {
         rng.shuffle(&mut order);
-        train_epoch(&mut model, &mut opt, &mut loss, &train, &order, 32, |_| 1e-3, &mut ws, |_| {}).unwrap();
+        train_epoch(&mut model, &mut opt, &mut loss, &train, &order, 32, |_| 1e-3, &mut ws, None, |_| {}).unwrap();
     }
     let eval = evaluate(&mut model, &test, 500, &mut ws).unwrap();
     eprintln!("lenet, 2 epochs on 2,000 images: test accuracy {:.4}, loss {:.4}", eval.stats.accuracy, eval.stats.loss);

@@ -32,6 +32,7 @@ fn resumed_run_matches_uninterrupted_run() {
         val_split: 100,
         seed: 9,
         patience: None,
+        augment: Default::default(),
     };
     let dir = common::temp_dir("resume");
     let mut straight = Run::new(&arch, config.clone(), RunPaths::for_model(&dir.join("a.safetensors"))).unwrap();
@@ -74,6 +75,7 @@ fn early_stopping_stops() {
         val_split: 100,
         seed: 1,
         patience: Some(1),
+        augment: Default::default(),
     };
     let dir = common::temp_dir("early");
     let mut run = Run::new(&arch, config, RunPaths::for_model(&dir.join("m.safetensors"))).unwrap();

@@ -1,5 +1,6 @@
 //! Data sets: images of one channel as bytes, with labels.
 
+pub mod augment;
 pub mod idx;
 
 use crate::arch::Normalization;

@@ -31,6 +31,9 @@ use crate::init::{Init, Rng};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
+/// Below this many multiply-adds a single image's convolution stays on one thread.
+const SPLIT_CHANNELS_MIN_MACS: usize = 200_000;
+
 /// A convolution layer.
 pub struct Conv2d {
     geo: Geometry,
@@ -156,6 +159,22 @@ impl Layer for Conv2d {
         self.cols_cached_for = keep_all.then_some(n);
         let weight = &self.params[0].value;
         let bias = self.params.get(1).map(|b| b.value.as_slice());
+        let threads = rayon::current_num_threads();
+        if n == 1 && threads > 1 && oc * kk * p >= SPLIT_CHANNELS_MIN_MACS {
+            // One image (latency): split the output channels across threads instead of samples.
+            let cols = &mut self.cols[..kk * p];
+            geo.im2col(&x.data, cols);
+            let cols = &*cols;
+            let rows = oc.div_ceil(threads);
+            y.data.par_chunks_mut(rows * p).zip(weight.par_chunks(rows * kk)).enumerate().for_each(|(t, (ys, w))| {
+                let m = w.len() / kk;
+                for (o, row) in ys.chunks_mut(p).enumerate() {
+                    row.fill(bias.map_or(0.0, |b| b[t * rows + o]));
+                }
+                sgemm(m, kk, p, 1.0, w, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
+            });
+            return Ok(());
+        }
         y.data
             .par_chunks_mut(chunk * out_len)
             .zip(x.data.par_chunks(chunk * in_len))
@@ -337,15 +356,29 @@ mod tests {
         for (i, &(input, oc, k, s, p, d, b)) in CASES.iter().enumerate() {
             let mut c = conv(input, oc, k, s, p, d, b, i as u64);
             let x = random_tensor(&[3, input[0], input[1], input[2]], 100 + i as u64);
-            for mode in [Mode::Train, Mode::Eval] {
+            for (mode, x) in [(Mode::Train, &x), (Mode::Eval, &x), (Mode::Eval, &Tensor::from_vec(&[1, input[0], input[1], input[2]], x.sample(1).to_vec()).unwrap())] {
                 let mut y = Tensor::default();
-                c.forward(&x, &mut y, mode).unwrap();
-                let want = direct(&c, &x);
+                c.forward(x, &mut y, mode).unwrap();
+                let want = direct(&c, x);
                 assert_eq!(y.shape()[1..], c.out_shape);
                 for (a, w) in y.data.iter().zip(&want) {
                     assert!((a - w).abs() < 1e-5, "case {i}: {a} vs {w}");
                 }
             }
+        }
+    }
+
+    /// A single image large enough to be split across threads by output channel matches the
+    /// direct convolution, and the same image inside a batch.
+    #[test]
+    fn single_image_channel_split_matches_direct() {
+        let mut c = conv([4, 30, 30], 16, [3, 3], 1, Padding::Uniform(1), 1, true, 5);
+        assert!(16 * 36 * 900 >= SPLIT_CHANNELS_MIN_MACS);
+        let x = random_tensor(&[1, 4, 30, 30], 6);
+        let mut y = Tensor::default();
+        c.forward(&x, &mut y, Mode::Eval).unwrap();
+        for (a, w) in y.data.iter().zip(&direct(&c, &x)) {
+            assert!((a - w).abs() < 1e-5, "{a} vs {w}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! `digitnet`: parse → dispatch → exit code. Each subcommand lives in its own file beside this
 //! one; all the work is in the library.
 
+mod bench;
 mod common;
 mod data_cmd;
 mod eval;
@@ -32,6 +33,8 @@ enum Command {
     Data(data_cmd::DataCommand),
     /// Train a grid of hyperparameters and compare them on the validation split.
     Sweep(sweep::SweepArgs),
+    /// Measure training and inference speed the way the PyTorch/TensorFlow peers do.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => summary::run(a),
         Command::Data(c) => data_cmd::run(c),
         Command::Sweep(a) => sweep::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(code) => code,

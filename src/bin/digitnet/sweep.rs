@@ -79,6 +79,7 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
                 val_split: a.val_split,
                 seed: a.seed,
                 patience: None,
+                augment: Default::default(),
             };
             config.validate(data.len())?;
             let tag = format!("{}-lr{lr}", arch.name);

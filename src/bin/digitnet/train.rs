@@ -3,6 +3,7 @@
 use crate::common::{fit_arch_to_data, load_split, resolve_arch, in_pool};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use digitnet::data::augment::Augment;
 use digitnet::data::Split;
 use digitnet::optim::OptimizerKind;
 use digitnet::schedule::Schedule;
@@ -83,6 +84,29 @@ pub struct TrainArgs {
     /// Continue an interrupted run from its .ckpt.safetensors file.
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Augmentation: random rotation up to ± this many degrees.
+    #[arg(long, default_value_t = 0.0)]
+    augment_rotation: f32,
+    /// Augmentation: random shift up to ± this fraction of the width and height.
+    #[arg(long, default_value_t = 0.0)]
+    augment_shift: f32,
+    /// Augmentation: random zoom up to ± this fraction.
+    #[arg(long, default_value_t = 0.0)]
+    augment_scale: f32,
+    /// Augmentation: mirror left–right half of the time (not for digits, whose meaning it changes).
+    #[arg(long)]
+    augment_flip: bool,
+    /// Augmentation: Gaussian noise with this standard deviation (pixel units, 0–255).
+    #[arg(long, default_value_t = 0.0)]
+    augment_noise: f32,
+    /// Augmentation: elastic distortion of at most this many pixels (σ from --augment-elastic-sigma).
+    #[arg(long, default_value_t = 0.0)]
+    augment_elastic: f32,
+    #[arg(long, default_value_t = 4.0)]
+    augment_elastic_sigma: f32,
+    /// Augmentation: apply one enabled augmentation per image, chosen at random.
+    #[arg(long)]
+    augment_one_of: bool,
 }
 
 /// Fails early, before any training, if `dir` cannot be written.
@@ -125,6 +149,16 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 ScheduleName::Step => Schedule::parse("step", a.step_every, a.step_gamma)?,
                 ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
             };
+            let augment = Augment {
+                rotation_deg: a.augment_rotation,
+                shift: a.augment_shift,
+                scale: a.augment_scale,
+                hflip: a.augment_flip,
+                noise_std: a.augment_noise,
+                elastic_alpha: a.augment_elastic,
+                elastic_sigma: a.augment_elastic_sigma,
+                one_at_random: a.augment_one_of,
+            };
             let config = TrainConfig {
                 epochs: a.epochs.unwrap_or(10),
                 batch_size: a.batch_size,
@@ -136,6 +170,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 val_split: a.val_split,
                 seed: a.seed,
                 patience: a.patience,
+                augment,
             };
             config.validate(data.len())?;
             let arch = resolve_arch(&a.arch)?;
