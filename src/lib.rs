@@ -14,6 +14,7 @@
 //! * [`data`], [`train`]: data sets and the training loop.
 
 pub mod arch;
+pub mod builtin;
 pub mod checkpoint;
 pub mod conv_geometry;
 pub mod data;
@@ -27,7 +28,9 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod plots;
+pub mod preprocess;
 pub mod schedule;
+pub mod segment;
 pub mod tensor;
 pub mod train;
 

@@ -203,6 +203,37 @@ pub fn image_grid(
     render_png(path, layout.size, |root| draw_grid(root, &layout, images, captions))
 }
 
+/// A copy of a grey-scale photo (`luma`: `width × height` bytes, 0 = black) with a box drawn
+/// around each detection and its label written above it, as PNG (`digitnet read --annotate`).
+pub fn annotate_boxes(path: &Path, luma: &[u8], width: usize, height: usize, boxes: &[([usize; 4], String)]) -> Result<()> {
+    check_len("plots::annotate_boxes", "pixels", width * height, luma.len())?;
+    let pixels = width as u64 * height as u64;
+    if width == 0 || height == 0 || pixels > MAX_PIXELS {
+        return Err(Error::config(format!("{}: a {width}×{height} image is outside 1..={MAX_PIXELS} pixels", path.display())));
+    }
+    let drawing_failed = |msg: String| Error::io(path, std::io::Error::other(format!("drawing failed: {msg}")));
+    ensure_font().map_err(drawing_failed)?;
+    let mut rgb: Vec<u8> = luma.iter().flat_map(|&v| [v, v, v]).collect();
+    let size = ((height as f64 / 12.0).clamp(12.0, 64.0)).round();
+    let stroke = ((height.min(width) / 200).max(2)) as u32;
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width as u32, height as u32)).into_drawing_area();
+        for ([x, y, w, h], label) in boxes {
+            let (x0, y0) = (*x as i32, *y as i32);
+            let (x1, y1) = ((x + w) as i32, (y + h) as i32);
+            root.draw(&Rectangle::new([(x0, y0), (x1, y1)], PALETTE[3].stroke_width(stroke))).map_err(|e| drawing_failed(e.to_string()))?;
+            let ty = (y0 - size as i32 - 2).max(0);
+            root.draw(&Text::new(label.clone(), (x0, ty), font(size).color(&PALETTE[3]))).map_err(|e| drawing_failed(e.to_string()))?;
+        }
+        root.present().map_err(|e| drawing_failed(e.to_string()))?;
+    }
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(&rgb, width as u32, height as u32, ColorType::Rgb8)
+        .map_err(|e| Error::io(path, std::io::Error::other(format!("PNG encoding: {e}"))))?;
+    std::fs::write(path, &png).map_err(|e| Error::io(path, e))
+}
+
 /// How many screen pixels one image pixel becomes in [`image_grid`].
 pub const IMAGE_GRID_SCALE: usize = 3;
 

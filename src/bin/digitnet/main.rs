@@ -5,6 +5,7 @@ mod bench;
 mod common;
 mod data_cmd;
 mod eval;
+mod predict;
 mod summary;
 mod sweep;
 mod train;
@@ -35,6 +36,10 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Measure training and inference speed the way the PyTorch/TensorFlow peers do.
     Bench(bench::BenchArgs),
+    /// Recognise the digit in each photo (the built-in model unless --model is given).
+    Predict(predict::PredictArgs),
+    /// Read every digit in photos of numbers, left to right and line by line.
+    Read(predict::ReadArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +51,8 @@ fn main() -> ExitCode {
         Command::Data(c) => data_cmd::run(c),
         Command::Sweep(a) => sweep::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Predict(a) => predict::predict(a),
+        Command::Read(a) => predict::read(a),
     };
     match result {
         Ok(code) => code,

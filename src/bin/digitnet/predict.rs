@@ -1,0 +1,218 @@
+//! `digitnet predict` and `digitnet read`: photos of one digit, and photos of numbers.
+
+use crate::common::resolve_arch;
+use anyhow::{Context, Result};
+use clap::Args;
+use digitnet::layers::activation::softmax_row;
+use digitnet::layers::Mode;
+use digitnet::model::Sequential;
+use digitnet::preprocess;
+use digitnet::segment;
+use digitnet::tensor::Tensor;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The model from `--model` (with `--arch` for foreign files) or the built-in one.
+pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
+    match model {
+        Some(path) => {
+            let arch = arch.map(resolve_arch).transpose()?;
+            Ok(digitnet::checkpoint::load(path, arch.as_ref())?.model)
+        }
+        None => Ok(digitnet::builtin::digits_classifier()?.0),
+    }
+}
+
+/// Softmax probabilities for MNIST-style 28×28 ink images.
+pub fn classify(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<Vec<f32>>> {
+    let arch = model.architecture();
+    if arch.input != [1, 28, 28] {
+        anyhow::bail!("model '{}' takes {:?} inputs, not 28×28 digits", arch.name, arch.input);
+    }
+    let norm = arch.normalization;
+    let mut x = Tensor::zeros(&[images.len(), 1, 28, 28]);
+    for (dst, img) in x.data.chunks_mut(784).zip(images) {
+        for (d, &p) in dst.iter_mut().zip(img.iter()) {
+            *d = norm.apply(p);
+        }
+    }
+    let logits = model.forward(&x, Mode::Eval)?;
+    let k = logits.sample_len();
+    let mut out = Vec::with_capacity(images.len());
+    for row in logits.data.chunks(k) {
+        let mut p = vec![0.0; k];
+        softmax_row(row, &mut p);
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b })
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Images of one handwritten digit each (PNG, JPEG, BMP, GIF, TIFF, WebP).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// A model file (default: the built-in model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Architecture for a model file without digitnet metadata.
+    #[arg(long)]
+    arch: Option<String>,
+    /// Print a JSON array, one object per image.
+    #[arg(long)]
+    json: bool,
+    /// Also list the K most likely digits.
+    #[arg(long, default_value_t = 1)]
+    top: usize,
+    /// Write each preprocessed 28×28 input here as PNG (what the network saw).
+    #[arg(long)]
+    show: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PredictOutput {
+    Ok { path: String, digit: String, confidence: f32, probabilities: Vec<f32> },
+    Err { path: String, error: String },
+}
+
+fn save_28(path: &Path, img: &[u8; 784]) -> Result<()> {
+    let g = image::GrayImage::from_raw(28, 28, img.to_vec()).context("28×28 buffer")?;
+    g.save(path).with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn predict(a: PredictArgs) -> Result<ExitCode> {
+    let mut model = load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let classes = model.architecture().classes.clone();
+    if a.top == 0 || a.top > classes.len() {
+        anyhow::bail!("--top must be between 1 and {}", classes.len());
+    }
+    if let Some(dir) = &a.show {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut outputs = Vec::new();
+    let mut failed = false;
+    for path in &a.images {
+        let shown = path.display().to_string();
+        let result = preprocess::load_luma(path).and_then(|g| preprocess::to_mnist(&g));
+        let img = match result {
+            Ok(img) => img,
+            Err(e) => {
+                failed = true;
+                if !a.json {
+                    eprintln!("{shown}: error: {e}");
+                }
+                outputs.push(PredictOutput::Err { path: shown, error: e.to_string() });
+                continue;
+            }
+        };
+        if let Some(dir) = &a.show {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+            save_28(&dir.join(format!("{stem}.28x28.png")), &img)?;
+        }
+        let p = classify(&mut model, &[img])?.remove(0);
+        let best = argmax(&p);
+        if !a.json {
+            let mut order: Vec<usize> = (0..p.len()).collect();
+            order.sort_by(|&i, &j| p[j].total_cmp(&p[i]));
+            let alts: Vec<String> = order.iter().skip(1).take(a.top - 1).map(|&i| format!("{} {:.1} %", classes[i], p[i] * 100.0)).collect();
+            let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
+            println!("{shown}: {} ({:.1} %){extra}", classes[best], p[best] * 100.0);
+        }
+        outputs.push(PredictOutput::Ok { path: shown, digit: classes[best].clone(), confidence: p[best], probabilities: p });
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&outputs)?);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    /// Photos of numbers (several digits, one or more lines).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    arch: Option<String>,
+    /// Print JSON (an array when several images are given).
+    #[arg(long)]
+    json: bool,
+    /// Draw the boxes and the digits read onto a copy of the image (one image only).
+    #[arg(long)]
+    annotate: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct ReadDigit {
+    digit: String,
+    confidence: f32,
+    #[serde(rename = "box")]
+    bbox: [usize; 4],
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ReadOutput {
+    Ok { path: String, text: String, digits: Vec<ReadDigit> },
+    Err { path: String, error: String },
+}
+
+pub fn read(a: ReadArgs) -> Result<ExitCode> {
+    if a.annotate.is_some() && a.images.len() != 1 {
+        anyhow::bail!("--annotate takes exactly one image");
+    }
+    let mut model = load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let classes = model.architecture().classes.clone();
+    let mut outputs = Vec::new();
+    let mut failed = false;
+    for path in &a.images {
+        let shown = path.display().to_string();
+        let found = preprocess::load_luma(path).and_then(|g| segment::find_digits(&g).map(|b| (g, b)));
+        let (gray, boxes) = match found {
+            Ok(v) => v,
+            Err(e) => {
+                failed = true;
+                if !a.json {
+                    eprintln!("{shown}: error: {e}");
+                }
+                outputs.push(ReadOutput::Err { path: shown, error: e.to_string() });
+                continue;
+            }
+        };
+        let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
+        let probs = classify(&mut model, &images)?;
+        let mut text = String::new();
+        let mut digits = Vec::new();
+        for (i, (b, p)) in boxes.iter().zip(&probs).enumerate() {
+            if i > 0 && b.line != boxes[i - 1].line {
+                text.push('\n');
+            }
+            let best = argmax(p);
+            text += &classes[best];
+            digits.push(ReadDigit { digit: classes[best].clone(), confidence: p[best], bbox: [b.x, b.y, b.w, b.h] });
+        }
+        if let Some(out) = &a.annotate {
+            let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
+            digitnet::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
+        }
+        if !a.json {
+            println!("{shown}: {}", text.replace('\n', " / "));
+        }
+        outputs.push(ReadOutput::Ok { path: shown, text, digits });
+    }
+    if a.json {
+        if outputs.len() == 1 {
+            println!("{}", serde_json::to_string(&outputs[0])?);
+        } else {
+            println!("{}", serde_json::to_string(&outputs)?);
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

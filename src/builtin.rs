@@ -1,0 +1,37 @@
+//! The built-in models, embedded in the binary so every command that takes `--model` works
+//! without one. `models/README.md` says how each was trained and how to reproduce it.
+
+use crate::checkpoint;
+use crate::error::Result;
+use crate::model::Sequential;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The built-in digit classifier (safetensors bytes).
+pub static DIGITS_CLASSIFIER: &[u8] = include_bytes!("../models/digits.safetensors");
+
+/// Name used for the built-in classifier in messages.
+pub const DIGITS_CLASSIFIER_NAME: &str = "<built-in digits model>";
+
+/// Loads the built-in classifier and its metadata.
+pub fn digits_classifier() -> Result<(Sequential, HashMap<String, String>)> {
+    let file = checkpoint::from_bytes(DIGITS_CLASSIFIER, None, Path::new(DIGITS_CLASSIFIER_NAME))?;
+    Ok((file.model, file.metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_classifier_loads_and_classifies_mnist() {
+        let (mut model, meta) = digits_classifier().unwrap();
+        assert_eq!(model.architecture().classes.len(), 10);
+        assert!(meta.contains_key("val_accuracy"));
+        // The first 500 test images (measuring, not choosing: the model is fixed).
+        let data = crate::data::Dataset::load_idx(&crate::data::shipped_mnist_dir(), crate::data::Split::Test, true).unwrap().take(500);
+        let mut ws = crate::train::Workspace::default();
+        let ev = crate::train::evaluate(&mut model, &data, 250, &mut ws).unwrap();
+        assert!(ev.stats.accuracy > 0.98, "built-in model accuracy {}", ev.stats.accuracy);
+    }
+}

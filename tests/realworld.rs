@@ -1,0 +1,135 @@
+//! Real-world use through the binary: photos of digits (`predict`) and of numbers (`read`),
+//! made from MNIST *test* digits the built-in model never trained on, and every bad input.
+
+mod common;
+
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::init::Rng;
+use image::{imageops, GrayImage, Luma};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn digitnet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_digitnet")).args(args).output().expect("binary runs")
+}
+
+/// An MNIST digit drawn dark on tinted paper, scaled ×`scale`, at (`ox`, `oy`) on a canvas.
+fn draw_digit(canvas: &mut GrayImage, digit: &[u8], scale: u32, ox: u32, oy: u32) {
+    let small = GrayImage::from_raw(28, 28, digit.to_vec()).unwrap();
+    let big = imageops::resize(&small, 28 * scale, 28 * scale, imageops::FilterType::Triangle);
+    for (x, y, p) in big.enumerate_pixels() {
+        let ink = p.0[0] as f32 / 255.0;
+        let px = canvas.get_pixel_mut(ox + x, oy + y);
+        px.0[0] = (px.0[0] as f32 * (1.0 - 0.85 * ink)) as u8;
+    }
+}
+
+/// Tinted paper with a light gradient and noise.
+fn paper(w: u32, h: u32, rng: &mut Rng) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, _| Luma([(200.0 + 30.0 * x as f32 / w as f32 + 6.0 * rng.normal()).clamp(0.0, 255.0) as u8]))
+}
+
+fn save_jpeg(img: &GrayImage, path: &Path) {
+    img.save_with_format(path, image::ImageFormat::Jpeg).unwrap();
+}
+
+#[test]
+fn photos_of_single_digits_are_recognised() {
+    let dir = common::temp_dir("photos");
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap();
+    let mut rng = Rng::new(11);
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let n = 40;
+    for i in 0..n {
+        let scale = 3 + (i % 4) as u32;
+        let mut img = paper(200, 180, &mut rng);
+        let (ox, oy) = (10 + rng.below(200 - 28 * scale as usize - 10) as u32, 5 + rng.below(180 - 28 * scale as usize - 5) as u32);
+        draw_digit(&mut img, test.image(i), scale, ox, oy);
+        let p = dir.join(format!("d{i}.jpg"));
+        save_jpeg(&img, &p);
+        paths.push(p);
+    }
+    let mut args = vec!["predict", "--json"];
+    let strs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    args.extend(strs.iter().map(String::as_str));
+    let o = digitnet(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let answers = v.as_array().unwrap();
+    assert_eq!(answers.len(), n);
+    let mut right = 0;
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a["path"], strs[i]);
+        assert_eq!(a["probabilities"].as_array().unwrap().len(), 10);
+        right += usize::from(a["digit"].as_str().unwrap() == test.labels[i].to_string());
+    }
+    // 40 photo-like renderings: at most one miss (the model scores ≥ 99 % on MNIST itself).
+    assert!(right >= n - 1, "{right}/{n} right");
+}
+
+#[test]
+fn a_strip_of_five_digits_reads_as_its_string() {
+    let dir = common::temp_dir("strip");
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap();
+    let mut rng = Rng::new(5);
+    let picks = [0usize, 1, 2, 3, 4]; // 7 2 1 0 4
+    let want: String = picks.iter().map(|&i| test.labels[i].to_string()).collect();
+    let mut img = paper(5 * 100 + 40, 150, &mut rng);
+    for (k, &i) in picks.iter().enumerate() {
+        draw_digit(&mut img, test.image(i), 3, 20 + k as u32 * 100, 20 + rng.below(30) as u32);
+    }
+    let p = dir.join("strip.jpg");
+    save_jpeg(&img, &p);
+    let ann = dir.join("annotated.png");
+    let o = digitnet(&["read", "--json", "--annotate", ann.to_str().unwrap(), p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["text"], want);
+    let digits = v["digits"].as_array().unwrap();
+    assert_eq!(digits.len(), 5);
+    let xs: Vec<u64> = digits.iter().map(|d| d["box"][0].as_u64().unwrap()).collect();
+    assert!(xs.windows(2).all(|w| w[0] < w[1]), "boxes left to right: {xs:?}");
+    assert!(ann.is_file());
+}
+
+#[test]
+fn bad_images_get_per_file_errors_and_the_rest_still_answer() {
+    let dir = common::temp_dir("badimg");
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap();
+    let good = dir.join("good.png");
+    let mut img = paper(120, 120, &mut Rng::new(1));
+    draw_digit(&mut img, test.image(0), 3, 10, 10);
+    img.save(&good).unwrap();
+    let blank = dir.join("blank.png");
+    paper(80, 80, &mut Rng::new(2)).save(&blank).unwrap();
+    let empty = dir.join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    let truncated = dir.join("truncated.png");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let garbage = dir.join("garbage.jpg");
+    std::fs::write(&garbage, b"this is not an image at all").unwrap();
+    // A PNG header claiming 100000 × 100000 pixels: a decompression bomb must be refused
+    // before anything that size is allocated.
+    let bomb = dir.join("bomb.png");
+    let mut b = bytes.clone();
+    b[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    b[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    std::fs::write(&bomb, &b).unwrap();
+    let missing = dir.join("missing.png");
+    let files = [&good, &blank, &empty, &truncated, &garbage, &bomb, &missing];
+    let args: Vec<String> = ["predict".to_string(), "--json".to_string()].into_iter().chain(files.iter().map(|p| p.display().to_string())).collect();
+    let o = digitnet(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1), "any failed input makes the exit code 1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = v.as_array().unwrap();
+    assert_eq!(a.len(), files.len());
+    assert_eq!(a[0]["digit"], test.labels[0].to_string());
+    assert!(a[1]["error"].as_str().unwrap().contains("no digit found"), "{}", a[1]);
+    for (i, entry) in a.iter().enumerate().skip(2) {
+        assert!(entry["error"].is_string(), "{}: {entry}", files[i].display());
+        assert!(entry["error"].as_str().unwrap().contains(files[i].file_name().unwrap().to_str().unwrap()) || i == 1, "error names the file: {entry}");
+    }
+}
