@@ -8,14 +8,16 @@
 //!    to them, so a faint join keeps a stroke whole). Specks, components with fewer than 1/50
 //!    of the largest one's pixels, are dropped.
 //! 3. The typical digit height `H` is the median height of the components with at least 1/4 of
-//!    the largest one's pixels (the whole digits, not their broken pieces or specks).
+//!    the largest one's pixels (the whole digits, not their broken pieces or specks). Rules
+//!    (underlines, ruled lines: longer than [`RULE_LENGTH`]` × H` and under `H/4` tall) are
+//!    dropped.
 //! 4. Pieces of one digit are merged, when they lie at most `H/3` apart vertically and their
 //!    union is at most `1.4 H` tall (so two lines of digits stay apart), and either
 //!    * they overlap horizontally by at least half the narrower one's width (a digit cut by a
 //!      horizontal gap), or
 //!    * they overlap horizontally at all while one is above the other (their rows overlap by
-//!      at most a quarter of the shorter one's height: the detached bar of a 5 or a 7), and
-//!      the union is no wider than [`SPLIT_WIDTH`]` × H`;
+//!      at most a quarter of the shorter one's height: the detached bar of a 5 or a 7) and
+//!      the union is at most [`SPLIT_WIDTH`]` × H` wide;
 //!    * then each small part (longer side under `H/2`) joins the nearest digit within `H/5`
 //!      (a detached flag or stroke end), under the same height limit; a small part with no
 //!      digit that close is a mark, not a digit (a decimal point, a hyphen, dust) and is dropped.
@@ -89,7 +91,7 @@ impl Part {
     }
     /// Whether pixel (x, y) of this part's components belongs to it.
     fn owns(&self, x: usize, y: usize) -> bool {
-        self.cut.as_ref().map_or(true, |c| c.contains(x, y))
+        self.cut.as_ref().is_none_or(|c| c.contains(x, y))
     }
     fn absorb(&mut self, o: Part) {
         self.comps.extend(o.comps);
@@ -111,9 +113,14 @@ impl Cut {
     }
 }
 
+/// A component longer than this many typical heights and under a quarter of one tall is a
+/// rule (an underline, a ruled line of the paper, a fraction bar), not a digit: no digit is
+/// that wide, and a 7's detached bar is about half as wide as the digit is tall.
+pub const RULE_LENGTH: f64 = 1.5;
+
 /// Most components considered after the speck filter (the largest ones): bounds the pairwise
 /// merging on pathological inputs (a photo of sand).
-const MAX_PARTS: usize = 2000;
+const MAX_PARTS: usize = 1000;
 
 /// Finds the digits in an image (luminance, 0 = black … 255 = white) and returns them in
 /// reading order: lines top to bottom, digits left to right. See the module doc for every
@@ -135,31 +142,35 @@ pub fn find_digits(img: &Gray) -> Result<Vec<DigitBox>> {
     order.sort_by_key(|&k| std::cmp::Reverse(comps[k].count));
     order.truncate(MAX_PARTS);
 
-    // 3. Typical height.
+    // 3. Typical height; rules.
     let mut heights: Vec<usize> = order.iter().filter(|&&k| 4 * comps[k].count >= largest).map(|&k| comps[k].height()).collect();
     let h_typ = median(&mut heights).max(1) as f64;
+    order.retain(|&k| !(comps[k].width() as f64 > RULE_LENGTH * h_typ && (comps[k].height() as f64) < h_typ / 4.0));
 
-    // 4. Merging.
+    // 4. Merging, in passes until nothing merges (each pass O(parts²)).
     let (mut big, small): (Vec<Part>, Vec<Part>) =
         order.iter().map(|&k| Part::of(k, &comps[k])).partition(|p| (2 * p.w().max(p.h())) as f64 >= h_typ);
     let max_h = 1.4 * h_typ;
+    let same_digit = |a: &Part, b: &Part| {
+        let overlap_x = (a.x1.min(b.x1) + 1).saturating_sub(a.x0.max(b.x0));
+        let overlap_y = (a.y1.min(b.y1) + 1).saturating_sub(a.y0.max(b.y0));
+        let close = gap(a.y0, a.y1, b.y0, b.y1) as f64 <= h_typ / 3.0 && a.union_h(b) as f64 <= max_h;
+        let above_below = 2 * overlap_x >= a.w().min(b.w());
+        let stacked = overlap_x > 0 && 4 * overlap_y <= a.h().min(b.h()) && a.union_w(b) as f64 <= SPLIT_WIDTH * h_typ;
+        close && (above_below || stacked)
+    };
     loop {
         let mut merged = false;
-        'pairs: for i in 0..big.len() {
-            for j in i + 1..big.len() {
-                let (a, b) = (&big[i], &big[j]);
-                let overlap_x = (a.x1.min(b.x1) + 1).saturating_sub(a.x0.max(b.x0));
-                let overlap_y = (a.y1.min(b.y1) + 1).saturating_sub(a.y0.max(b.y0));
-                let close = gap(a.y0, a.y1, b.y0, b.y1) as f64 <= h_typ / 3.0 && a.union_h(b) as f64 <= max_h;
-                let above_below = 2 * overlap_x >= a.w().min(b.w());
-                let stacked = overlap_x > 0
-                    && 4 * overlap_y <= a.h().min(b.h())
-                    && a.union_w(b) as f64 <= SPLIT_WIDTH * h_typ;
-                if close && (above_below || stacked) {
+        for i in 0..big.len() {
+            let mut j = i + 1;
+            while j < big.len() {
+                if same_digit(&big[i], &big[j]) {
                     let b = big.swap_remove(j);
                     big[i].absorb(b);
                     merged = true;
-                    break 'pairs;
+                    j = i + 1; // big[i] grew: look at the others again
+                } else {
+                    j += 1;
                 }
             }
         }
@@ -360,8 +371,11 @@ mod tests {
         b
     }
 
-    /// Where a digit drawn at `(x, y)` with `scale` has its ink: (x0, y0, x1, y1), inclusive.
-    fn drawn_ink(digit: &[u8], scale: f32, x: usize, y: usize) -> (f64, f64, f64, f64) {
+    /// A box as (x0, y0, x1, y1), inclusive, in pixels.
+    type InkBox = (f64, f64, f64, f64);
+
+    /// Where a digit drawn at `(x, y)` with `scale` has its ink.
+    fn drawn_ink(digit: &[u8], scale: f32, x: usize, y: usize) -> InkBox {
         let b = ink_box(digit);
         let s = scale as f64;
         (x as f64 + b.0 as f64 * s, y as f64 + b.1 as f64 * s, x as f64 + (b.2 + 1) as f64 * s - 1.0, y as f64 + (b.3 + 1) as f64 * s - 1.0)
@@ -369,7 +383,7 @@ mod tests {
 
     /// The found box covers the drawn ink, give or take `tol` pixels on every side (the
     /// threshold cuts into the faint, scaled-up edge pixels).
-    fn assert_box(b: &DigitBox, ink: (f64, f64, f64, f64), tol: f64, what: &str) {
+    fn assert_box(b: &DigitBox, ink: InkBox, tol: f64, what: &str) {
         let found = (b.x as f64, b.y as f64, (b.x + b.w - 1) as f64, (b.y + b.h - 1) as f64);
         let ok = (found.0 - ink.0).abs() <= tol && (found.1 - ink.1).abs() <= tol && (found.2 - ink.2).abs() <= tol && (found.3 - ink.3).abs() <= tol;
         assert!(ok, "{what}: found box {found:?}, digit drawn with ink at {ink:?}");
@@ -377,7 +391,7 @@ mod tests {
 
     /// A five-digit strip: dark ink on tinted paper, uneven light, noise; returns the image
     /// and, per digit, its test-set index and where its ink was drawn.
-    fn strip(indices: &[usize], scale: f32, seed: u64) -> (Gray, Vec<(usize, (f64, f64, f64, f64))>) {
+    fn strip(indices: &[usize], scale: f32, seed: u64) -> (Gray, Vec<(usize, InkBox)>) {
         let d = mnist_test();
         let mut rng = Rng::new(seed);
         let side = (28.0 * scale) as usize;
@@ -535,6 +549,23 @@ mod tests {
         }
         let found = find_digits(&c.gray()).unwrap();
         assert_eq!(found.len(), 3, "{:?}", found.iter().map(|b| (b.x, b.y, b.w, b.h)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_underline_is_not_a_digit() {
+        // Four digits with a line drawn 6 pixels under them, not touching.
+        let (mut g, placed) = strip(&[40, 41, 42, 43], 2.0, 3);
+        let bottom = placed.iter().map(|p| p.1 .3 as usize).max().unwrap();
+        for y in bottom + 6..bottom + 10 {
+            for x in 10..g.width - 10 {
+                g.pixels[y * g.width + x] = 40;
+            }
+        }
+        let found = find_digits(&g).unwrap();
+        assert_eq!(found.len(), 4, "{:?}", found.iter().map(|b| (b.x, b.y, b.w, b.h)).collect::<Vec<_>>());
+        for (b, &(i, ink)) in found.iter().zip(&placed) {
+            assert_box(b, ink, 3.0, &format!("digit {i}"));
+        }
     }
 
     #[test]

@@ -133,3 +133,43 @@ fn bad_images_get_per_file_errors_and_the_rest_still_answer() {
         assert!(entry["error"].as_str().unwrap().contains(files[i].file_name().unwrap().to_str().unwrap()) || i == 1, "error names the file: {entry}");
     }
 }
+
+/// `filter` applies the classical kernels through the engine's convolution: on a 6×6 image
+/// with a vertical step (columns 0–2 at 40, 3–5 at 200), the 3×3 average at row 2, column 2
+/// is (3·40 + 3·40 + 3·200)/9 = 93.3 → 93, and |Sobel-x| there is 4·(200 − 40) = 640 → 255
+/// (clamped), while inside a flat region (column 0–1 interior) it is 0.
+#[test]
+fn filter_applies_classical_kernels() {
+    let dir = common::temp_dir("filter");
+    let src = dir.join("step.png");
+    GrayImage::from_fn(6, 6, |x, _| Luma([if x < 3 { 40 } else { 200 }])).save(&src).unwrap();
+    let avg = dir.join("avg.png");
+    let o = digitnet(&["filter", src.to_str().unwrap(), "--kernel", "average3", "--out", avg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = image::open(&avg).unwrap().to_luma8();
+    assert_eq!(a.get_pixel(2, 2).0[0], 93);
+    assert_eq!(a.get_pixel(4, 2).0[0], 200);
+    let sob = dir.join("sobel.png");
+    let o = digitnet(&["filter", src.to_str().unwrap(), "--kernel", "sobel-x", "--out", sob.to_str().unwrap()]);
+    assert!(o.status.success());
+    let s = image::open(&sob).unwrap().to_luma8();
+    assert_eq!(s.get_pixel(2, 2).0[0], 255);
+    assert_eq!(s.get_pixel(1, 2).0[0], 0);
+}
+
+/// `inspect` writes one grid per [C, H, W] layer output plus the first layer's filters.
+#[test]
+fn inspect_writes_feature_maps() {
+    let dir = common::temp_dir("inspect");
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap();
+    let src = dir.join("digit.png");
+    let mut img = paper(100, 100, &mut Rng::new(3));
+    draw_digit(&mut img, test.image(1), 2, 20, 20);
+    img.save(&src).unwrap();
+    let out = dir.join("maps");
+    let o = digitnet(&["inspect", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["00-input.png", "01-conv2d.png", "03-relu.png", "04-maxpool2d.png", "filters.png"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+}

@@ -5,6 +5,7 @@ mod bench;
 mod common;
 mod data_cmd;
 mod eval;
+mod inspect;
 mod predict;
 mod summary;
 mod sweep;
@@ -40,6 +41,10 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Read every digit in photos of numbers, left to right and line by line.
     Read(predict::ReadArgs),
+    /// Feature maps of every layer for one image, and the first layer's filters, as PNG grids.
+    Inspect(inspect::InspectArgs),
+    /// Apply a classical spatial filter (averaging, Laplacian, Sobel, sharpen) to an image.
+    Filter(inspect::FilterArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Predict(a) => predict::predict(a),
         Command::Read(a) => predict::read(a),
+        Command::Inspect(a) => inspect::inspect(a),
+        Command::Filter(a) => inspect::filter(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,126 @@
+//! `digitnet inspect` (feature maps of every layer for one image) and `digitnet filter`
+//! (a classical spatial filter applied by the engine's own convolution).
+
+use crate::predict::load_model;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use digitnet::conv_geometry::{Padding, PaddingName};
+use digitnet::init::{Init, Rng};
+use digitnet::layers::{Conv2d, Layer, Mode};
+use digitnet::preprocess;
+use digitnet::tensor::Tensor;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// A photo of one digit.
+    image: PathBuf,
+    /// Directory for the PNG grids.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    arch: Option<String>,
+}
+
+/// Scales each map to 0–255 (min to max) for display.
+fn to_bytes(values: &[f32]) -> Vec<u8> {
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    values.iter().map(|&v| (((v - lo) / span) * 255.0).round() as u8).collect()
+}
+
+pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
+    let mut model = load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let img = preprocess::to_mnist(&preprocess::load_luma(&a.image)?)?;
+    let norm = model.architecture().normalization;
+    let x = Tensor::from_vec(&[1, 1, 28, 28], img.iter().map(|&p| norm.apply(p)).collect())?;
+    model.forward(&x, Mode::Eval)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let input_png = a.out.join("00-input.png");
+    digitnet::plots::image_grid(&input_png, &[&img[..]], 28, 28, &["input (28×28)".to_string()], 1)?;
+    let mut written = vec![input_png];
+    for (i, (layer, act)) in model.layers().iter().zip(model.activations()).enumerate() {
+        let &[c, h, w] = layer.output_shape() else { continue };
+        let maps: Vec<Vec<u8>> = (0..c).map(|k| to_bytes(&act.data[k * h * w..(k + 1) * h * w])).collect();
+        let refs: Vec<&[u8]> = maps.iter().map(Vec::as_slice).collect();
+        let captions: Vec<String> = (0..c).map(|k| format!("{k}")).collect();
+        let path = a.out.join(format!("{:02}-{}.png", i + 1, layer.kind().to_lowercase()));
+        digitnet::plots::image_grid(&path, &refs, h, w, &captions, c.min(16))?;
+        written.push(path);
+    }
+    // The first convolution's filters.
+    if let Some(conv) = model.layers().iter().find(|l| l.kind() == "Conv2d") {
+        let wt = &conv.params()[0];
+        let (oc, ic, kh, kw) = (wt.shape[0], wt.shape[1], wt.shape[2], wt.shape[3]);
+        let filters: Vec<Vec<u8>> = (0..oc).map(|o| to_bytes(&wt.value[o * ic * kh * kw..o * ic * kh * kw + kh * kw])).collect();
+        let refs: Vec<&[u8]> = filters.iter().map(Vec::as_slice).collect();
+        let captions: Vec<String> = (0..oc).map(|k| format!("{k}")).collect();
+        let path = a.out.join("filters.png");
+        digitnet::plots::image_grid(&path, &refs, kh, kw, &captions, oc.min(16))?;
+        written.push(path);
+    }
+    for p in &written {
+        println!("{}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kernel {
+    Average3,
+    Average5,
+    Laplacian,
+    SobelX,
+    SobelY,
+    Sharpen,
+}
+
+impl Kernel {
+    /// The kernel's weights, row-major, and its side length.
+    fn weights(self) -> (Vec<f32>, usize) {
+        match self {
+            Kernel::Average3 => (vec![1.0 / 9.0; 9], 3),
+            Kernel::Average5 => (vec![1.0 / 25.0; 25], 5),
+            Kernel::Laplacian => (vec![0.0, 1.0, 0.0, 1.0, -4.0, 1.0, 0.0, 1.0, 0.0], 3),
+            Kernel::SobelX => (vec![-1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0], 3),
+            Kernel::SobelY => (vec![-1.0, -2.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0], 3),
+            Kernel::Sharpen => (vec![0.0, -1.0, 0.0, -1.0, 5.0, -1.0, 0.0, -1.0, 0.0], 3),
+        }
+    }
+
+    /// Edge detectors are shown as |response|; smoothing and sharpening as they are.
+    fn absolute(self) -> bool {
+        matches!(self, Kernel::Laplacian | Kernel::SobelX | Kernel::SobelY)
+    }
+}
+
+#[derive(Args)]
+pub struct FilterArgs {
+    image: PathBuf,
+    #[arg(long, value_enum)]
+    kernel: Kernel,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn filter(a: FilterArgs) -> Result<ExitCode> {
+    let g = preprocess::load_luma(&a.image)?;
+    let (w, h) = (g.width, g.height);
+    if w < 3 || h < 3 {
+        bail!("{}: a {w}×{h} image is too small to filter", a.image.display());
+    }
+    let (weights, k) = a.kernel.weights();
+    let mut conv = Conv2d::new([1, h, w], 1, [k, k], [1, 1], Padding::Named(PaddingName::Same), [1, 1], false, Init::HeNormal, &mut Rng::new(0))?;
+    conv.params_mut()[0].value.copy_from_slice(&weights);
+    let x = Tensor::from_vec(&[1, 1, h, w], g.pixels.iter().map(|&p| p as f32).collect())?;
+    let mut y = Tensor::default();
+    conv.forward(&x, &mut y, Mode::Eval)?;
+    let out: Vec<u8> = y.data.iter().map(|&v| if a.kernel.absolute() { v.abs() } else { v }.round().clamp(0.0, 255.0) as u8).collect();
+    let img = image::GrayImage::from_raw(w as u32, h as u32, out).context("image buffer")?;
+    img.save(&a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    println!("{}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
