@@ -16,16 +16,21 @@
 //!    * Uneven light: a quadratic surface `B(u, v) = c₀ + c₁u + c₂v + c₃u² + c₄uv + c₅v²` is
 //!      fitted by least squares to the background pixels (`D` at or below Otsu's threshold),
 //!      twice, re-thresholding `F = D − B` in between; `F` is the ink with the paper removed.
-//!    * Otsu's threshold `T` on `F` splits background (mean μ₀, deviation σ₀) from ink (median
-//!      m₁). Soft stroke edges are kept: `ink = 255·clamp((F − μ₀)/(m₁ − μ₀), 0, 1)` for pixels
-//!      above `T` and their 8 neighbours; every other pixel is 0.
-//!    * No ink at all: when `m₁ − μ₀ < MIN_INK_CONTRAST` or `m₁ − μ₀ < MIN_INK_SNR·σ₀` (what
-//!      Otsu finds in paper grain or sensor noise), the map is all zero.
-//! 3. [`to_mnist`]: the ink's 8-connected components (of the pixels above `T`); specks are
-//!    dropped (see [`to_mnist`] for the rule); the rest is cropped and handed to
-//!    [`ink_to_mnist`]: fit a 20×20 box keeping the aspect ratio (area-averaging when
-//!    shrinking, bilinear when enlarging), stretch so the brightest pixel is 255, and shift by
-//!    whole pixels so the centre of mass lands where MNIST's does.
+//!    * Otsu's threshold `T` on `F` splits background (median μ₀, robust deviation
+//!      σ₀ = 1.4826·MAD) from ink (median m₁).
+//!    * No ink at all: when `m₁ − μ₀ <` [`MIN_INK_CONTRAST`] or `m₁ − μ₀ <`
+//!      [`MIN_INK_SNR`]`·σ₀` (what Otsu finds in paper grain or sensor noise), the map is all
+//!      zero.
+//!    * Soft stroke edges are kept by hysteresis: the pixels above `T`, and every pixel above
+//!      `T_low = μ₀ + max(`[`SOFT_EDGE_FRACTION`]`·(m₁ − μ₀),`[`SOFT_EDGE_NOISE`]`·σ₀)` connected
+//!      to them (8-connectivity), get `ink = 255·(F − μ₀)/(m₁ − μ₀)` clamped to [1, 255]: half
+//!      the ink saturates, as in MNIST, and the anti-aliased edges keep their grey levels.
+//!      Every other pixel is 0.
+//! 3. [`to_mnist`]: the 8-connected components of the non-zero ink; specks are dropped (see
+//!    [`to_mnist`] for the rule); the rest is cropped and handed to [`ink_to_mnist`]: fit a
+//!    20×20 box keeping the aspect ratio (area-averaging when shrinking, bilinear when
+//!    enlarging), stretch so the brightest pixel is 255, and shift by whole pixels so the
+//!    centre of mass lands where MNIST's does (pixel 14, 14).
 //!
 //! Photos with a side longer than [`WORK_SIDE`] are shrunk (area-averaging) to that size before
 //! step 2; everything after decoding is O(pixels).
@@ -120,7 +125,8 @@ impl Gray {
     }
 }
 
-/// The error for an image without ink: the message is exactly "no digit found".
+/// The error for an image without ink: `Error::Data("no digit found")`, displayed as
+/// "data: no digit found".
 pub(crate) fn no_digit() -> Error {
     Error::Data("no digit found".into())
 }
@@ -715,13 +721,13 @@ pub(crate) fn min_digit_side(w: usize, h: usize) -> usize {
 /// A photo of one digit (luminance, 0 = black … 255 = white) → a 28×28 MNIST-style ink image
 /// (0 = background, 255 = ink).
 ///
-/// After [`ink_map`], the digit is the largest 8-connected component of the thresholded ink,
-/// every component with at least 1/4 of its pixels (pieces of a broken digit), and any smaller
+/// After [`ink_map`], the digit is the largest 8-connected component of the ink, every
+/// component with at least 1/4 of its pixels (pieces of a broken digit), and any smaller
 /// component with at least 2 % of its pixels whose bounding box lies within 1/5 of the digit's
 /// size of the digit's box (a detached flag of a 5, say), repeated until nothing more joins.
 /// Everything else is a speck and is erased. The result is cropped and handed to
-/// [`ink_to_mnist`]. No ink, or ink smaller than [`min_digit_side`], is the error
-/// "no digit found".
+/// [`ink_to_mnist`]. No ink, or a digit smaller than [`MIN_DIGIT_SIDE`] (or 1/100 of the
+/// image's longer side), is the error "no digit found".
 pub fn to_mnist(img: &Gray) -> Result<[u8; 784]> {
     if img.is_degenerate() {
         return Err(no_digit());

@@ -1,9 +1,9 @@
 //! Finding the digits in a photo of a number (a postcode, an amount, several lines of them).
 //!
 //! The steps of [`find_digits`]:
-//! 1. [`preprocess::ink_layer`](crate::preprocess::ink_map): polarity, flattened background,
-//!    Otsu's threshold with soft edges (photos longer than
-//!    [`WORK_SIDE`](crate::preprocess::WORK_SIDE) are shrunk first).
+//! 1. The ink map of [`crate::preprocess::ink_map`]: polarity, flattened background, Otsu's
+//!    threshold with soft edges (photos longer than [`crate::preprocess::WORK_SIDE`] are
+//!    shrunk first).
 //! 2. The 8-connected components of the ink (thresholded pixels and the soft edges connected
 //!    to them, so a faint join keeps a stroke whole). Specks, components with fewer than 1/50
 //!    of the largest one's pixels, are dropped.
@@ -18,9 +18,12 @@
 //!    * they overlap horizontally at all while one is above the other (their rows overlap by
 //!      at most a quarter of the shorter one's height: the detached bar of a 5 or a 7) and
 //!      the union is at most [`SPLIT_WIDTH`]` × H` wide;
-//!    * then each small part (longer side under `H/2`) joins the nearest digit within `H/5`
-//!      (a detached flag or stroke end), under the same height limit; a small part with no
-//!      digit that close is a mark, not a digit (a decimal point, a hyphen, dust) and is dropped.
+//!
+//!    Then each small part (longer side under `H/2`) joins the nearest digit within `H/5` (a
+//!    detached flag or stroke end), under the same height limit; a small part with no digit
+//!    that close is a mark, not a digit (a decimal point, a hyphen, dust) and is dropped, as is
+//!    anything whose longer side is under [`crate::preprocess::MIN_DIGIT_SIDE`] (or 1/100 of
+//!    the image's longer side).
 //! 5. Touching digits are split: a digit wider than [`SPLIT_WIDTH`]` × H` is cut into
 //!    `n = max(2, round(w / W))` pieces, `W` the median width of the other digits (those at
 //!    most `1.2 H` wide; `0.8 H` — MNIST's median width-to-height ratio — when there are fewer
@@ -32,8 +35,8 @@
 //! 6. Lines: digits sorted by vertical centre; a digit joins the current line when at least
 //!    half its height overlaps the line's vertical extent, otherwise it starts a new line. Lines
 //!    are ordered top to bottom, digits in a line left to right (by left edge).
-//! 7. Each digit's pixels (its own components only, within its columns after a split, with
-//!    their soft edges) go through [`ink_to_mnist`].
+//! 7. Each digit's pixels (its own components only, and only its side of the cuts after a
+//!    split, soft edges included) go through [`ink_to_mnist`].
 //!
 //! Boxes are in the original image's pixel coordinates: the bounding box of the digit's ink,
 //! soft edges included.
@@ -301,7 +304,7 @@ fn split(layer: &InkLayer, labels: &[u32], owner: &[usize], g: usize, p: &Part, 
 
 /// How far, as a fraction of the expected digit width, a cut may stray from its expected
 /// column.
-const SPLIT_WINDOW: f64 = 0.4;
+pub const SPLIT_WINDOW: f64 = 0.4;
 
 /// The top-to-bottom path through columns `lo..=hi` that crosses the least ink, moving at
 /// most one column per row (dynamic programming, O(rows × columns)). Cost of a pixel: its

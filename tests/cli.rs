@@ -118,3 +118,27 @@ fn bad_inputs_fail_cleanly() {
     fails_with(&["eval", "--model", dir.join("garbage.safetensors").to_str().unwrap()], "garbage.safetensors");
     fails_with(&["eval", "--model", model.to_str().unwrap(), "--arch", "lenet", "--data", g], "");
 }
+
+/// Folder data sets: export MNIST as class folders, train on them with a stratified 70/30
+/// split, evaluate on them.
+#[test]
+fn folder_data_sets_train_and_evaluate() {
+    let dir = common::temp_dir("folders");
+    let idx = dir.join("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    common::write_mnist_subset(&idx, 30, 300);
+    let folders = dir.join("folders");
+    let o = digitnet(&["data", "export", "--data", idx.to_str().unwrap(), "--split", "test", "--out", folders.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 300 images in 10 class folders"));
+    let model = dir.join("f.safetensors");
+    let o = digitnet(&["train", "--folder", folders.to_str().unwrap(), "--split", "0.7", "--arch", "scratch8", "--epochs", "3", "--batch-size", "16", "--lr", "0.005", "--out", model.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("on 210 images (90 for validation)"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = digitnet(&["eval", "--model", model.to_str().unwrap(), "--folder", folders.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["accuracy"].as_f64().unwrap() > 0.5, "{}", v["accuracy"]);
+    fails_with(&["train", "--folder", dir.join("nothing").to_str().unwrap(), "--epochs", "1"], "nothing");
+    fails_with(&["train", "--folder", folders.to_str().unwrap(), "--split", "1.5", "--epochs", "1"], "--split");
+}

@@ -33,6 +33,7 @@ fn resumed_run_matches_uninterrupted_run() {
         seed: 9,
         patience: None,
         augment: Default::default(),
+        stratified: false,
     };
     let dir = common::temp_dir("resume");
     let mut straight = Run::new(&arch, config.clone(), RunPaths::for_model(&dir.join("a.safetensors"))).unwrap();
@@ -76,6 +77,7 @@ fn early_stopping_stops() {
         seed: 1,
         patience: Some(1),
         augment: Default::default(),
+        stratified: false,
     };
     let dir = common::temp_dir("early");
     let mut run = Run::new(&arch, config, RunPaths::for_model(&dir.join("m.safetensors"))).unwrap();

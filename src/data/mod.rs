@@ -1,6 +1,7 @@
 //! Data sets: images of one channel as bytes, with labels.
 
 pub mod augment;
+pub mod folder;
 pub mod idx;
 
 use crate::arch::Normalization;

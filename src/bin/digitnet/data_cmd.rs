@@ -10,6 +10,15 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum DataCommand {
+    /// Write MNIST (or --data) as folders of PNGs, one per class.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// A grid of random training images with their labels, and the label histogram.
     Show {
         /// How many images in the grid.
@@ -27,6 +36,18 @@ pub enum DataCommand {
 
 pub fn run(c: DataCommand) -> Result<ExitCode> {
     match c {
+        DataCommand::Export { out, split, data } => {
+            let split = match split.as_str() {
+                "train" => Split::Train,
+                "test" => Split::Test,
+                other => bail!("--split must be train or test, got '{other}'"),
+            };
+            let d = load_split(data.as_ref(), split)?;
+            let names: Vec<String> = (0..d.classes()).map(|c| c.to_string()).collect();
+            let n = digitnet::data::folder::export(&d, &names, &out)?;
+            println!("wrote {n} images in {} class folders under {}", names.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         DataCommand::Show { n, out, data, seed } => {
             if n == 0 || n > 2000 {
                 bail!("--n must be between 1 and 2000, got {n}");

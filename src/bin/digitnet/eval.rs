@@ -36,6 +36,9 @@ pub struct EvalArgs {
     plots: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Evaluate on a folder with one sub-folder of images per class (names must be the model's classes).
+    #[arg(long, conflicts_with = "data")]
+    folder: Option<PathBuf>,
 }
 
 pub fn run(a: EvalArgs) -> Result<ExitCode> {
@@ -49,7 +52,24 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
         SplitName::Test => Split::Test,
         SplitName::Train => Split::Train,
     };
-    let data = load_split(a.data.as_ref(), split)?;
+    let data = match &a.folder {
+        Some(dir) => {
+            let input = model.architecture().input;
+            let (mut d, names) = digitnet::data::folder::load(dir, input[1], input[2])?;
+            // Map folder classes onto the model's classes by name.
+            let classes = &model.architecture().classes;
+            let mut map = Vec::with_capacity(names.len());
+            for n in &names {
+                match classes.iter().position(|c| c == n) {
+                    Some(i) => map.push(i as u8),
+                    None => bail!("folder class '{n}' is not one of the model's classes {classes:?}"),
+                }
+            }
+            d.labels.iter_mut().for_each(|l| *l = map[*l as usize]);
+            d
+        }
+        None => load_split(a.data.as_ref(), split)?,
+    };
     let input = model.architecture().input;
     if input != [1, data.rows, data.cols] {
         bail!("{} was made for {:?} inputs but the data has 1×{}×{} images", a.model.display(), input, data.rows, data.cols);

@@ -80,6 +80,7 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
                 seed: a.seed,
                 patience: None,
                 augment: Default::default(),
+                stratified: false,
             };
             config.validate(data.len())?;
             let tag = format!("{}-lr{lr}", arch.name);

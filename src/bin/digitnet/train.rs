@@ -3,6 +3,7 @@
 use crate::common::{fit_arch_to_data, load_split, resolve_arch, in_pool};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use digitnet::arch::LayerSpec;
 use digitnet::data::augment::Augment;
 use digitnet::data::Split;
 use digitnet::optim::OptimizerKind;
@@ -107,6 +108,12 @@ pub struct TrainArgs {
     /// Augmentation: apply one enabled augmentation per image, chosen at random.
     #[arg(long)]
     augment_one_of: bool,
+    /// Train on a folder with one sub-folder of images per class (instead of IDX files).
+    #[arg(long, conflicts_with = "data")]
+    folder: Option<PathBuf>,
+    /// With --folder: the fraction of each class used for training; the rest validates.
+    #[arg(long, default_value_t = 0.8)]
+    split: f64,
 }
 
 /// Fails early, before any training, if `dir` cannot be written.
@@ -124,7 +131,24 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
 }
 
 fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
-    let data = load_split(a.data.as_ref(), Split::Train)?;
+    let (data, folder_classes) = match &a.folder {
+        Some(dir) => {
+            let input = match &a.resume {
+                Some(ckpt) => digitnet::checkpoint::load(ckpt, None)?.model.architecture().input,
+                None => resolve_arch(&a.arch)?.input,
+            };
+            if !(a.split > 0.0 && a.split < 1.0) {
+                bail!("--split must be a fraction between 0 and 1, got {}", a.split);
+            }
+            let (d, names) = digitnet::data::folder::load(dir, input[1], input[2])?;
+            (d, Some(names))
+        }
+        None => (load_split(a.data.as_ref(), Split::Train)?, None),
+    };
+    let val_split = match &folder_classes {
+        Some(_) => data.len() - ((data.len() as f64 * a.split).round() as usize).clamp(1, data.len()),
+        None => a.val_split,
+    };
     let mut run = match &a.resume {
         Some(ckpt) => {
             let out = a.out.clone().unwrap_or_else(|| {
@@ -167,15 +191,22 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 weight_decay: a.weight_decay,
                 schedule,
                 class_weights: a.class_weights.clone(),
-                val_split: a.val_split,
+                val_split,
                 seed: a.seed,
                 patience: a.patience,
                 augment,
+                stratified: a.folder.is_some(),
             };
             config.validate(data.len())?;
             let arch = resolve_arch(&a.arch)?;
             let arch = arch.with_dropout(a.dropout)?;
-            let arch = fit_arch_to_data(arch, &data)?;
+            let mut arch = fit_arch_to_data(arch, &data)?;
+            if let Some(names) = &folder_classes {
+                if let Some(LayerSpec::Dense { out_features, .. }) = arch.layers.last_mut() {
+                    *out_features = names.len();
+                }
+                arch.classes = names.clone();
+            }
             let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", arch.name)));
             check_writable(&out)?;
             Run::new(&arch, config, RunPaths::for_model(&out))?

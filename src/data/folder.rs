@@ -1,0 +1,98 @@
+//! Image-folder data sets: one sub-folder per class (sorted folder names are the class
+//! names), images of any format and size, converted to grey and resized to the model's input.
+//! Pixel values are taken as they are (luminance), so folders of MNIST-style images — light
+//! digits on black, as `digitnet data export` writes them — need no inversion.
+
+use super::Dataset;
+use crate::error::{Error, Result};
+use crate::preprocess;
+use std::path::Path;
+
+/// Most classes a folder data set may have (labels are bytes).
+pub const MAX_CLASSES: usize = 256;
+
+/// Loads `dir` as a data set of `rows × cols` images; returns it with the class names.
+/// Unreadable images are errors naming the file (a data set with holes would train silently
+/// on less than the user thinks).
+pub fn load(dir: &Path, rows: usize, cols: usize) -> Result<(Dataset, Vec<String>)> {
+    let read_dir = |d: &Path| std::fs::read_dir(d).map_err(|e| Error::io(d, e));
+    let mut classes: Vec<String> = read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    classes.sort();
+    if classes.len() < 2 {
+        return Err(Error::format(dir, format!("needs one sub-folder per class (at least 2), found {}", classes.len())));
+    }
+    if classes.len() > MAX_CLASSES {
+        return Err(Error::format(dir, format!("{} class folders; at most {MAX_CLASSES}", classes.len())));
+    }
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for (label, class) in classes.iter().enumerate() {
+        let mut files: Vec<_> = read_dir(&dir.join(class))?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+        files.sort();
+        for f in files {
+            let g = preprocess::load_luma(&f)?;
+            images.extend_from_slice(&resize(&g, rows, cols));
+            labels.push(label as u8);
+        }
+    }
+    if labels.is_empty() {
+        return Err(Error::format(dir, "the class folders hold no images"));
+    }
+    Ok((Dataset { images, labels, rows, cols }, classes))
+}
+
+/// Area-averaging resize of a grey image to `rows × cols`.
+fn resize(g: &preprocess::Gray, rows: usize, cols: usize) -> Vec<u8> {
+    if g.width == cols && g.height == rows {
+        return g.pixels.clone();
+    }
+    let img = image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels.clone()).expect("buffer matches size");
+    image::imageops::resize(&img, cols as u32, rows as u32, image::imageops::FilterType::Triangle).into_raw()
+}
+
+/// Writes `data` as class folders of PNGs under `out` (`out/<class>/<index>.png`).
+pub fn export(data: &Dataset, class_names: &[String], out: &Path) -> Result<usize> {
+    for name in class_names {
+        std::fs::create_dir_all(out.join(name)).map_err(|e| Error::io(out.join(name), e))?;
+    }
+    for i in 0..data.len() {
+        let class = class_names.get(data.labels[i] as usize).ok_or_else(|| Error::Data(format!("label {} has no class name", data.labels[i])))?;
+        let path = out.join(class).join(format!("{i:05}.png"));
+        let img = image::GrayImage::from_raw(data.cols as u32, data.rows as u32, data.image(i).to_vec()).expect("buffer matches size");
+        img.save(&path).map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
+    }
+    Ok(data.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_then_load_round_trips() {
+        let mnist = Dataset::load_idx(&super::super::shipped_mnist_dir(), super::super::Split::Test, false).unwrap().take(30);
+        let dir = std::env::temp_dir().join(format!("digitnet-folder-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let names: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+        assert_eq!(export(&mnist, &names, &dir).unwrap(), 30);
+        let (back, classes) = load(&dir, 28, 28).unwrap();
+        assert_eq!(classes, names);
+        assert_eq!(back.len(), 30);
+        // Same multiset of (label, image) pairs; order is by class folder then file name.
+        let mut a: Vec<(u8, Vec<u8>)> = (0..30).map(|i| (mnist.labels[i], mnist.image(i).to_vec())).collect();
+        let mut b: Vec<(u8, Vec<u8>)> = (0..30).map(|i| (back.labels[i], back.image(i).to_vec())).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        // Resizing to another input size works, and a folder without class folders is an error.
+        assert_eq!(load(&dir, 14, 14).unwrap().0.image(0).len(), 196);
+        assert!(load(&dir.join("0"), 28, 28).is_err());
+        std::fs::write(dir.join("3").join("broken.png"), b"not a png").unwrap();
+        assert!(load(&dir, 28, 28).unwrap_err().to_string().contains("broken.png"));
+    }
+}
