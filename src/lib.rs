@@ -11,7 +11,12 @@
 //! * [`loss`], [`optim`], [`schedule`]: what training needs besides the layers.
 //! * [`model`], [`arch`], [`checkpoint`]: networks, their descriptions and their files.
 //! * [`gradcheck`]: the finite-difference checker every backward is tested with.
-//! * [`data`], [`train`]: data sets and the training loop.
+//! * [`data`], [`train`]: data sets (IDX files, image folders, augmentation) and the training
+//!   loop with validation, checkpoints and resume.
+//! * [`metrics`], [`plots`]: the classification report and the PNG charts.
+//! * [`preprocess`], [`segment`]: photo → MNIST-style 28×28, and finding the digits in a photo
+//!   of a number (shared by `predict`, `read` and `inspect`).
+//! * [`builtin`]: the trained models embedded in the binary.
 
 pub mod arch;
 pub mod builtin;

@@ -1,6 +1,6 @@
 //! `digitnet eval`.
 
-use crate::common::{load_split, resolve_arch, in_pool};
+use crate::common::{in_pool, load_split};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use digitnet::data::Split;
@@ -17,9 +17,9 @@ enum SplitName {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// The model file to evaluate.
+    /// The model file to evaluate (default: the built-in model).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// Architecture for a model file without digitnet metadata (e.g. saved by PyTorch).
     #[arg(long)]
     arch: Option<String>,
@@ -46,8 +46,8 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
 }
 
 fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
-    let arch = a.arch.as_deref().map(resolve_arch).transpose()?;
-    let mut model = digitnet::checkpoint::load(&a.model, arch.as_ref())?.model;
+    let mut model = crate::predict::load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let model_name = a.model.as_ref().map_or(digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
     let split = match a.split {
         SplitName::Test => Split::Test,
         SplitName::Train => Split::Train,
@@ -72,7 +72,7 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
     };
     let input = model.architecture().input;
     if input != [1, data.rows, data.cols] {
-        bail!("{} was made for {:?} inputs but the data has 1×{}×{} images", a.model.display(), input, data.rows, data.cols);
+        bail!("{} was made for {:?} inputs but the data has 1×{}×{} images", model_name, input, data.rows, data.cols);
     }
     let classes = model.architecture().classes.clone();
     if let Some(&bad) = data.labels.iter().find(|&&l| l as usize >= classes.len()) {
@@ -84,7 +84,7 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("{} on {} {} images", a.model.display(), data.len(), if split == Split::Test { "test" } else { "train" });
+        println!("{} on {} {} images", model_name, data.len(), if split == Split::Test { "test" } else { "train" });
         print!("{}", report.to_text());
     }
     if let Some(dir) = &a.plots {

@@ -1,7 +1,6 @@
 //! `digitnet inspect` (feature maps of every layer for one image) and `digitnet filter`
 //! (a classical spatial filter applied by the engine's own convolution).
 
-use crate::predict::load_model;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use digitnet::conv_geometry::{Padding, PaddingName};
@@ -19,10 +18,8 @@ pub struct InspectArgs {
     /// Directory for the PNG grids.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long)]
-    model: Option<PathBuf>,
-    #[arg(long)]
-    arch: Option<String>,
+    #[command(flatten)]
+    model: crate::predict::ModelArgs,
 }
 
 /// Scales each map to 0–255 (min to max) for display.
@@ -33,7 +30,7 @@ fn to_bytes(values: &[f32]) -> Vec<u8> {
 }
 
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
-    let mut model = load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let mut model = a.model.load()?;
     let img = preprocess::to_mnist(&preprocess::load_luma(&a.image)?)?;
     let norm = model.architecture().normalization;
     let x = Tensor::from_vec(&[1, 1, 28, 28], img.iter().map(|&p| norm.apply(p)).collect())?;

@@ -13,6 +13,24 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `--model FILE [--arch NAME]`, shared by the commands that run a trained model.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// A model file (default: the built-in model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Architecture for a model file without digitnet metadata (e.g. a PyTorch state dict).
+    #[arg(long)]
+    pub arch: Option<String>,
+}
+
+impl ModelArgs {
+    /// Loads the chosen model.
+    pub fn load(&self) -> Result<Sequential> {
+        load_model(self.model.as_ref(), self.arch.as_deref())
+    }
+}
+
 /// The model from `--model` (with `--arch` for foreign files) or the built-in one.
 pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
     match model {
@@ -57,12 +75,8 @@ pub struct PredictArgs {
     /// Images of one handwritten digit each (PNG, JPEG, BMP, GIF, TIFF, WebP).
     #[arg(required = true)]
     images: Vec<PathBuf>,
-    /// A model file (default: the built-in model).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Architecture for a model file without digitnet metadata.
-    #[arg(long)]
-    arch: Option<String>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Print a JSON array, one object per image.
     #[arg(long)]
     json: bool,
@@ -87,7 +101,7 @@ fn save_28(path: &Path, img: &[u8; 784]) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs) -> Result<ExitCode> {
-    let mut model = load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let mut model = a.model.load()?;
     let classes = model.architecture().classes.clone();
     if a.top == 0 || a.top > classes.len() {
         anyhow::bail!("--top must be between 1 and {}", classes.len());
@@ -137,10 +151,8 @@ pub struct ReadArgs {
     /// Photos of numbers (several digits, one or more lines).
     #[arg(required = true)]
     images: Vec<PathBuf>,
-    #[arg(long)]
-    model: Option<PathBuf>,
-    #[arg(long)]
-    arch: Option<String>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Print JSON (an array when several images are given).
     #[arg(long)]
     json: bool,
@@ -168,7 +180,7 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
     if a.annotate.is_some() && a.images.len() != 1 {
         anyhow::bail!("--annotate takes exactly one image");
     }
-    let mut model = load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let mut model = a.model.load()?;
     let classes = model.architecture().classes.clone();
     let mut outputs = Vec::new();
     let mut failed = false;

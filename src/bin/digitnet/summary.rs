@@ -1,7 +1,7 @@
 //! `digitnet summary`.
 
 use crate::common::resolve_arch;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use digitnet::model::Sequential;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ pub struct SummaryArgs {
     /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file.
     #[arg(long)]
     arch: Option<String>,
-    /// A saved model file.
+    /// A saved model file (with neither flag: the built-in model).
     #[arg(long)]
     model: Option<PathBuf>,
 }
@@ -24,7 +24,7 @@ pub fn run(a: SummaryArgs) -> Result<ExitCode> {
             digitnet::checkpoint::load(path, arch.as_ref())?.model
         }
         (Some(name), None) => Sequential::new(&resolve_arch(name)?, 0)?,
-        (None, None) => bail!("give --arch NAME or --model FILE"),
+        (None, None) => digitnet::builtin::digits_classifier()?.0,
     };
     print!("{}", model.summary());
     Ok(ExitCode::SUCCESS)
