@@ -23,8 +23,8 @@ pub enum Error {
     Format { path: PathBuf, problem: String },
 
     /// An operating-system error while reading or writing a file.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
 
     /// A data set problem that is not tied to a single file (e.g. label out of range).
     #[error("data: {0}")]
@@ -42,7 +42,7 @@ impl Error {
 
     /// Shorthand for an I/O error on a path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), cause: source }
     }
 
     /// Shorthand for a malformed file.

@@ -81,6 +81,8 @@ impl Optimizer {
             }
             if ms.len() <= k {
                 ms.push(vec![0.0; p.value.len()]);
+            }
+            if vs.len() <= k {
                 vs.push(if matches!(kind, OptimizerKind::Adam { .. }) { vec![0.0; p.value.len()] } else { Vec::new() });
             }
             let (m, v) = (&mut ms[k], &mut vs[k]);

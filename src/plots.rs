@@ -1088,7 +1088,7 @@ mod tests {
         let err =
             training_curves(&missing_dir_path(), "t", &[1.0], &[1.0], &[0.5], &[0.5]).unwrap_err();
         match err {
-            Error::Io { source, .. } => assert_eq!(source.kind(), std::io::ErrorKind::NotFound),
+            Error::Io { cause, .. } => assert_eq!(cause.kind(), std::io::ErrorKind::NotFound),
             other => panic!("expected an I/O error, got {other}"),
         }
     }

@@ -38,8 +38,8 @@ pub struct Progress {
 }
 
 /// Trains one epoch over `order` (indices into `data`) in batches of `batch_size`.
-/// `lr_at(fraction of the epoch done)` gives the learning rate of each step. A final batch of
-/// a single image is skipped (batch norm needs two values per channel).
+/// `lr_at(fraction of the epoch done)` gives the learning rate of each step. A trailing
+/// remainder batch of a single image is skipped (batch norm needs two values per channel).
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     model: &mut Sequential,
@@ -60,8 +60,8 @@ pub fn train_epoch(
     let batches = order.len().div_ceil(batch_size);
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
     for (b, idx) in order.chunks(batch_size).enumerate() {
-        if idx.len() < 2 && b > 0 {
-            continue;
+        if idx.len() == 1 && batch_size > 1 && b > 0 {
+            continue; // a trailing remainder of one image (batch norm needs two)
         }
         let lr = lr_at(b as f64 / batches as f64);
         match augmenter.as_deref_mut() {
@@ -180,6 +180,9 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(format!("--lr must be a positive number, got {}", self.lr));
         }
+        if self.val_split == 0 {
+            return bad("--val-split must be ≥ 1: the best model is chosen on the validation split".into());
+        }
         if self.val_split >= train_images {
             return bad(format!("--val-split {} leaves no training images out of {train_images}", self.val_split));
         }
@@ -218,6 +221,19 @@ pub struct RunState {
     pub best_epoch: usize,
     /// Optimizer state without its moment buffers (those are tensors in the file).
     pub optimizer: Optimizer,
+    /// Number of training images and a hash of their labels, so a resume on other data is
+    /// refused rather than silently mixing validation images into training.
+    #[serde(default)]
+    pub data_fingerprint: Option<(usize, u64)>,
+}
+
+/// FNV-1a over the labels, with the count: enough to tell data sets apart.
+fn fingerprint(data: &Dataset) -> (usize, u64) {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &l in &data.labels {
+        h = (h ^ l as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    (data.len(), h)
 }
 
 /// What the run reports as it goes.
@@ -322,6 +338,7 @@ impl Run {
             best_val_acc: f64::NEG_INFINITY,
             best_epoch: 0,
             optimizer,
+            data_fingerprint: None,
         };
         Ok(Run { model, state, paths })
     }
@@ -349,6 +366,21 @@ impl Run {
         };
         state.optimizer.m = take("m");
         state.optimizer.v = take("v");
+        let mut sizes = Vec::new();
+        model.for_each_param(|_, p| {
+            if p.is_trainable() {
+                sizes.push(p.value.len());
+            }
+        });
+        let adam = matches!(state.optimizer.kind, OptimizerKind::Adam { .. });
+        let m_ok = state.optimizer.m.is_empty() || state.optimizer.m.iter().map(Vec::len).eq(sizes.iter().copied());
+        let v_ok = if adam { state.optimizer.v.iter().map(Vec::len).eq(state.optimizer.m.iter().map(Vec::len)) } else { state.optimizer.v.is_empty() };
+        if !(m_ok && v_ok) {
+            return Err(Error::format(checkpoint_path, "optimizer state does not match the model's parameters"));
+        }
+        if !adam {
+            state.optimizer.v = vec![Vec::new(); state.optimizer.m.len()];
+        }
         Ok(Run { model, state, paths })
     }
 
@@ -390,6 +422,16 @@ impl Run {
     pub fn fit(&mut self, data: &Dataset, stop_after: Option<usize>, mut on_event: impl FnMut(Event)) -> Result<()> {
         let cfg = self.state.config.clone();
         cfg.validate(data.len())?;
+        let fp = fingerprint(data);
+        match self.state.data_fingerprint {
+            Some(saved) if saved != fp => {
+                return Err(Error::Data(format!(
+                    "this run was trained on {} images with other labels than the {} given now: resume with the same --data or --folder",
+                    saved.0, fp.0
+                )))
+            }
+            _ => self.state.data_fingerprint = Some(fp),
+        }
         let classes = self.model.architecture().outputs();
         if let Some(&bad) = data.labels.iter().find(|&&l| l as usize >= classes) {
             return Err(Error::Data(format!("label {bad} is out of range for a model with {classes} classes")));

@@ -18,6 +18,16 @@ fn weights(run: &Run) -> Vec<f32> {
 
 #[test]
 fn resumed_run_matches_uninterrupted_run() {
+    resume_matches(OptimizerKind::adam(), "adam");
+}
+
+/// SGD keeps no second moments: its checkpoint must still resume (and match).
+#[test]
+fn resumed_sgd_run_matches_uninterrupted_run() {
+    resume_matches(OptimizerKind::Sgd { momentum: 0.9, nesterov: true }, "sgd");
+}
+
+fn resume_matches(optimizer: OptimizerKind, tag: &str) {
     let data = Dataset::load_idx(&shipped_mnist_dir(), Split::Train, false).unwrap().take(600);
     // Dropout and batch norm make the generators and running statistics part of the state.
     let arch = Architecture::builtin("small").unwrap().with_dropout(0.2).unwrap();
@@ -25,7 +35,7 @@ fn resumed_run_matches_uninterrupted_run() {
         epochs: 3,
         batch_size: 32,
         lr: 0.01,
-        optimizer: OptimizerKind::adam(),
+        optimizer,
         weight_decay: 1e-4,
         schedule: Schedule::Cosine { min_lr: 0.0 },
         class_weights: None,
@@ -35,7 +45,7 @@ fn resumed_run_matches_uninterrupted_run() {
         augment: Default::default(),
         stratified: false,
     };
-    let dir = common::temp_dir("resume");
+    let dir = common::temp_dir(&format!("resume-{tag}"));
     let mut straight = Run::new(&arch, config.clone(), RunPaths::for_model(&dir.join("a.safetensors"))).unwrap();
     straight.fit(&data, None, |_| {}).unwrap();
 
@@ -53,6 +63,10 @@ fn resumed_run_matches_uninterrupted_run() {
     for (a, b) in straight.state.history.iter().zip(&resumed.state.history) {
         assert_eq!((a.train_loss, a.val_acc), (b.train_loss, b.val_acc));
     }
+    // Resuming on other data is refused.
+    let mut again = Run::resume(&paths.checkpoint, paths.clone()).unwrap();
+    again.state.config.epochs = 4;
+    assert!(again.fit(&data.take(500), None, |_| {}).is_err());
     // The files a run promises exist.
     for p in [&paths.model, &paths.checkpoint, &paths.history_json, &paths.history_csv] {
         assert!(p.is_file(), "{} missing", p.display());

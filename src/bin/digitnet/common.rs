@@ -37,6 +37,9 @@ pub fn load_split(data: Option<&PathBuf>, split: Split) -> Result<Dataset> {
 /// Fits `arch` to the data: the class count comes from the labels (the last Dense layer is
 /// resized if it differs), and the image size must match the input.
 pub fn fit_arch_to_data(mut arch: Architecture, data: &Dataset) -> Result<Architecture> {
+    if arch.task != digitnet::arch::Task::Classification {
+        bail!("architecture '{}' is a {:?} network; train and sweep train classifiers", arch.name, arch.task);
+    }
     if arch.input[1] != data.rows || arch.input[2] != data.cols || arch.input[0] != 1 {
         bail!(
             "architecture '{}' takes {:?} inputs but the data has 1×{}×{} images",

@@ -32,14 +32,20 @@ impl ModelArgs {
 }
 
 /// The model from `--model` (with `--arch` for foreign files) or the built-in one.
+/// Only classifiers are accepted (predict, read, eval and inspect report classes).
 pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
-    match model {
+    let m = match model {
         Some(path) => {
             let arch = arch.map(resolve_arch).transpose()?;
-            Ok(digitnet::checkpoint::load(path, arch.as_ref())?.model)
+            digitnet::checkpoint::load(path, arch.as_ref())?.model
         }
-        None => Ok(digitnet::builtin::digits_classifier()?.0),
+        None => digitnet::builtin::digits_classifier()?.0,
+    };
+    let a = m.architecture();
+    if a.task != digitnet::arch::Task::Classification || a.classes.len() < 2 {
+        anyhow::bail!("model '{}' is not a classifier (task {:?}, {} classes); this command needs one", a.name, a.task, a.classes.len());
     }
+    Ok(m)
 }
 
 /// Softmax probabilities for MNIST-style 28×28 ink images.

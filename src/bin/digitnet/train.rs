@@ -82,7 +82,8 @@ pub struct TrainArgs {
     /// Where to write the best model (history, curves and checkpoint go beside it).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue an interrupted run from its .ckpt.safetensors file.
+    /// Continue an interrupted run from its .ckpt.safetensors file, with the saved run's
+    /// settings and data (give the same --data or --folder); only --epochs and --out apply.
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Augmentation: random rotation up to ± this many degrees.
@@ -118,6 +119,9 @@ pub struct TrainArgs {
 
 /// Fails early, before any training, if `dir` cannot be written.
 pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a directory; give a file name", path.display());
+    }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let probe = dir.join(format!(".digitnet-write-test-{}", std::process::id()));
@@ -156,6 +160,9 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 ckpt.with_file_name(name)
             });
             check_writable(&out)?;
+            if out == *ckpt || RunPaths::for_model(&out).checkpoint == out {
+                bail!("the output model would overwrite the checkpoint {}: give --out", ckpt.display());
+            }
             let mut run = Run::resume(ckpt, RunPaths::for_model(&out))?;
             if let Some(epochs) = a.epochs {
                 run.state.config.epochs = epochs; // extend (or shorten) the resumed run
