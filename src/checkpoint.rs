@@ -9,7 +9,8 @@
 //! normalisation) and any extra keys the caller adds (e.g. the validation accuracy). A file
 //! without digitnet metadata is taken to expect pixels scaled to [0, 1].
 //!
-//! Files are written atomically: to a temporary file beside the target, synced, then renamed.
+//! Files are written atomically: to a temporary file beside the target, synced, renamed, and
+//! the folder synced.
 //! Reading never trusts a header: the safetensors parser checks every offset against the
 //! file's real length before anything is allocated from it.
 
@@ -45,7 +46,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable (best effort: not every platform can open a folder).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
