@@ -182,6 +182,9 @@ impl Layer for Pool2d {
 
 /// Max pooling of one sample, recording each output's arg-max (index within the sample).
 fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32]) {
+    if (g.kernel_h, g.kernel_w, g.stride_h, g.stride_w) == (2, 2, 2, 2) {
+        return max_pool_2x2(g, xs, ys, argmax);
+    }
     for c in 0..g.channels {
         let base = c * g.in_h * g.in_w;
         for oh in 0..g.out_h {
@@ -202,6 +205,40 @@ fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32])
                 let o = (c * g.out_h + oh) * g.out_w + ow;
                 ys[o] = best;
                 argmax[o] = best_i as u32;
+            }
+        }
+    }
+}
+
+/// The common 2×2, stride-2 case, two input rows at a time. Visits the window in the same
+/// order as the general loop (row by row), with the same strict comparison, so ties resolve
+/// identically (first maximum).
+fn max_pool_2x2(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32]) {
+    let (h, w) = (g.in_h, g.in_w);
+    for c in 0..g.channels {
+        let base = c * h * w;
+        for oh in 0..g.out_h {
+            let r0 = base + 2 * oh * w;
+            let r1 = r0 + w;
+            let (top, bottom) = (&xs[r0..r0 + w], &xs[r1..r1 + w]);
+            let o0 = (c * g.out_h + oh) * g.out_w;
+            for ow in 0..g.out_w {
+                let j = 2 * ow;
+                let (mut best, mut at) = (top[j], r0 + j);
+                if top[j + 1] > best {
+                    best = top[j + 1];
+                    at = r0 + j + 1;
+                }
+                if bottom[j] > best {
+                    best = bottom[j];
+                    at = r1 + j;
+                }
+                if bottom[j + 1] > best {
+                    best = bottom[j + 1];
+                    at = r1 + j + 1;
+                }
+                ys[o0 + ow] = best;
+                argmax[o0 + ow] = at as u32;
             }
         }
     }
@@ -271,6 +308,42 @@ mod tests {
                 let mut p = pool(kind, input, k, s);
                 let x = distinct_input(&[2, input[0], input[1], input[2]], i as u64);
                 check_layer(&mut p, &x, Mode::Train, i as u64).unwrap_or_else(|e| panic!("case {i} {kind:?}: {e}"));
+            }
+        }
+    }
+
+    /// The 2×2 fast path gives the general loop's values and arg-maxes, ties included.
+    #[test]
+    fn fast_2x2_matches_general_loop() {
+        let g = Geometry::new("t", [3, 9, 8], [2, 2], [2, 2], [1, 1], Padding::Uniform(0)).unwrap();
+        let mut x = crate::gradcheck::random_tensor(&[1, 3, 9, 8], 3).data;
+        x.iter_mut().step_by(5).for_each(|v| *v = 0.5); // plenty of ties
+        let n = 3 * g.out_h * g.out_w;
+        let (mut y1, mut a1, mut y2, mut a2) = (vec![0.0; n], vec![0; n], vec![0.0; n], vec![0; n]);
+        max_pool_2x2(&g, &x, &mut y1, &mut a1);
+        general_max_pool(&g, &x, &mut y2, &mut a2);
+        assert_eq!((y1, a1), (y2, a2));
+    }
+
+    /// The window loop written out for 2×2/2, as the general path runs it.
+    fn general_max_pool(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32]) {
+        for c in 0..g.channels {
+            for oh in 0..g.out_h {
+                for ow in 0..g.out_w {
+                    let first = c * g.in_h * g.in_w + oh * 2 * g.in_w + ow * 2;
+                    let (mut best, mut at) = (xs[first], first);
+                    for ki in 0..2 {
+                        for kj in 0..2 {
+                            let i = first + ki * g.in_w + kj;
+                            if xs[i] > best {
+                                best = xs[i];
+                                at = i;
+                            }
+                        }
+                    }
+                    ys[(c * g.out_h + oh) * g.out_w + ow] = best;
+                    argmax[(c * g.out_h + oh) * g.out_w + ow] = at as u32;
+                }
             }
         }
     }
