@@ -106,12 +106,13 @@ pub fn load(path: &Path, arch: Option<&Architecture>) -> Result<ModelFile> {
 
 /// Parses a model from bytes (`origin` names it in errors).
 pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> Result<ModelFile> {
-    Ok(from_bytes_with_extra(bytes, arch, origin, "\0")?.0)
+    Ok(from_bytes_with_extra(bytes, arch, origin, None)?.0)
 }
 
-/// As [`from_bytes`], also returning the 1-d f32 tensors whose names start with `prefix`
-/// (which are not model parameters).
-pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: &Path, prefix: &str) -> Result<(ModelFile, ExtraTensors)> {
+/// As [`from_bytes`], also returning the 1-d f32 tensors whose names start with `prefix`, if
+/// one is given (they are not model parameters; without a prefix, any such tensor is an error).
+pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: &Path, prefix: Option<&str>) -> Result<(ModelFile, ExtraTensors)> {
+    let is_extra = |name: &str| prefix.is_some_and(|p| name.starts_with(p));
     let bad = |problem: String| Error::format(origin, problem);
     let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
@@ -161,7 +162,7 @@ pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: 
     }
     let mut extra_tensors = Vec::new();
     for name in st.names() {
-        if name.starts_with(prefix) {
+        if is_extra(name) {
             let t = st.tensor(name).map_err(|e| bad(format!("tensor '{name}': {e:?}")))?;
             if t.dtype() != Dtype::F32 {
                 return Err(bad(format!("tensor '{name}' is {:?}, expected F32", t.dtype())));
@@ -169,7 +170,7 @@ pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: 
             extra_tensors.push((name.clone(), t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()));
         }
     }
-    let extra: Vec<String> = st.names().into_iter().filter(|n| !n.ends_with("num_batches_tracked") && !n.starts_with(prefix)).cloned().collect();
+    let extra: Vec<String> = st.names().into_iter().filter(|n| !n.ends_with("num_batches_tracked") && !is_extra(n)).cloned().collect();
     if extra.len() != used {
         let mut known = std::collections::HashSet::new();
         model.for_each_param(|i, p| {

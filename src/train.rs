@@ -346,7 +346,7 @@ impl Run {
     /// Continues a run from its checkpoint file.
     pub fn resume(checkpoint_path: &Path, paths: RunPaths) -> Result<Self> {
         let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
-        let (file, extra) = checkpoint::from_bytes_with_extra(&bytes, None, checkpoint_path, OPTIM_PREFIX)?;
+        let (file, extra) = checkpoint::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
         let text = file.metadata.get("run_state").ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
         let mut state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
         let mut model = file.model;

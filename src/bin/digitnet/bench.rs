@@ -13,7 +13,7 @@ use digitnet::loss::SoftmaxCrossEntropy;
 use digitnet::model::Sequential;
 use digitnet::optim::{Optimizer, OptimizerKind};
 use digitnet::tensor::Tensor;
-use digitnet::train::Workspace;
+use digitnet::train::{train_epoch, Workspace};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -88,26 +88,15 @@ fn run_in_pool(a: BenchArgs) -> Result<ExitCode> {
         let norm = arch.normalization;
         let mut order: Vec<usize> = (0..train.len()).collect();
         Rng::new(0).shuffle(&mut order);
-        let mut batches = order.chunks(a.batch_size);
-        let mut step = |idx: &[usize], ws: &mut Workspace, model: &mut Sequential| -> Result<()> {
-            train.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels);
-            model.zero_grad();
-            let logits = model.forward(&ws.x, Mode::Train)?;
-            loss.forward_backward(logits, &ws.labels, Some(&mut ws.dlogits))?;
-            model.backward(&ws.x, &ws.dlogits)?;
-            opt.step(model, lr);
-            Ok(())
-        };
-        for _ in 0..warmup {
-            step(batches.next().expect("enough batches"), &mut ws, &mut model)?;
-        }
+        // The real training loop over consecutive slices of one shuffled order: the warm-up
+        // steps, then `reps` timed runs of `steps` steps (`needed` was checked above).
+        let (warm, rest) = order[..needed].split_at(warmup * a.batch_size);
+        train_epoch(&mut model, &mut opt, &mut loss, &train, warm, a.batch_size, |_| lr, &mut ws, None, |_| {})?;
         let mut rates = Vec::new();
-        for _ in 0..reps {
+        for idx in rest.chunks(a.steps * a.batch_size).take(reps) {
             let t = Instant::now();
-            for _ in 0..a.steps {
-                step(batches.next().expect("enough batches"), &mut ws, &mut model)?;
-            }
-            rates.push((a.steps * a.batch_size) as f64 / t.elapsed().as_secs_f64());
+            train_epoch(&mut model, &mut opt, &mut loss, &train, idx, a.batch_size, |_| lr, &mut ws, None, |_| {})?;
+            rates.push(idx.len() as f64 / t.elapsed().as_secs_f64());
         }
         let train_ips = median(&mut rates.clone());
 
