@@ -3,7 +3,10 @@
 //! JPEG artefacts, 40–300 px tall, off centre, some transparent PNGs, 16-bit greys and BMPs.
 //! It measures; it chooses nothing.
 //!
-//! Run: `cargo run --release --example photo_benchmark [N_DIGITS] [N_STRIPS]`
+//! With a third number, also `angle` on that many photos of test digits turned by random
+//! angles in ±45° (the built-in rotation model, or the model file given after the numbers).
+//!
+//! Run: `cargo run --release --example photo_benchmark [N_DIGITS] [N_STRIPS] [N_ANGLES] [ROTATION_MODEL]`
 
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
@@ -82,6 +85,7 @@ fn classify(model: &mut digitnet::model::Sequential, images: &[[u8; 784]]) -> Ve
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let rotation_model = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err());
     let (n_digits, n_strips) = (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(300));
     let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, true).unwrap();
     let (mut model, _) = builtin::digits_classifier().unwrap();
@@ -120,4 +124,28 @@ fn main() {
         }
     }
     println!("read: {exact}/{n_strips} strips exactly right = {:.2} % ({seg_wrong} with the wrong number of digits)", 100.0 * exact as f64 / n_strips as f64);
+
+    let n_angles = args.get(2).copied().unwrap_or(0);
+    if n_angles > 0 {
+        let mut regressor = match &rotation_model {
+            Some(path) => digitnet::checkpoint::load(std::path::Path::new(path), None).unwrap().model,
+            None => builtin::rotation_regressor().unwrap().0,
+        };
+        let picks: Vec<usize> = (0..n_angles).map(|k| (k * 7919 + 13) % test.len()).collect();
+        let set = digitnet::rotation::RotatedSet::generate(&test, &picks, digitnet::rotation::MAX_DEGREES, 2026);
+        let (mut predicted, mut truth, mut labels, mut failed) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for k in 0..picks.len() {
+            let bytes = render(&[set.data.image(k)], &mut rng);
+            match preprocess::decode_luma(&bytes, "photo").and_then(|g| preprocess::to_mnist(&g)) {
+                Ok(img) => {
+                    predicted.push(digitnet::rotation::predict_angles(&mut regressor, &[img]).unwrap()[0]);
+                    truth.push(set.angles[k]);
+                    labels.push(set.data.labels[k]);
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        let r = digitnet::rotation::AngleReport::new(&predicted, &truth, &labels, 10.0).unwrap();
+        println!("angle: RMSE {:.2}°, within 10° {:.2} % on {} photos of turned digits ({failed} failed to preprocess)", r.rmse, 100.0 * r.within_threshold, r.images);
+    }
 }

@@ -102,7 +102,13 @@ pub enum Task {
     Classification,
     /// Real-valued outputs; trained with (halved) mean squared error.
     Regression,
+    /// One output: the digit's rotation angle divided by [`DEGREES_PER_UNIT`] (positive =
+    /// counter-clockwise); trained with (halved) mean squared error on freshly rotated digits.
+    Rotation,
 }
+
+/// A rotation network's output 1.0 means this many degrees (so targets in ±45° are ±1).
+pub const DEGREES_PER_UNIT: f32 = 45.0;
 
 /// How 8-bit pixels become network inputs: `x = (p/255 − mean) / std`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,6 +150,29 @@ pub struct Architecture {
     #[serde(default)]
     pub init: Init,
     pub layers: Vec<LayerSpec>,
+    /// Rotation networks: how each digit is prepared before the network sees it.
+    #[serde(default, skip_serializing_if = "RotationInput::is_raw")]
+    pub rotation_input: RotationInput,
+}
+
+/// How a rotation network's input digits are prepared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationInput {
+    /// The rotated 28×28 image as it is.
+    #[default]
+    Raw,
+    /// Every rotated digit normalised again as MNIST was made (cropped, fitted into 20×20,
+    /// centred by mass), so that photos — which are normalised after they were turned — look
+    /// like the training digits, and the digit's size and the blur of the rotation's
+    /// interpolation cannot stand in for its shape.
+    Normalised,
+}
+
+impl RotationInput {
+    pub fn is_raw(&self) -> bool {
+        *self == RotationInput::Raw
+    }
 }
 
 /// The names `builtin` accepts.
@@ -206,7 +235,7 @@ impl Architecture {
         // (Glorot) suits it; chosen on a validation split (0.912–0.928 vs 0.895–0.931 for He,
         // 2 epochs on 2,000 images, batch 32). The ReLU nets use He.
         let init = if name == "lenet" { Init::GlorotUniform } else { Init::HeNormal };
-        Ok(Architecture { name: name.into(), input: [1, 28, 28], classes: digits(), task: Task::Classification, normalization: Normalization::default(), init, layers })
+        Ok(Architecture { name: name.into(), input: [1, 28, 28], classes: digits(), task: Task::Classification, normalization: Normalization::default(), init, layers, rotation_input: RotationInput::Raw })
     }
 
     /// The journal article's net: Conv(1→k, 3×3, valid)-ReLU-MaxPool 2-Flatten-Dense(13·13·k→10).
@@ -219,6 +248,7 @@ impl Architecture {
             normalization: Normalization::default(),
             init: Init::HeNormal,
             layers: vec![conv(filters, 3, Padding::Uniform(0)), LayerSpec::Relu, max_pool(2), LayerSpec::Flatten, dense(10)],
+            rotation_input: RotationInput::Raw,
         }
     }
 
@@ -243,6 +273,24 @@ impl Architecture {
         Ok(out)
     }
 
+    /// The same network with its last Dense layer (and anything after it) replaced by a fresh
+    /// Dense(→1) head for the rotation-angle task: the transfer-learning surgery of the source
+    /// paper. Layer indices before the head are unchanged, so weights can be copied across.
+    pub fn with_rotation_head(&self) -> Result<Self> {
+        let last_dense = self
+            .layers
+            .iter()
+            .rposition(|l| matches!(l, LayerSpec::Dense { .. }))
+            .ok_or_else(|| Error::config(format!("architecture '{}' has no Dense layer to replace with a regression head", self.name)))?;
+        let mut out = self.clone();
+        out.layers.truncate(last_dense);
+        out.layers.push(dense(1));
+        out.task = Task::Rotation;
+        out.classes = Vec::new();
+        out.name = format!("{}-rotation", self.name.trim_end_matches("-rotation"));
+        Ok(out)
+    }
+
     /// Parses a JSON description; `origin` names its source in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
         let arch: Architecture = serde_json::from_str(text).map_err(|e| Error::format(origin, format!("not a valid architecture: {e}")))?;
@@ -259,6 +307,7 @@ impl Architecture {
         match self.task {
             Task::Classification => self.classes.len(),
             Task::Regression => self.classes.len().max(1),
+            Task::Rotation => 1,
         }
     }
 }

@@ -19,6 +19,19 @@ pub fn digits_classifier() -> Result<(Sequential, HashMap<String, String>)> {
     Ok((file.model, file.metadata))
 }
 
+/// The built-in rotation-angle regressor (fine-tuned from the classifier; safetensors bytes).
+pub static ROTATION_REGRESSOR: &[u8] = include_bytes!("../models/rotation.safetensors");
+
+/// Name used for the built-in rotation model in messages.
+pub const ROTATION_REGRESSOR_NAME: &str = "<built-in rotation model>";
+
+/// Loads the built-in rotation regressor and its metadata.
+pub fn rotation_regressor() -> Result<(Sequential, HashMap<String, String>)> {
+    let file = checkpoint::from_bytes(ROTATION_REGRESSOR, None, Path::new(ROTATION_REGRESSOR_NAME))?;
+    crate::rotation::check_rotation_model(&file.model)?;
+    Ok((file.model, file.metadata))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,7 @@ pub mod model;
 pub mod optim;
 pub mod plots;
 pub mod preprocess;
+pub mod rotation;
 pub mod schedule;
 pub mod segment;
 pub mod tensor;

@@ -112,6 +112,11 @@ impl Sequential {
         &self.arch
     }
 
+    /// Sets how a rotation network's digits are prepared (part of its description, saved with it).
+    pub fn set_rotation_input(&mut self, input: crate::arch::RotationInput) {
+        self.arch.rotation_input = input;
+    }
+
     /// The layers.
     pub fn layers(&self) -> &[Box<dyn Layer>] {
         &self.layers
@@ -169,11 +174,17 @@ impl Sequential {
         Ok(&self.eval_out)
     }
 
+    /// Runs every layer. In training, the frozen prefix (the first layers with learning-rate
+    /// factor 0) runs in eval mode, as Keras runs frozen layers: batch norm there normalises
+    /// with its running statistics and does not update them, so a frozen layer's state stays
+    /// bit-identical; no gradient ever flows into that prefix (see [`Sequential::backward`]).
     fn forward_layers(&mut self, x: &Tensor, mode: Mode) -> Result<()> {
+        let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
         for i in 0..self.layers.len() {
             let (before, after) = self.acts.split_at_mut(i);
             let input = if i == 0 { x } else { &before[i - 1] };
-            self.layers[i].forward(input, &mut after[0], mode)?;
+            let layer_mode = if i < frozen_prefix { Mode::Eval } else { mode };
+            self.layers[i].forward(input, &mut after[0], layer_mode)?;
         }
         Ok(())
     }

@@ -265,6 +265,97 @@ pub fn bar_chart_size(bars: usize) -> (u32, u32) {
     (width as u32, 560)
 }
 
+/// Scatter plot of `(x, y)` points (e.g. predicted against true angle) with the diagonal
+/// y = x drawn for reference; non-finite points are left out. The image is [`SCATTER_SIZE`].
+pub fn scatter_plot(path: &Path, title: &str, x_label: &str, y_label: &str, points: &[(f64, f64)]) -> Result<()> {
+    let finite: Vec<(f64, f64)> = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    let range = axis_range(finite.iter().flat_map(|&(x, y)| [x, y]), 0.04, false);
+    let (ticks, decimals) = nice_ticks(range.0, range.1, 10, false);
+    render_png(path, SCATTER_SIZE, |root| {
+        let body = titled(root, title)?;
+        let mut chart = ChartBuilder::on(&body)
+            .margin(14)
+            .margin_right(24)
+            .x_label_area_size(52)
+            .y_label_area_size(78)
+            .build_cartesian_2d(TickedAxis::new(range, ticks.clone()), TickedAxis::new(range, ticks))?;
+        let format = |v: &f64| format_tick(*v, decimals);
+        draw_mesh(&mut chart, x_label, y_label, &format, &format)?;
+        chart.draw_series(LineSeries::new([(range.0, range.0), (range.1, range.1)], PALETTE[3].stroke_width(2)))?;
+        let dot = PALETTE[0].mix(0.35).filled();
+        chart.draw_series(finite.iter().map(|&p| Circle::new(p, 2, dot)))?;
+        Ok(())
+    })
+}
+
+/// Size in pixels of [`scatter_plot`]'s image.
+pub const SCATTER_SIZE: (u32, u32) = (760, 760);
+
+/// Box plots of several groups of values (e.g. residuals per digit class): the box spans the
+/// quartiles with a line at the median, whiskers reach the furthest values within 1.5
+/// inter-quartile ranges, and values beyond are drawn as dots. Empty groups are left blank;
+/// non-finite values are left out. The image is [`box_plot_size`].
+pub fn box_plot(path: &Path, title: &str, y_label: &str, labels: &[String], groups: &[Vec<f64>]) -> Result<()> {
+    check_len("plots::box_plot", "groups against labels", labels.len(), groups.len())?;
+    let sorted: Vec<Vec<f64>> = groups
+        .iter()
+        .map(|g| {
+            let mut v: Vec<f64> = g.iter().copied().filter(|v| v.is_finite()).collect();
+            v.sort_by(f64::total_cmp);
+            v
+        })
+        .collect();
+    let y_range = axis_range(sorted.iter().flatten().copied(), 0.06, true);
+    let (y_ticks, decimals) = nice_ticks(y_range.0, y_range.1, 10, false);
+    let n = labels.len().max(1);
+    let x_ticks: Vec<f64> = (0..labels.len()).map(|i| i as f64).collect();
+    render_png(path, box_plot_size(labels.len()), |root| {
+        let body = titled(root, title)?;
+        let mut chart = ChartBuilder::on(&body)
+            .margin(14)
+            .margin_right(24)
+            .x_label_area_size(40)
+            .y_label_area_size(78)
+            .build_cartesian_2d(TickedAxis::new((-0.6, n as f64 - 0.4), x_ticks), TickedAxis::new(y_range, y_ticks))?;
+        let x_format = |v: &f64| labels.get(v.round().max(0.0) as usize).cloned().unwrap_or_default();
+        let y_format = |v: &f64| format_tick(*v, decimals);
+        draw_mesh(&mut chart, "", y_label, &x_format, &y_format)?;
+        for (i, v) in sorted.iter().enumerate() {
+            if v.is_empty() {
+                continue;
+            }
+            let q = |p: f64| {
+                let at = p * (v.len() - 1) as f64;
+                let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+                v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
+            };
+            let (q1, median, q3) = (q(0.25), q(0.5), q(0.75));
+            let reach = 1.5 * (q3 - q1);
+            let low = v.iter().copied().find(|&x| x >= q1 - reach).unwrap_or(q1);
+            let high = v.iter().rev().copied().find(|&x| x <= q3 + reach).unwrap_or(q3);
+            let x = i as f64;
+            let color = PALETTE[i % PALETTE.len()];
+            chart.draw_series([Rectangle::new([(x - 0.3, q1), (x + 0.3, q3)], color.mix(0.3).filled())])?;
+            chart.draw_series([Rectangle::new([(x - 0.3, q1), (x + 0.3, q3)], color.stroke_width(2))])?;
+            chart.draw_series(LineSeries::new([(x - 0.3, median), (x + 0.3, median)], BLACK.stroke_width(2)))?;
+            for (a, b) in [(low, q1), (q3, high)] {
+                chart.draw_series(LineSeries::new([(x, a), (x, b)], color.stroke_width(1)))?;
+            }
+            for end in [low, high] {
+                chart.draw_series(LineSeries::new([(x - 0.12, end), (x + 0.12, end)], color.stroke_width(1)))?;
+            }
+            let outliers = v.iter().filter(|&&y| y < low || y > high).map(|&y| Circle::new((x, y), 2, color.filled()));
+            chart.draw_series(outliers)?;
+        }
+        Ok(())
+    })
+}
+
+/// Size in pixels of [`box_plot`]'s image for `groups` boxes.
+pub fn box_plot_size(groups: usize) -> (u32, u32) {
+    ((200 + 70 * groups.min(60)).max(640) as u32, 600)
+}
+
 // ---------------------------------------------------------------------------------------
 // Shared machinery: font, rendering to PNG, argument checks, axes.
 
@@ -289,6 +380,24 @@ fn font(size: f64) -> FontDesc<'static> {
 fn text_size(text: &str, size: f64) -> Result<(u32, u32)> {
     ensure_font().map_err(Error::config)?;
     font(size).box_size(text).map_err(|e| Error::config(format!("measuring text {text:?}: {e}")))
+}
+
+type TickedChart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<TickedAxis, TickedAxis>>;
+
+/// The grid, axes, tick labels and axis descriptions every chart here shares.
+fn draw_mesh(chart: &mut TickedChart, x_label: &str, y_label: &str, x_format: &dyn Fn(&f64) -> String, y_format: &dyn Fn(&f64) -> String) -> DrawResult {
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(x_format)
+        .y_label_formatter(y_format)
+        .label_style(font(TICK_SIZE))
+        .axis_desc_style(font(AXIS_DESC_SIZE))
+        .bold_line_style(GRID_GREY)
+        .axis_style(FRAME_GREY)
+        .draw()?;
+    Ok(())
 }
 
 /// Draws into a white `size` canvas and writes it to `path` as an RGB PNG.
@@ -517,17 +626,7 @@ fn line_panel(
         .build_cartesian_2d(TickedAxis::new(x_range, x_ticks), TickedAxis::new(y_range, y_ticks))?;
     let x_format = |v: &f64| format_tick(*v, x_decimals);
     let y_format = |v: &f64| format_tick(*v, y_decimals);
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .x_label_formatter(&x_format)
-        .y_label_formatter(&y_format)
-        .label_style(font(TICK_SIZE))
-        .axis_desc_style(font(AXIS_DESC_SIZE))
-        .bold_line_style(GRID_GREY)
-        .axis_style(FRAME_GREY)
-        .draw()?;
+    draw_mesh(&mut chart, x_label, y_label, &x_format, &y_format)?;
 
     for (index, line) in lines.iter().enumerate() {
         let color = line.color;

@@ -9,7 +9,19 @@ use crate::layers::Mode;
 use crate::loss::SoftmaxCrossEntropy;
 use crate::model::Sequential;
 use crate::optim::Optimizer;
+use crate::rotation::RotationSampler;
 use crate::tensor::Tensor;
+
+/// Rotation runs count an angle within this many degrees as "correct" in their accuracy.
+pub const ROTATION_THRESHOLD_DEG: f32 = 10.0;
+
+/// What a training run optimises, with the state each needs to fill and score a batch.
+pub enum Objective {
+    /// Softmax cross-entropy against the data set's labels.
+    Classify(SoftmaxCrossEntropy),
+    /// Halved MSE against the angles of freshly rotated digits (labels unused).
+    Rotation(RotationSampler),
+}
 
 /// Buffers reused across steps.
 #[derive(Default)]
@@ -40,11 +52,12 @@ pub struct Progress {
 /// Trains one epoch over `order` (indices into `data`) in batches of `batch_size`.
 /// `lr_at(fraction of the epoch done)` gives the learning rate of each step. A trailing
 /// remainder batch of a single image is skipped (batch norm needs two values per channel).
+/// For the rotation objective, "accuracy" is the share of angles within its threshold.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     model: &mut Sequential,
     optimizer: &mut Optimizer,
-    loss: &mut SoftmaxCrossEntropy,
+    objective: &mut Objective,
     data: &Dataset,
     order: &[usize],
     batch_size: usize,
@@ -64,13 +77,17 @@ pub fn train_epoch(
             continue; // a trailing remainder of one image (batch norm needs two)
         }
         let lr = lr_at(b as f64 / batches as f64);
-        match augmenter.as_deref_mut() {
-            Some(a) => a.fill_batch(data, idx, &norm, &mut ws.x, &mut ws.labels),
-            None => data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels),
+        match (&mut *objective, augmenter.as_deref_mut()) {
+            (Objective::Rotation(s), _) => s.fill_batch(data, idx, &norm, &mut ws.x),
+            (Objective::Classify(_), Some(a)) => a.fill_batch(data, idx, &norm, &mut ws.x, &mut ws.labels),
+            (Objective::Classify(_), None) => data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels),
         }
         model.zero_grad();
-        let logits = model.forward(&ws.x, Mode::Train)?;
-        let r = loss.forward_backward(logits, &ws.labels, Some(&mut ws.dlogits))?;
+        let output = model.forward(&ws.x, Mode::Train)?;
+        let r = match objective {
+            Objective::Classify(loss) => loss.forward_backward(output, &ws.labels, Some(&mut ws.dlogits))?,
+            Objective::Rotation(s) => s.loss(output, &mut ws.dlogits)?,
+        };
         if !r.loss.is_finite() {
             return Err(Error::Data(format!("training diverged: loss is {} at batch {b} (try a smaller learning rate)", r.loss)));
         }
@@ -136,8 +153,9 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, batch_size: usize, ws: &
 // A whole training run: validation split, epochs, schedule, early stopping, checkpoints, resume.
 // ---------------------------------------------------------------------------------------------
 
-use crate::arch::Architecture;
+use crate::arch::{Architecture, Task, DEGREES_PER_UNIT};
 use crate::checkpoint;
+use crate::rotation::{AngleReport, RotatedSet, MAX_DEGREES};
 use crate::init::Rng;
 use crate::optim::OptimizerKind;
 use crate::schedule::Schedule;
@@ -165,6 +183,9 @@ pub struct TrainConfig {
     /// Draw the validation split per class, in proportion (for folder data sets).
     #[serde(default)]
     pub stratified: bool,
+    /// The first this many layers are frozen (learning rate 0), as in fine-tuning.
+    #[serde(default)]
+    pub freeze: usize,
 }
 
 impl TrainConfig {
@@ -204,6 +225,9 @@ pub struct EpochRecord {
     pub val_acc: f64,
     pub lr: f32,
     pub seconds: f64,
+    /// Rotation runs: validation RMSE in degrees (their "accuracy" is the share within 10°).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_rmse: Option<f64>,
 }
 
 /// Where a run is, saved with the weights after every epoch.
@@ -327,6 +351,18 @@ impl Run {
     /// A new run of `arch` (initial weights from the config's seed).
     pub fn new(arch: &Architecture, config: TrainConfig, paths: RunPaths) -> Result<Self> {
         let model = Sequential::new(arch, config.seed)?;
+        Self::from_model(model, config, paths)
+    }
+
+    /// A new run that starts from `model`'s weights (fine-tuning).
+    pub fn from_model(model: Sequential, config: TrainConfig, paths: RunPaths) -> Result<Self> {
+        if config.freeze >= model.layers().len() {
+            return Err(Error::config(format!(
+                "--freeze {} is too many: the network has {} layers, and at least its last must train",
+                config.freeze,
+                model.layers().len()
+            )));
+        }
         let optimizer = Optimizer::new(config.optimizer, config.weight_decay)?;
         let state = RunState {
             shuffle_rng: Rng::derived(config.seed, 2),
@@ -409,9 +445,15 @@ impl Run {
     fn save_history(&self) -> Result<()> {
         let json = serde_json::to_string_pretty(&self.state.history).expect("history serialises");
         checkpoint::write_atomic(&self.paths.history_json, json.as_bytes())?;
-        let mut csv = String::from("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n");
+        let rotation = self.model.architecture().task == Task::Rotation;
+        let mut csv = String::from("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds");
+        csv += if rotation { ",val_rmse_deg\n" } else { "\n" };
         for r in &self.state.history {
-            csv += &format!("{},{:.6},{:.6},{:.6},{:.6},{:e},{:.3}\n", r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds);
+            csv += &format!("{},{:.6},{:.6},{:.6},{:.6},{:e},{:.3}", r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds);
+            csv += &match r.val_rmse {
+                Some(v) if rotation => format!(",{v:.4}\n"),
+                _ => "\n".into(),
+            };
         }
         checkpoint::write_atomic(&self.paths.history_csv, csv.as_bytes())
     }
@@ -432,17 +474,34 @@ impl Run {
             }
             _ => self.state.data_fingerprint = Some(fp),
         }
+        let task = self.model.architecture().task;
         let classes = self.model.architecture().outputs();
-        if let Some(&bad) = data.labels.iter().find(|&&l| l as usize >= classes) {
-            return Err(Error::Data(format!("label {bad} is out of range for a model with {classes} classes")));
+        if task == Task::Classification {
+            if let Some(&bad) = data.labels.iter().find(|&&l| l as usize >= classes) {
+                return Err(Error::Data(format!("label {bad} is out of range for a model with {classes} classes")));
+            }
         }
+        if task != Task::Classification && !cfg.augment.is_identity() {
+            return Err(Error::config("augmentation flags are for classification; a rotation run already turns every image by a fresh random angle"));
+        }
+        self.model.freeze_first(cfg.freeze)?;
         let (mut train_idx, val_idx) = if cfg.stratified {
             split_indices_stratified(&data.labels, cfg.val_split, cfg.seed)
         } else {
             split_indices(data.len(), cfg.val_split, cfg.seed)
         };
         let val = data.subset(&val_idx);
-        let mut loss = SoftmaxCrossEntropy::new(classes, cfg.class_weights.as_deref())?;
+        // Rotation runs validate on the held-out digits, each turned by a fixed seeded angle.
+        let val_rotated = (task == Task::Rotation).then(|| RotatedSet::generate(data, &val_idx, MAX_DEGREES, cfg.seed));
+        let mut objective = match task {
+            Task::Classification => Objective::Classify(SoftmaxCrossEntropy::new(classes, cfg.class_weights.as_deref())?),
+            Task::Rotation => {
+                let mut sampler = RotationSampler::new(MAX_DEGREES, ROTATION_THRESHOLD_DEG, self.state.augment_rng.clone());
+                sampler.input = self.model.architecture().rotation_input;
+                Objective::Rotation(sampler)
+            }
+            Task::Regression => return Err(Error::config("training needs a classification or rotation model (generic regression has no targets in image data sets)")),
+        };
         let mut ws = Workspace::default();
         let batches = train_idx.len().div_ceil(cfg.batch_size);
         let mut augmenter = (!cfg.augment.is_identity()).then(|| Augmenter::new(cfg.augment.clone(), self.state.augment_rng.clone()));
@@ -460,14 +519,29 @@ impl Run {
             let start = std::time::Instant::now();
             let schedule = cfg.schedule;
             let lr_at = |f: f64| schedule.lr(cfg.lr, epoch as f64 + f, cfg.epochs as f64);
-            let train_stats = train_epoch(&mut self.model, &mut self.state.optimizer, &mut loss, data, &train_idx, cfg.batch_size, lr_at, &mut ws, augmenter.as_mut(), |p| {
+            let train_stats = train_epoch(&mut self.model, &mut self.state.optimizer, &mut objective, data, &train_idx, cfg.batch_size, lr_at, &mut ws, augmenter.as_mut(), |p| {
                 on_event(Event::Batch(p))
             })?;
             if let Some(a) = &augmenter {
                 self.state.augment_rng = a.rng.clone();
             }
-            let val_eval = if val.is_empty() { None } else { Some(evaluate(&mut self.model, &val, 1000, &mut ws)?) };
-            let (val_loss, val_acc) = val_eval.map_or((f64::NAN, f64::NAN), |e| (e.stats.loss, e.stats.accuracy));
+            if let Objective::Rotation(s) = &objective {
+                self.state.augment_rng = s.rng.clone();
+            }
+            let (val_loss, val_acc, val_rmse) = match &val_rotated {
+                _ if val.is_empty() => (f64::NAN, f64::NAN, None),
+                Some(set) => {
+                    let predicted = crate::rotation::predict_dataset(&mut self.model, &set.data, 1000)?;
+                    let report = AngleReport::new(&predicted, &set.angles, &set.data.labels, ROTATION_THRESHOLD_DEG as f64)?;
+                    // The training loss's units: halved MSE of angle / 45°.
+                    let loss = (report.rmse / DEGREES_PER_UNIT as f64).powi(2) / 2.0;
+                    (loss, report.within_threshold, Some(report.rmse))
+                }
+                None => {
+                    let e = evaluate(&mut self.model, &val, 1000, &mut ws)?;
+                    (e.stats.loss, e.stats.accuracy, None)
+                }
+            };
             let record = EpochRecord {
                 epoch: epoch + 1,
                 train_loss: train_stats.loss,
@@ -476,9 +550,15 @@ impl Run {
                 val_acc,
                 lr: schedule.lr(cfg.lr, epoch as f64, cfg.epochs as f64),
                 seconds: start.elapsed().as_secs_f64(),
+                val_rmse,
             };
-            // Without a validation split, the latest model counts as the best.
-            let score = if val_acc.is_nan() { epoch as f64 } else { val_acc };
+            // The best model has the highest validation accuracy, or the lowest validation
+            // RMSE for rotation; without a validation split, the latest counts as the best.
+            let score = match val_rmse {
+                Some(rmse) => -rmse,
+                None if val_acc.is_nan() => epoch as f64,
+                None => val_acc,
+            };
             let improved = score > self.state.best_val_acc;
             self.state.epochs_done += 1;
             self.state.history.push(record.clone());
@@ -486,7 +566,15 @@ impl Run {
                 self.state.best_val_acc = score;
                 self.state.best_epoch = epoch + 1;
                 let mut meta = std::collections::HashMap::new();
-                meta.insert("val_accuracy".into(), format!("{val_acc}"));
+                match val_rmse {
+                    Some(rmse) => {
+                        meta.insert("val_rmse_deg".into(), format!("{rmse}"));
+                        meta.insert("val_within_10deg".into(), format!("{val_acc}"));
+                    }
+                    None => {
+                        meta.insert("val_accuracy".into(), format!("{val_acc}"));
+                    }
+                }
                 meta.insert("epoch".into(), format!("{}", epoch + 1));
                 checkpoint::save(&self.model, &self.paths.model, &meta)?;
             }

@@ -3,24 +3,9 @@
 
 mod common;
 
+use common::{digitnet, fails_with};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn digitnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_digitnet")).args(args).env("RAYON_NUM_THREADS", "2").output().expect("binary runs")
-}
-
-/// Asserts a clean failure: non-zero exit, a one-line `error:` on stderr mentioning `needle`,
-/// and no panic.
-fn fails_with(args: &[&str], needle: &str) {
-    let out = digitnet(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    let line = err.lines().find(|l| l.starts_with("error")).unwrap_or_else(|| panic!("{args:?}: no error line in {err}"));
-    assert!(line.contains(needle), "{args:?}: '{line}' does not mention '{needle}'");
-    assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
-}
 
 #[test]
 fn train_eval_summary_end_to_end() {

@@ -8,7 +8,7 @@ use digitnet::init::Rng;
 use digitnet::loss::SoftmaxCrossEntropy;
 use digitnet::model::Sequential;
 use digitnet::optim::{Optimizer, OptimizerKind};
-use digitnet::train::{evaluate, train_epoch, Workspace};
+use digitnet::train::{evaluate, train_epoch, Objective, Workspace};
 
 #[test]
 fn lenet_learns_mnist_from_2000_images() {
@@ -17,7 +17,7 @@ fn lenet_learns_mnist_from_2000_images() {
     let arch = Architecture::builtin("lenet").unwrap();
     let mut model = Sequential::new(&arch, 1).unwrap();
     let mut opt = Optimizer::new(OptimizerKind::adam(), 0.0).unwrap();
-    let mut loss = SoftmaxCrossEntropy::new(10, None).unwrap();
+    let mut loss = Objective::Classify(SoftmaxCrossEntropy::new(10, None).unwrap());
     let mut ws = Workspace::default();
     let mut rng = Rng::new(2);
     let mut order: Vec<usize> = (0..train.len()).collect();

@@ -44,6 +44,7 @@ fn resume_matches(optimizer: OptimizerKind, tag: &str) {
         patience: None,
         augment: Default::default(),
         stratified: false,
+        freeze: 0,
     };
     let dir = common::temp_dir(&format!("resume-{tag}"));
     let mut straight = Run::new(&arch, config.clone(), RunPaths::for_model(&dir.join("a.safetensors"))).unwrap();
@@ -92,6 +93,7 @@ fn early_stopping_stops() {
         patience: Some(1),
         augment: Default::default(),
         stratified: false,
+        freeze: 0,
     };
     let dir = common::temp_dir("early");
     let mut run = Run::new(&arch, config, RunPaths::for_model(&dir.join("m.safetensors"))).unwrap();

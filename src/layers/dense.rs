@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        for (seed, (n, i, o, bias)) in [(3, 7, 5, true), (20, 4, 9, false), (1, 12, 3, true)].into_iter().enumerate() {
+        for (seed, (n, i, o, bias)) in [(3, 7, 5, true), (20, 4, 9, false), (1, 12, 3, true), (64, 40, 1, true)].into_iter().enumerate() {
             let mut rng = Rng::new(seed as u64);
             let mut d = Dense::new(&[i], o, bias, Init::GlorotUniform, &mut rng).unwrap();
             if bias {

@@ -3,6 +3,7 @@
 
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -30,4 +31,21 @@ pub fn write_mnist_subset(dir: &Path, n_train: usize, n_test: usize) {
         std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx_bytes(&[d.len() as u32, 28, 28], &d.images)).unwrap();
         std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx_bytes(&[d.len() as u32], &d.labels)).unwrap();
     }
+}
+
+/// Runs the `digitnet` binary with two worker threads.
+pub fn digitnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_digitnet")).args(args).env("RAYON_NUM_THREADS", "2").output().expect("binary runs")
+}
+
+/// Asserts a clean failure: non-zero exit, a one-line `error:` on stderr mentioning `needle`,
+/// and no panic.
+pub fn fails_with(args: &[&str], needle: &str) {
+    let out = digitnet(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("error")).unwrap_or_else(|| panic!("{args:?}: no error line in {err}"));
+    assert!(line.contains(needle), "{args:?}: '{line}' does not mention '{needle}'");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
 }

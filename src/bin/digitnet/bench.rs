@@ -13,7 +13,7 @@ use digitnet::loss::SoftmaxCrossEntropy;
 use digitnet::model::Sequential;
 use digitnet::optim::{Optimizer, OptimizerKind};
 use digitnet::tensor::Tensor;
-use digitnet::train::{train_epoch, Workspace};
+use digitnet::train::{train_epoch, Objective, Workspace};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -83,7 +83,7 @@ fn run_in_pool(a: BenchArgs) -> Result<ExitCode> {
         let mut model = Sequential::new(&arch, 0)?;
         let lr = if name == "small" { 0.01 } else { 1e-3 };
         let mut opt = Optimizer::new(OptimizerKind::adam(), 0.0)?;
-        let mut loss = SoftmaxCrossEntropy::new(arch.outputs(), None)?;
+        let mut loss = Objective::Classify(SoftmaxCrossEntropy::new(arch.outputs(), None)?);
         let mut ws = Workspace::default();
         let norm = arch.normalization;
         let mut order: Vec<usize> = (0..train.len()).collect();

@@ -1,7 +1,7 @@
 //! `digitnet data …`.
 
 use crate::common::load_split;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use digitnet::data::Split;
 use digitnet::init::Rng;
@@ -16,6 +16,23 @@ pub enum DataCommand {
         out: PathBuf,
         #[arg(long, default_value = "test")]
         split: String,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Digits rotated by random angles in ±45° (counter-clockwise positive) as PNGs, with
+    /// `angles.csv` (file, digit, angle): the rotation task's data, like MATLAB's
+    /// digitTrain4DArrayData.
+    Rotated {
+        /// How many digits (drawn at random from the split).
+        #[arg(long, default_value_t = 5000)]
+        n: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Which MNIST images to rotate: train (for training) or test (for evaluation only).
+        #[arg(long, default_value = "train")]
+        split: String,
+        #[arg(long)]
+        out: PathBuf,
         #[arg(long)]
         data: Option<PathBuf>,
     },
@@ -37,15 +54,32 @@ pub enum DataCommand {
 pub fn run(c: DataCommand) -> Result<ExitCode> {
     match c {
         DataCommand::Export { out, split, data } => {
-            let split = match split.as_str() {
-                "train" => Split::Train,
-                "test" => Split::Test,
-                other => bail!("--split must be train or test, got '{other}'"),
-            };
-            let d = load_split(data.as_ref(), split)?;
+            let d = load_split(data.as_ref(), parse_split(&split)?)?;
             let names: Vec<String> = (0..d.classes()).map(|c| c.to_string()).collect();
             let n = digitnet::data::folder::export(&d, &names, &out)?;
             println!("wrote {n} images in {} class folders under {}", names.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Rotated { n, seed, split, out, data } => {
+            let d = load_split(data.as_ref(), parse_split(&split)?)?;
+            if n == 0 || n > d.len() {
+                bail!("--n must be between 1 and {} (the images in the split), got {n}", d.len());
+            }
+            let mut idx: Vec<usize> = (0..d.len()).collect();
+            Rng::new(seed).shuffle(&mut idx);
+            idx.truncate(n);
+            let set = digitnet::rotation::RotatedSet::generate(&d, &idx, digitnet::rotation::MAX_DEGREES, seed);
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let mut csv = String::from("file,digit,angle\n");
+            let width = n.to_string().len().max(5);
+            for (k, (&angle, &label)) in set.angles.iter().zip(&set.data.labels).enumerate() {
+                let name = format!("{k:0width$}.png");
+                let img = image::GrayImage::from_raw(d.cols as u32, d.rows as u32, set.data.image(k).to_vec()).context("image buffer")?;
+                img.save(out.join(&name)).with_context(|| format!("writing {}", out.join(&name).display()))?;
+                csv += &format!("{name},{label},{angle:.4}\n");
+            }
+            digitnet::checkpoint::write_atomic(&out.join("angles.csv"), csv.as_bytes())?;
+            println!("wrote {n} rotated digits and angles.csv to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Show { n, out, data, seed } => {
@@ -78,4 +112,12 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn parse_split(name: &str) -> Result<Split> {
+    Ok(match name {
+        "train" => Split::Train,
+        "test" => Split::Test,
+        other => bail!("--split must be train or test, got '{other}'"),
+    })
 }

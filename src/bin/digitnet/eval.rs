@@ -3,7 +3,10 @@
 use crate::common::{in_pool, load_split};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use digitnet::data::Split;
+use digitnet::arch::Task;
+use digitnet::data::{Dataset, Split};
+use digitnet::model::Sequential;
+use digitnet::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
 use digitnet::metrics::classification_report;
 use digitnet::train::{evaluate, Workspace};
 use std::path::PathBuf;
@@ -39,6 +42,19 @@ pub struct EvalArgs {
     /// Evaluate on a folder with one sub-folder of images per class (names must be the model's classes).
     #[arg(long, conflicts_with = "data")]
     folder: Option<PathBuf>,
+    /// Rotation models: an angle counts as right within this many degrees.
+    #[arg(long, default_value_t = 10.0)]
+    threshold: f64,
+    /// Classifiers: also evaluate on the test digits rotated by random angles in ±45°, before
+    /// and after straightening them with the rotation model of --deskew-with.
+    #[arg(long, conflicts_with = "folder")]
+    rotated: bool,
+    /// With --rotated: the rotation model that straightens the digits (default: the built-in one).
+    #[arg(long, requires = "rotated")]
+    deskew_with: Option<PathBuf>,
+    /// Seed of the random angles of the rotated test digits.
+    #[arg(long, default_value_t = 0)]
+    angle_seed: u64,
 }
 
 pub fn run(a: EvalArgs) -> Result<ExitCode> {
@@ -46,7 +62,11 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
 }
 
 fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
-    let mut model = crate::predict::load_model(a.model.as_ref(), a.arch.as_deref())?;
+    let model = crate::predict::load_any_model(a.model.as_ref(), a.arch.as_deref())?;
+    if model.architecture().task == Task::Rotation {
+        return eval_rotation_model(&a, model);
+    }
+    let mut model = crate::predict::check_classifier(model)?;
     let model_name = a.model.as_ref().map_or(digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
     let split = match a.split {
         SplitName::Test => Split::Test,
@@ -79,6 +99,9 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
         bail!("label {bad} in the data is out of range for the model's {} classes", classes.len());
     }
     let mut ws = Workspace::default();
+    if a.rotated {
+        return eval_rotated(&a, &mut model, &data);
+    }
     let ev = evaluate(&mut model, &data, 1000, &mut ws)?;
     let report = classification_report(&ev.probabilities, &data.labels, &classes, ev.stats.loss)?;
     if a.json {
@@ -96,6 +119,83 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
         let captions: Vec<String> = wrong.iter().map(|&i| format!("true {} / pred {}", classes[data.labels[i] as usize], classes[preds[i]])).collect();
         digitnet::plots::image_grid(&dir.join("misclassified.png"), &images, data.rows, data.cols, &captions, 8)?;
         eprintln!("plots: {}, {}", dir.join("confusion.png").display(), dir.join("misclassified.png").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn split_of(a: &EvalArgs) -> Split {
+    match a.split {
+        SplitName::Test => Split::Test,
+        SplitName::Train => Split::Train,
+    }
+}
+
+/// A rotation model on the digits of the split, each turned by a seeded random angle in ±45°:
+/// RMSE, mean absolute error, the share within the threshold, RMSE per class.
+fn eval_rotation_model(a: &EvalArgs, mut model: Sequential) -> Result<ExitCode> {
+    if a.folder.is_some() || a.rotated {
+        bail!("--folder and --rotated are for classifiers; a rotation model is evaluated on rotated MNIST digits");
+    }
+    if !(a.threshold.is_finite() && a.threshold > 0.0) {
+        bail!("--threshold must be a positive number of degrees, got {}", a.threshold);
+    }
+    let data = load_split(a.data.as_ref(), split_of(a))?;
+    if model.architecture().input != [1, data.rows, data.cols] {
+        bail!("the model takes {:?} inputs but the data has 1×{}×{} images", model.architecture().input, data.rows, data.cols);
+    }
+    let all: Vec<usize> = (0..data.len()).collect();
+    let set = RotatedSet::generate(&data, &all, MAX_DEGREES, a.angle_seed);
+    let predicted = predict_dataset(&mut model, &set.data, 1000)?;
+    let report = AngleReport::new(&predicted, &set.angles, &set.data.labels, a.threshold)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let name = a.model.as_ref().map_or("<built-in>".to_string(), |p| p.display().to_string());
+        println!("{name} on {} rotated {} digits (angles uniform in ±{MAX_DEGREES}°, seed {})", report.images, if split_of(a) == Split::Test { "test" } else { "train" }, a.angle_seed);
+        println!("RMSE {:.3}°   mean absolute error {:.3}°   within {}°: {:.2} %", report.rmse, report.mae, report.threshold, report.within_threshold * 100.0);
+        println!("RMSE per digit: {}", report.per_class_rmse.iter().enumerate().map(|(c, r)| format!("{c}: {}", r.map_or("-".into(), |v| format!("{v:.2}°")))).collect::<Vec<_>>().join("  "));
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let points: Vec<(f64, f64)> = set.angles.iter().zip(&predicted).map(|(&t, &p)| (t as f64, p as f64)).collect();
+        let scatter = dir.join("angles.png");
+        digitnet::plots::scatter_plot(&scatter, &format!("Predicted against true angle (RMSE {:.2}°)", report.rmse), "true angle (°)", "predicted angle (°)", &points)?;
+        let mut residuals = vec![Vec::new(); report.per_class_rmse.len()];
+        for ((&t, &p), &l) in set.angles.iter().zip(&predicted).zip(&set.data.labels) {
+            residuals[l as usize].push((p - t) as f64);
+        }
+        let labels: Vec<String> = (0..residuals.len()).map(|c| c.to_string()).collect();
+        let boxes = dir.join("residuals.png");
+        digitnet::plots::box_plot(&boxes, "Residual (predicted − true) per digit", "residual (°)", &labels, &residuals)?;
+        eprintln!("plots: {}, {}", scatter.display(), boxes.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Accuracy of `model` on the digits as they are, turned by random angles, and straightened
+/// again by a rotation model.
+fn eval_rotated(a: &EvalArgs, model: &mut Sequential, data: &Dataset) -> Result<ExitCode> {
+    let mut regressor = crate::predict::load_rotation_model(a.deskew_with.as_ref())?;
+    let all: Vec<usize> = (0..data.len()).collect();
+    let set = RotatedSet::generate(data, &all, MAX_DEGREES, a.angle_seed);
+    let predicted = predict_dataset(&mut regressor, &set.data, 1000)?;
+    let straightened = deskew_dataset(&set.data, &predicted);
+    let angles = AngleReport::new(&predicted, &set.angles, &set.data.labels, a.threshold)?;
+    let mut ws = Workspace::default();
+    let upright = evaluate(model, data, 1000, &mut ws)?.stats.accuracy;
+    let rotated = evaluate(model, &set.data, 1000, &mut ws)?.stats.accuracy;
+    let deskewed = evaluate(model, &straightened, 1000, &mut ws)?.stats.accuracy;
+    if a.json {
+        let out = serde_json::json!({
+            "images": data.len(), "accuracy": upright, "rotated_accuracy": rotated, "deskewed_accuracy": deskewed,
+            "angle_rmse": angles.rmse, "angle_within_threshold": angles.within_threshold, "threshold": angles.threshold,
+        });
+        println!("{out}");
+    } else {
+        println!("classifier accuracy on {} digits (angles uniform in ±{MAX_DEGREES}°, seed {}):", data.len(), a.angle_seed);
+        println!("  as they are            {:.2} %", upright * 100.0);
+        println!("  rotated                {:.2} %", rotated * 100.0);
+        println!("  rotated, then deskewed {:.2} %   (angle RMSE {:.2}°, {:.2} % within {}°)", deskewed * 100.0, angles.rmse, angles.within_threshold * 100.0, angles.threshold);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,12 @@
 //! `digitnet`: parse → dispatch → exit code. Each subcommand lives in its own file beside this
 //! one; all the work is in the library.
 
+mod angle;
 mod bench;
 mod common;
 mod data_cmd;
 mod eval;
+mod finetune;
 mod inspect;
 mod predict;
 mod summary;
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Train a network on MNIST (or any four-file IDX data set) with a validation split.
     Train(train::TrainArgs),
+    /// Turn a trained classifier into a rotation-angle regressor (new head, frozen layers) and train it.
+    Finetune(finetune::FinetuneArgs),
     /// Evaluate a saved model: accuracy, confusion matrix, classification report, ROC-AUC.
     Eval(eval::EvalArgs),
     /// Print a network's layers, output shapes and parameter counts.
@@ -41,6 +45,10 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Read every digit in photos of numbers, left to right and line by line.
     Read(predict::ReadArgs),
+    /// The rotation angle of the digit in each photo (the built-in rotation model unless --model is given).
+    Angle(angle::AngleArgs),
+    /// Straighten the digit in each photo: rotate it back by its predicted angle.
+    Deskew(angle::DeskewArgs),
     /// Feature maps of every layer for one image, and the first layer's filters, as PNG grids.
     Inspect(inspect::InspectArgs),
     /// Apply a classical spatial filter (averaging, Laplacian, Sobel, sharpen) to an image.
@@ -52,12 +60,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Finetune(a) => finetune::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Data(c) => data_cmd::run(c),
         Command::Sweep(a) => sweep::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Predict(a) => predict::predict(a),
         Command::Read(a) => predict::read(a),
+        Command::Angle(a) => angle::angle(a),
+        Command::Deskew(a) => angle::deskew(a),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Filter(a) => inspect::filter(a),
     };

@@ -34,17 +34,37 @@ impl ModelArgs {
 /// The model from `--model` (with `--arch` for foreign files) or the built-in one.
 /// Only classifiers are accepted (predict, read, eval and inspect report classes).
 pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
-    let m = match model {
+    check_classifier(load_any_model(model, arch)?)
+}
+
+/// `m` if it is a classifier, else an error saying the command needs one.
+pub fn check_classifier(m: Sequential) -> Result<Sequential> {
+    let a = m.architecture();
+    if a.task != digitnet::arch::Task::Classification || a.classes.len() < 2 {
+        anyhow::bail!("model '{}' is not a classifier (task {:?}, {} classes); this command needs one", a.name, a.task, a.classes.len());
+    }
+    Ok(m)
+}
+
+/// The model from `--model` (with `--arch` for foreign files) or the built-in classifier,
+/// whatever its task.
+pub fn load_any_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
+    Ok(match model {
         Some(path) => {
             let arch = arch.map(resolve_arch).transpose()?;
             digitnet::checkpoint::load(path, arch.as_ref())?.model
         }
         None => digitnet::builtin::digits_classifier()?.0,
+    })
+}
+
+/// A rotation model from `path` (`builtin` or none: the built-in one).
+pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Sequential> {
+    let m = match path {
+        Some(p) if p.as_os_str() != "builtin" => digitnet::checkpoint::load(p, None)?.model,
+        _ => digitnet::builtin::rotation_regressor()?.0,
     };
-    let a = m.architecture();
-    if a.task != digitnet::arch::Task::Classification || a.classes.len() < 2 {
-        anyhow::bail!("model '{}' is not a classifier (task {:?}, {} classes); this command needs one", a.name, a.task, a.classes.len());
-    }
+    digitnet::rotation::check_rotation_model(&m)?;
     Ok(m)
 }
 

@@ -81,6 +81,7 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
                 patience: None,
                 augment: Default::default(),
                 stratified: false,
+                freeze: 0,
             };
             config.validate(data.len())?;
             let tag = format!("{}-lr{lr}", arch.name);

@@ -5,7 +5,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use digitnet::arch::LayerSpec;
 use digitnet::data::augment::Augment;
-use digitnet::data::Split;
+use digitnet::arch::Task;
+use digitnet::data::{Dataset, Split};
 use digitnet::optim::OptimizerKind;
 use digitnet::schedule::Schedule;
 use digitnet::train::{Event, Run, RunPaths, TrainConfig};
@@ -20,8 +21,17 @@ enum OptimizerName {
     Sgd,
 }
 
+/// What the network learns.
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub enum TaskName {
+    /// The digit's class (softmax cross-entropy).
+    Classification,
+    /// The digit's rotation angle in ±45° (one output, MSE), on freshly rotated digits.
+    Rotation,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
-enum ScheduleName {
+pub enum ScheduleName {
     Constant,
     Step,
     Cosine,
@@ -32,6 +42,10 @@ pub struct TrainArgs {
     /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file.
     #[arg(long, default_value = "lenet")]
     arch: String,
+    /// What to learn: the digit (classification) or its rotation angle (the architecture's
+    /// last Dense layer becomes a one-output regression head; see also `finetune`).
+    #[arg(long, value_enum, default_value = "classification")]
+    task: TaskName,
     /// A directory with train-/t10k- IDX files (default: the shipped MNIST).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -203,12 +217,16 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 patience: a.patience,
                 augment,
                 stratified: a.folder.is_some(),
+                freeze: 0,
             };
             config.validate(data.len())?;
             let arch = resolve_arch(&a.arch)?;
             let arch = arch.with_dropout(a.dropout)?;
             let mut arch = fit_arch_to_data(arch, &data)?;
-            if let Some(names) = &folder_classes {
+            if a.task == TaskName::Rotation {
+                arch = arch.with_rotation_head()?;
+            }
+            if let (Some(names), TaskName::Classification) = (&folder_classes, a.task) {
                 if let Some(LayerSpec::Dense { out_features, .. }) = arch.layers.last_mut() {
                     *out_features = names.len();
                 }
@@ -224,6 +242,19 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             bail!("--class-weights has {} values for {} classes", w.len(), run.model.architecture().outputs());
         }
     }
+    drive(&mut run, &data)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Trains `run` on `data` with a progress bar and one line per epoch, then draws the curves
+/// and says where everything went. Shared by `train` and `finetune`.
+pub fn drive(run: &mut Run, data: &Dataset) -> Result<()> {
+    let rotation = run.model.architecture().task == Task::Rotation;
+    let (acc_name, score_name) = if rotation { ("within10°", "RMSE") } else { ("acc", "accuracy") };
+    let frozen = run.state.config.freeze;
+    if frozen > 0 {
+        eprintln!("the first {frozen} layers are frozen");
+    }
     eprintln!(
         "training {} ({} parameters) on {} images ({} for validation), {} threads",
         run.model.architecture().name,
@@ -235,7 +266,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
     let mut bar: Option<ProgressBar> = None;
     let mut started = Instant::now();
     let total = Instant::now();
-    run.fit(&data, None, |event| match event {
+    run.fit(data, None, |event| match event {
         Event::EpochStart { epoch, epochs, batches } => {
             let pb = ProgressBar::new(batches as u64);
             pb.set_style(
@@ -251,7 +282,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             if let Some(pb) = &bar {
                 if p.batch % 10 == 0 || p.batch == p.batches {
                     let rate = p.images as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                    pb.set_message(format!("{rate:.0} img/s  loss {:.4}  acc {:.4}", p.running.loss, p.running.accuracy));
+                    pb.set_message(format!("{rate:.0} img/s  loss {:.4}  {acc_name} {:.4}", p.running.loss, p.running.accuracy));
                 }
                 pb.set_position(p.batch as u64);
             }
@@ -260,8 +291,9 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             if let Some(pb) = bar.take() {
                 pb.finish_and_clear();
             }
+            let rmse = r.val_rmse.map(|v| format!(" rmse {v:.2}°")).unwrap_or_default();
             println!(
-                "epoch {:>3}: train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} | lr {:.2e} | {:.1}s{}",
+                "epoch {:>3}: train loss {:.4} {acc_name} {:.4} | val loss {:.4} {acc_name} {:.4}{rmse} | lr {:.2e} | {:.1}s{}",
                 r.epoch,
                 r.train_loss,
                 r.train_acc,
@@ -273,7 +305,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             );
         }
         Event::EarlyStop { epoch, best_epoch } => {
-            println!("early stop after epoch {epoch}: no better validation accuracy since epoch {best_epoch}");
+            println!("early stop after epoch {epoch}: no better validation {score_name} since epoch {best_epoch}");
         }
     })?;
     let h = &run.state.history;
@@ -288,13 +320,13 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
     if let Err(e) = curves {
         eprintln!("warning: could not draw the training curves: {e}");
     }
+    let best = if rotation { format!("{:.3}°", -run.state.best_val_acc) } else { format!("{:.4}", run.state.best_val_acc) };
     println!(
-        "best validation accuracy {:.4} at epoch {} → {} ({:.1}s in all)",
-        run.state.best_val_acc,
+        "best validation {score_name} {best} at epoch {} → {} ({:.1}s in all)",
         run.state.best_epoch,
         run.paths.model.display(),
         total.elapsed().as_secs_f64()
     );
     println!("history: {}, {}; curves: {}; checkpoint: {}", run.paths.history_json.display(), run.paths.history_csv.display(), run.paths.curves_png.display(), run.paths.checkpoint.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,0 +1,129 @@
+//! `digitnet angle` and `digitnet deskew`: how far the digit in each photo is turned, and the
+//! photo turned back.
+
+use crate::predict::load_rotation_model;
+use anyhow::{Context, Result};
+use clap::Args;
+use digitnet::model::Sequential;
+use digitnet::preprocess::{self, Gray};
+use digitnet::rotation::{predict_angles, rotate_gray};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct AngleArgs {
+    /// Images of one handwritten digit each.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// A rotation model file (default: the built-in one).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Print a JSON array, one object per image.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct DeskewArgs {
+    /// Images of one handwritten digit each.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// A rotation model file (default: the built-in one).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where to write the straightened images (PNG, named after the inputs).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print a JSON array, one object per image.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AngleOutput {
+    Ok {
+        path: String,
+        angle: f32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
+    },
+    Err {
+        path: String,
+        error: String,
+    },
+}
+
+/// The photo at `path` as grey levels, and the angle of the digit in it (degrees,
+/// counter-clockwise), after the same preprocessing as `predict`.
+fn angle_of(model: &mut Sequential, path: &Path) -> Result<(Gray, f32)> {
+    let gray = preprocess::load_luma(path)?;
+    let digit = preprocess::to_mnist(&gray)?;
+    Ok((gray, predict_angles(model, &[digit])?[0]))
+}
+
+/// The paper's grey level: the median of the border pixels (what the turned-in corners get).
+fn paper_level(g: &Gray) -> u8 {
+    let (w, h) = (g.width, g.height);
+    let mut border: Vec<u8> = (0..w).flat_map(|x| [g.get(x, 0), g.get(x, h - 1)]).chain((0..h).flat_map(|y| [g.get(0, y), g.get(w - 1, y)])).collect();
+    border.sort_unstable();
+    border[border.len() / 2]
+}
+
+/// Runs `each` on every image, collecting per-file errors instead of stopping; prints the
+/// text or JSON report and returns exit code 1 if any image failed.
+fn for_each_image(images: &[PathBuf], json: bool, mut each: impl FnMut(&Path) -> Result<(f32, Option<String>)>) -> Result<ExitCode> {
+    let mut outputs = Vec::new();
+    let mut failed = false;
+    for path in images {
+        let shown = path.display().to_string();
+        match each(path) {
+            Ok((angle, output)) => {
+                if !json {
+                    let to = output.as_ref().map(|o| format!(" → {o}")).unwrap_or_default();
+                    println!("{shown}: {angle:.1}°{to}");
+                }
+                outputs.push(AngleOutput::Ok { path: shown, angle, output });
+            }
+            Err(e) => {
+                failed = true;
+                let error = format!("{e:#}").replace('\n', " ");
+                if !json {
+                    eprintln!("{shown}: error: {error}");
+                }
+                outputs.push(AngleOutput::Err { path: shown, error });
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string(&outputs)?);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+pub fn angle(a: AngleArgs) -> Result<ExitCode> {
+    let mut model = load_rotation_model(a.model.as_ref())?;
+    for_each_image(&a.images, a.json, |path| Ok((angle_of(&mut model, path)?.1, None)))
+}
+
+pub fn deskew(a: DeskewArgs) -> Result<ExitCode> {
+    let mut model = load_rotation_model(a.model.as_ref())?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let mut written = std::collections::HashSet::new();
+    for_each_image(&a.images, a.json, |path| {
+        let (gray, angle) = angle_of(&mut model, path)?;
+        let straight = rotate_gray(&gray, -angle, paper_level(&gray));
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+        // Two inputs with one name (a/1.png, b/1.png) must not overwrite each other.
+        let mut out = a.out.join(format!("{stem}.png"));
+        let mut k = 2;
+        while !written.insert(out.clone()) {
+            out = a.out.join(format!("{stem}-{k}.png"));
+            k += 1;
+        }
+        let img = image::GrayImage::from_raw(straight.width as u32, straight.height as u32, straight.pixels).context("image buffer")?;
+        img.save(&out).with_context(|| format!("writing {}", out.display()))?;
+        Ok((angle, Some(out.display().to_string())))
+    })
+}

@@ -1,0 +1,122 @@
+//! `digitnet finetune`: a trained classifier becomes a rotation-angle regressor (new head,
+//! frozen early layers), trained with the same loop, progress, history and plots as `train`.
+
+use crate::common::{in_pool, load_split};
+use crate::train::{check_writable, drive, ScheduleName};
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use digitnet::data::Split;
+use digitnet::optim::OptimizerKind;
+use digitnet::schedule::Schedule;
+use digitnet::train::{Run, RunPaths, TrainConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FinetuneTask {
+    /// Predict the digit's rotation angle in ±45° (one output, MSE loss).
+    Rotation,
+}
+
+#[derive(Args)]
+pub struct FinetuneArgs {
+    /// The trained classification model to start from (`builtin` for the built-in one).
+    #[arg(long)]
+    from: String,
+    #[arg(long, value_enum, default_value = "rotation")]
+    task: FinetuneTask,
+    /// Freeze the first N layers (learning rate 0), or `all` for every layer but the new head.
+    #[arg(long, default_value = "0")]
+    freeze: String,
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// Normalise every rotated digit again as MNIST was made (crop, fit 20×20, centre), in
+    /// training and prediction, so that photos of turned digits look like the training digits.
+    #[arg(long)]
+    normalise_input: bool,
+    /// Rate of the classifier's dropout layers while fine-tuning (0 turns them off).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f32,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, value_enum, default_value = "cosine")]
+    schedule: ScheduleName,
+    /// Training images held out for validation (each turned by a fixed seeded angle).
+    #[arg(long, default_value_t = 5000)]
+    val_split: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many epochs without a lower validation RMSE.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// A directory with train-/t10k- IDX files (default: the shipped MNIST).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Where to write the best model (history, curves and checkpoint go beside it).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
+    in_pool(a.threads, move || run_in_pool(a))
+}
+
+fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
+    let FinetuneTask::Rotation = a.task;
+    let classifier = if a.from == "builtin" {
+        digitnet::builtin::digits_classifier()?.0
+    } else {
+        digitnet::checkpoint::load(std::path::Path::new(&a.from), None)?.model
+    };
+    let mut model = digitnet::rotation::regressor_from_classifier(&classifier, a.seed, Some(a.dropout))?;
+    if a.normalise_input {
+        model.set_rotation_input(digitnet::arch::RotationInput::Normalised);
+    }
+    let head = model.layers().len() - 1;
+    let freeze = match a.freeze.as_str() {
+        "all" => head,
+        n => match n.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => bail!("--freeze must be a number of layers or `all`, got '{n}'"),
+        },
+    };
+    if freeze > head {
+        bail!("--freeze {freeze} is larger than the {head} layers before the new head (`--freeze all` freezes them all)");
+    }
+    let schedule = match a.schedule {
+        ScheduleName::Constant => Schedule::Constant,
+        ScheduleName::Step => Schedule::parse("step", 3.0, 0.1)?,
+        ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
+    };
+    let data = load_split(a.data.as_ref(), Split::Train)?;
+    let config = TrainConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        lr: a.lr,
+        optimizer: OptimizerKind::adam(),
+        weight_decay: 0.0,
+        schedule,
+        class_weights: None,
+        val_split: a.val_split,
+        seed: a.seed,
+        patience: a.patience,
+        augment: Default::default(),
+        stratified: false,
+        freeze,
+    };
+    config.validate(data.len())?;
+    let arch = model.architecture();
+    if arch.input != [1, data.rows, data.cols] {
+        bail!("model '{}' takes {:?} inputs but the data has 1×{}×{} images", arch.name, arch.input, data.rows, data.cols);
+    }
+    check_writable(&a.out)?;
+    let mut run = Run::from_model(model, config, RunPaths::for_model(&a.out))?;
+    eprintln!("fine-tuning '{}' from {} for the rotation angle", run.model.architecture().name, a.from);
+    drive(&mut run, &data)?;
+    Ok(ExitCode::SUCCESS)
+}
