@@ -1,7 +1,12 @@
-//! Helpers shared by the end-to-end tests: small IDX data sets in temporary directories.
+//! Helpers shared by the end-to-end tests: small IDX data sets in temporary directories,
+//! photo-like renderings of MNIST digits, and an HTTP client for the server.
 #![allow(dead_code)]
 
+pub mod http;
+
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::init::Rng;
+use image::{imageops, GrayImage, Luma};
 use std::path::{Path, PathBuf};
 
 /// A fresh temporary directory for one test.
@@ -30,4 +35,20 @@ pub fn write_mnist_subset(dir: &Path, n_train: usize, n_test: usize) {
         std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx_bytes(&[d.len() as u32, 28, 28], &d.images)).unwrap();
         std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx_bytes(&[d.len() as u32], &d.labels)).unwrap();
     }
+}
+
+/// An MNIST digit drawn dark on tinted paper, scaled ×`scale`, at (`ox`, `oy`) on a canvas.
+pub fn draw_digit(canvas: &mut GrayImage, digit: &[u8], scale: u32, ox: u32, oy: u32) {
+    let small = GrayImage::from_raw(28, 28, digit.to_vec()).unwrap();
+    let big = imageops::resize(&small, 28 * scale, 28 * scale, imageops::FilterType::Triangle);
+    for (x, y, p) in big.enumerate_pixels() {
+        let ink = p.0[0] as f32 / 255.0;
+        let px = canvas.get_pixel_mut(ox + x, oy + y);
+        px.0[0] = (px.0[0] as f32 * (1.0 - 0.85 * ink)) as u8;
+    }
+}
+
+/// Tinted paper with a light gradient and noise.
+pub fn paper(w: u32, h: u32, rng: &mut Rng) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, _| Luma([(200.0 + 30.0 * x as f32 / w as f32 + 6.0 * rng.normal()).clamp(0.0, 255.0) as u8]))
 }

@@ -7,6 +7,7 @@ mod data_cmd;
 mod eval;
 mod inspect;
 mod predict;
+mod serve;
 mod summary;
 mod sweep;
 mod train;
@@ -45,6 +46,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Apply a classical spatial filter (averaging, Laplacian, Sobel, sharpen) to an image.
     Filter(inspect::FilterArgs),
+    /// Serve the drawing page and the JSON API (predict, read, angle) over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Read(a) => predict::read(a),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Filter(a) => inspect::filter(a),
+        Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(code) => code,
