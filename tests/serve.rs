@@ -109,18 +109,36 @@ fn assert_error(r: &Response, status: u16, needle: &str, what: &str) {
     assert!(e.contains(needle), "{what}: error {e:?} should mention {needle:?}");
 }
 
-/// The bad bodies every image route must refuse, with their status and a word of the message.
-fn bad_bodies() -> Vec<(&'static str, Option<&'static str>, Vec<u8>, u16, &'static str)> {
+/// A body an image route must refuse: what it is, its content type, the status and a word of
+/// the error message expected.
+struct BadBody {
+    what: &'static str,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+    needle: &'static str,
+}
+
+/// The bad bodies every image route must refuse.
+fn bad_bodies() -> Vec<BadBody> {
     let mut truncated = number_photo(&mnist_test(), &[0]);
     truncated.truncate(truncated.len() / 2);
+    let bad = |what, content_type, body, status, needle| BadBody { what, content_type, body, status, needle };
     vec![
-        ("empty body", None, Vec::new(), 400, "empty body"),
-        ("not an image", Some("application/octet-stream"), b"this is not an image at all".to_vec(), 415, "not a recognised image"),
-        ("truncated PNG", Some("image/png"), truncated, 422, "body"),
-        ("decompression bomb", Some("image/png"), png_bomb(), 422, "more than the limit"),
-        ("11 MB", Some("image/png"), vec![0x89; 11_000_000], 413, "larger than the limit"),
-        ("multipart without a file", Some("multipart/form-data; boundary=x"), b"--x--\r\n".to_vec(), 400, "no non-empty file"),
+        bad("empty body", None, Vec::new(), 400, "empty body"),
+        bad("not an image", Some("application/octet-stream"), b"this is not an image at all".to_vec(), 415, "not a recognised image"),
+        bad("truncated PNG", Some("image/png"), truncated, 422, "body"),
+        bad("decompression bomb", Some("image/png"), png_bomb(), 422, "more than the limit"),
+        bad("11 MB", Some("image/png"), vec![0x89; 11_000_000], 413, "larger than the limit"),
+        bad("multipart without a file", Some("multipart/form-data; boundary=x"), b"--x--\r\n".to_vec(), 400, "no non-empty file"),
     ]
+}
+
+/// Sends every bad body to `route` and checks each answer.
+fn refuses_bad_bodies(s: &Server, route: &str) {
+    for b in bad_bodies() {
+        assert_error(&post(s, route, b.content_type, &b.body), b.status, b.needle, &format!("{route}: {}", b.what));
+    }
 }
 
 #[test]
@@ -177,9 +195,7 @@ fn predict_answers_as_predict_json_does_for_bytes_multipart_and_pixels() {
 #[test]
 fn predict_refuses_bad_bodies_with_json_errors() {
     let s = start(&["--workers", "1"]);
-    for (what, ct, body, status, needle) in bad_bodies() {
-        assert_error(&post(&s, "/api/predict", ct, &body), status, needle, what);
-    }
+    refuses_bad_bodies(&s, "/api/predict");
     let json = Some("application/json");
     assert_error(&post(&s, "/api/predict", json, b"{\"pixels\": [1, 2"), 400, "bad JSON", "truncated JSON");
     assert_error(&post(&s, "/api/predict", json, b"[1, 2, 3]"), 422, "bad JSON", "JSON of the wrong shape");
@@ -226,9 +242,7 @@ fn read_answers_as_read_json_does() {
     }
     assert_eq!(post(&s, "/api/read", Some("image/png"), &photo).json()["path"], "body");
 
-    for (what, ct, body, status, needle) in bad_bodies() {
-        assert_error(&post(&s, "/api/read", ct, &body), status, needle, what);
-    }
+    refuses_bad_bodies(&s, "/api/read");
     assert_error(&post(&s, "/api/read", Some("application/json"), &pixels_json(test.image(0))), 415, "photo of a number", "pixels");
 }
 
@@ -238,9 +252,7 @@ fn angle_is_503_until_there_is_a_rotation_model() {
     let s = start(&["--workers", "1"]);
     let r = post(&s, "/api/angle", Some("image/png"), &digit_photo(&test, 0));
     assert_error(&r, 503, "rotation model", "no --angle-model");
-    for (what, ct, body, status, needle) in bad_bodies() {
-        assert_error(&post(&s, "/api/angle", ct, &body), status, needle, what);
-    }
+    refuses_bad_bodies(&s, "/api/angle");
     // A bad --angle-model fails at start-up, before listening.
     let o = digitnet(&["serve", "--addr", "127.0.0.1:0", "--angle-model", "/nonexistent/angle.safetensors"]);
     assert_eq!(o.status.code(), Some(1));
@@ -366,4 +378,23 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     };
     assert!(status.success(), "{status:?}");
     assert!(Client::connect(&s.addr).is_err(), "no longer listening");
+}
+
+/// `train --dashboard` serves while training and trains as without it; an address it cannot
+/// bind fails before any training.
+#[test]
+fn train_with_a_dashboard() {
+    let dir = common::temp_dir("dashboard");
+    common::write_mnist_subset(&dir, 300, 50);
+    let out = dir.join("small.safetensors");
+    let args = ["train", "--arch", "small", "--epochs", "1", "--val-split", "100", "--data", dir.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let o = digitnet(&[&args[..], &["--dashboard", "127.0.0.1:0"]].concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("dashboard: http://127.0.0.1:"), "{err}");
+    assert!(out.is_file());
+    let o = digitnet(&[&args[..], &["--dashboard", "256.0.0.1:1"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dashboard"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty(), "no epoch trained after a bad address: {}", String::from_utf8_lossy(&o.stdout));
 }

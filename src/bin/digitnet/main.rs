@@ -3,6 +3,7 @@
 
 mod bench;
 mod common;
+mod dashboard;
 mod data_cmd;
 mod eval;
 mod inspect;

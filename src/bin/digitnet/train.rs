@@ -115,6 +115,9 @@ pub struct TrainArgs {
     /// With --folder: the fraction of each class used for training; the rest validates.
     #[arg(long, default_value_t = 0.8)]
     split: f64,
+    /// Serve a live training-progress page at this address (default 127.0.0.1:8081).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
+    dashboard: Option<String>,
 }
 
 /// Fails early, before any training, if `dir` cannot be written.
@@ -235,7 +238,8 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
     let mut bar: Option<ProgressBar> = None;
     let mut started = Instant::now();
     let total = Instant::now();
-    run.fit(&data, None, |event| match event {
+    let mut dashboard = crate::dashboard::Dashboard::start(a.dashboard.as_deref(), &run.model.architecture().name)?;
+    run.fit(&data, None, |event| match dashboard.observe(event) {
         Event::EpochStart { epoch, epochs, batches } => {
             let pb = ProgressBar::new(batches as u64);
             pb.set_style(
