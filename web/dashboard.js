@@ -8,8 +8,9 @@ let state = null;
 
 const COLORS = { train: "#9db5e6", trainEpoch: "#2f6fdf", val: "#e0701e" };
 
-/** A line chart: `series` = [{label, color, data: [[x, y]], line, dots}], x from 0 to `xMax`. */
-function chart(canvas, title, series, xMax, yFormat) {
+/** A line chart: `series` = [{label, color, data: [[x, y]], line, dots}], x from 0 to `xMax`,
+ *  y padded by 5 % but kept within [yMin, yMax]. */
+function chart(canvas, title, series, xMax, yFormat, yMin, yMax) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth, h = canvas.clientHeight;
   canvas.width = w * dpr;
@@ -17,12 +18,13 @@ function chart(canvas, title, series, xMax, yFormat) {
   const g = canvas.getContext("2d");
   g.scale(dpr, dpr);
   g.clearRect(0, 0, w, h);
-  const m = { l: 56, r: 12, t: 28, b: 30 };
+  const m = { l: 56, r: 12, t: 46, b: 30 };
   const ys = series.flatMap((s) => s.data.map((p) => p[1])).filter(Number.isFinite);
   let lo = ys.length ? Math.min(...ys) : 0, hi = ys.length ? Math.max(...ys) : 1;
   if (hi - lo < 1e-6) { lo -= 0.5; hi += 0.5; }
   const pad = (hi - lo) * 0.05;
-  lo -= pad; hi += pad;
+  lo = Math.max(lo - pad, yMin);
+  hi = Math.min(hi + pad, yMax);
   const X = (x) => m.l + (x / Math.max(xMax, 1e-9)) * (w - m.l - m.r);
   const Y = (y) => h - m.b - ((y - lo) / (hi - lo)) * (h - m.t - m.b);
   g.font = "12px system-ui, sans-serif";
@@ -37,7 +39,7 @@ function chart(canvas, title, series, xMax, yFormat) {
   }
   const step = Math.max(1, Math.ceil(xMax / 10));
   for (let e = 0; e <= xMax; e += step) g.fillText(String(e), X(e) - 3, h - 10);
-  let lx = m.l + g.measureText(title).width + 24;
+  let lx = m.l; // the legend, on the line under the title
   for (const s of series) {
     g.strokeStyle = g.fillStyle = s.color;
     g.lineWidth = 1.5;
@@ -48,9 +50,9 @@ function chart(canvas, title, series, xMax, yFormat) {
       g.stroke();
     }
     if (s.dots) for (const [x, y] of s.data) if (Number.isFinite(y)) { g.beginPath(); g.arc(X(x), Y(y), 3.5, 0, 7); g.fill(); }
-    g.fillRect(lx, 8, 10, 10);
+    g.fillRect(lx, 24, 10, 10);
     g.fillStyle = "#1d2430";
-    g.fillText(s.label, lx + 14, 17);
+    g.fillText(s.label, lx + 14, 33);
     lx += g.measureText(s.label).width + 26;
   }
 }
@@ -65,12 +67,12 @@ function draw() {
     { label: "train (running)", color: COLORS.train, data: points.map((p) => [p.x, p.loss]), line: true },
     { label: "train (epoch)", color: COLORS.trainEpoch, data: pick("train_loss"), dots: true },
     { label: "validation", color: COLORS.val, data: pick("val_loss"), dots: true, line: true },
-  ], xMax, (v) => v.toFixed(3));
+  ], xMax, (v) => v.toFixed(3), 0, Infinity);
   chart($("acc-chart"), "accuracy by epoch", [
     { label: "train (running)", color: COLORS.train, data: points.map((p) => [p.x, p.acc]), line: true },
     { label: "train (epoch)", color: COLORS.trainEpoch, data: pick("train_acc"), dots: true },
     { label: "validation", color: COLORS.val, data: pick("val_acc"), dots: true, line: true },
-  ], xMax, pct);
+  ], xMax, pct, 0, 1);
 }
 
 function show() {

@@ -4,6 +4,7 @@
 #
 # Needs: target/release/digitnet (cargo build --release), /usr/bin/chromium
 # (apt-get install chromium) and playwright-core (cd web && npm ci).
+# The photos it uploads, web/fixtures/, are made by `cargo run --release --example web_fixtures`.
 # Usage: web/test.sh [SCREENSHOT.png]
 # Exit status 0 when every check passed, 1 when one failed, 2 when it cannot run here.
 set -euo pipefail
