@@ -209,6 +209,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     load_angle()?; // fail before binding when the file is bad
     let model_json = serde_json::to_string(&ModelInfo::new(&model, &metadata, source, a.angle_model.as_ref().map(|p| p.display().to_string())))?;
     let classes = model.architecture().classes.clone();
+    // The model loaded above goes to the first worker; the others load their own copies.
     let first = std::sync::Mutex::new(Some(model));
     let pool = Pool::start(a.workers, a.queue, || {
         let classifier = match first.lock().ok().and_then(|mut m| m.take()) {
