@@ -1,6 +1,6 @@
 //! `digitnet serve` end to end: the real binary on an ephemeral loopback port, every API
 //! route with good and bad bodies, answers compared with `predict --json` / `read --json`,
-//! concurrent requests (micro-batching must not mix answers), the deadline and the graceful
+//! concurrent requests (each must get its own answer), the deadline and the graceful
 //! shutdown.
 
 mod common;
@@ -305,11 +305,10 @@ fn model_health_inspect_and_the_page() {
     assert!(get("/style.css").header("content-type").unwrap().starts_with("text/css"));
 }
 
-/// 8 clients send 25 requests each at once: every answer belongs to its own request (the
-/// workers batch requests together and must hand each its own row), and matches the answer
-/// the same image gets alone.
+/// 8 clients send 25 requests each at once to 2 workers: every answer belongs to its own
+/// request and matches the answer the same image gets alone.
 #[test]
-fn concurrent_requests_are_batched_without_mixing_answers() {
+fn concurrent_requests_get_their_own_answers() {
     let test = mnist_test();
     let s = start(&["--workers", "2"]);
     let bodies: Vec<Vec<u8>> = (0..50).map(|i| pixels_json(test.image(i))).collect();

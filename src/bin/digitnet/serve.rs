@@ -3,7 +3,7 @@
 //! A request's path: axum reads the body (at most [`MAX_BODY`]; more is 413) → decoding and
 //! preprocessing (the library's `decode_luma` + `to_mnist` or `find_digits`, as `predict` and
 //! `read` do) in tokio's blocking pool, at most `--workers` at once → a job on the bounded
-//! inference queue ([`pool`]) → a worker's batched forward → the same JSON object as
+//! inference queue ([`pool`]) → a worker's forward → the same JSON object as
 //! `predict --json` / `read --json`. Every request has a deadline (`--timeout`, then 504);
 //! every error is `{"error": "…"}` with a 4xx/5xx status; SIGTERM or Ctrl-C stops accepting
 //! connections and finishes the requests in flight.

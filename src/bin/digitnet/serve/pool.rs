@@ -1,13 +1,23 @@
 //! The inference pool of `digitnet serve`: a bounded queue of jobs and `N` std threads, each
 //! owning its own copy of the models and a one-thread rayon pool, so the threads never wait on
-//! each other's work.
+//! each other's work. A full queue is refused at once (503) rather than grown: memory stays
+//! bounded whatever arrives.
 //!
-//! Dynamic micro-batching: a worker takes the first queued job and, in the same critical
-//! section, every classification job queued behind it up to [`MAX_BATCH`] images, and runs them
-//! as one eval-mode forward. One image through the built-in network costs about as much as
-//! several in a batch, so under load the throughput grows with the queue instead of the
-//! latency. A full queue is refused at once (503) rather than grown: memory stays bounded
-//! whatever arrives.
+//! One job, one forward. Dynamic micro-batching (a worker running the classifications queued
+//! behind its job as one forward) was built and measured, and did not pay: this engine's eval
+//! forward costs the same per image at batch 1 as at 64 (0.184 vs 0.186 ms on one thread for
+//! the built-in network), so a batch saves little and holds every answer back until the whole
+//! batch is done. Alternating 15-s runs of `examples/load_test.rs` (16 clients, 2 workers, on
+//! this shared 2-core machine), predictions/s:
+//!
+//! | body | one job at a time | batches of up to 64 | a fair share of the queue, ≤ 64 |
+//! |---|---|---|---|
+//! | pixels | 4,219 3,502 3,670 2,895 2,819 | 3,257 3,295 3,079 3,101 3,097 | 3,126 3,134 2,710 |
+//! | PNG photo | 750 754 | 664 734 | |
+//!
+//! Throughput is a wash within the machine's noise; p99 latency was lower one job at a time in
+//! every pair (pixels 8.9–12.5 ms against 12.3–13.8 ms, photos 44–45 ms against 52–56 ms).
+//! Worth trying again once the engine runs a batch as one GEMM per layer.
 
 use super::ApiError;
 use crate::inspect::{feature_maps, LayerMaps};
@@ -15,12 +25,9 @@ use crate::predict::classify;
 use digitnet::model::Sequential;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
-
-/// Most images one worker runs in one forward (the model's eval chunk).
-pub const MAX_BATCH: usize = digitnet::model::EVAL_CHUNK;
 
 /// What a worker owns: the classifier and, when one was given, the rotation model.
 pub struct Models {
@@ -100,90 +107,34 @@ impl Pool {
     }
 }
 
-/// Takes the next job and, if it is a classification, the classifications queued right behind
-/// it (up to [`MAX_BATCH`] images); a job of another kind found while gathering is handed back
-/// as the second value. `None` when the queue has closed.
-fn next_batch(rx: &Mutex<Receiver<Job>>, queued: &AtomicUsize) -> Option<(Vec<Job>, Option<Job>)> {
-    // One critical section for the blocking receive and the gathering: a worker that has its
-    // first job never waits for the lock while another blocks in recv().
-    let rx = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let first = rx.recv().ok()?;
-    queued.fetch_sub(1, Ordering::Relaxed);
-    let Task::Classify(images) = &first.task else { return Some((vec![first], None)) };
-    let mut n = images.len();
-    let mut batch = vec![first];
-    while n < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(job) => {
-                queued.fetch_sub(1, Ordering::Relaxed);
-                match &job.task {
-                    Task::Classify(more) => {
-                        n += more.len();
-                        batch.push(job);
-                    }
-                    _ => return Some((batch, Some(job))),
-                }
-            }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        }
-    }
-    Some((batch, None))
-}
-
 fn work(rx: &Mutex<Receiver<Job>>, queued: &AtomicUsize, models: &mut Models) {
-    while let Some((batch, other)) = next_batch(rx, queued) {
-        run_jobs(batch, models);
-        if let Some(job) = other {
-            run_jobs(vec![job], models);
-        }
-    }
-}
-
-/// Answers `jobs`: a batch of classifications as one forward, or a single other job. Jobs
-/// whose requester has gone (timed out) are skipped; a panic becomes a 500 for these jobs
-/// and the worker carries on.
-fn run_jobs(mut jobs: Vec<Job>, models: &mut Models) {
-    jobs.retain(|j| !j.reply.is_closed());
-    if jobs.is_empty() {
-        return;
-    }
-    let answered = catch_unwind(AssertUnwindSafe(|| answer(&jobs, models)));
-    let answers: Vec<Result<Answer, ApiError>> = match answered {
-        Ok(answers) => answers,
-        Err(_) => jobs.iter().map(|_| Err(ApiError::internal("the model failed on this input"))).collect(),
-    };
-    for (job, a) in jobs.into_iter().zip(answers) {
-        let _ = job.reply.send(a); // the requester may have gone meanwhile
-    }
-}
-
-/// One answer per job (`jobs` is a classification batch or a single job).
-fn answer(jobs: &[Job], models: &mut Models) -> Vec<Result<Answer, ApiError>> {
-    let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
-    match &jobs[0].task {
-        Task::Classify(_) => {
-            let images: Vec<[u8; 784]> = jobs.iter().flat_map(|j| match &j.task {
-                Task::Classify(imgs) => imgs.clone(),
-                _ => Vec::new(),
-            }).collect();
-            match classify(&mut models.classifier, &images) {
-                Ok(mut probs) => jobs
-                    .iter()
-                    .map(|j| {
-                        let n = if let Task::Classify(imgs) = &j.task { imgs.len() } else { 0 };
-                        Ok(Answer::Probabilities(probs.drain(..n).collect()))
-                    })
-                    .collect(),
-                Err(e) => {
-                    let e = internal(e);
-                    jobs.iter().map(|_| Err(e.clone())).collect()
-                }
+    loop {
+        let job = {
+            let rx = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return, // the server has stopped
             }
+        };
+        queued.fetch_sub(1, Ordering::Relaxed);
+        if job.reply.is_closed() {
+            continue; // the requester has gone (timed out)
         }
-        Task::Angles(images) => vec![match &mut models.angle {
+        // A panic becomes a 500 for this job and the worker carries on.
+        let answer = catch_unwind(AssertUnwindSafe(|| answer(&job.task, models))).unwrap_or_else(|_| Err(ApiError::internal("the model failed on this input")));
+        let _ = job.reply.send(answer); // the requester may have gone meanwhile
+    }
+}
+
+/// Runs one task on the worker's models.
+fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
+    let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
+    match task {
+        Task::Classify(images) => classify(&mut models.classifier, images).map(Answer::Probabilities).map_err(internal),
+        Task::Angles(images) => match &mut models.angle {
             Some(model) => super::angles(model, images).map(Answer::Angles).map_err(|e| ApiError::unavailable(format!("{e:#}"))),
             None => Err(ApiError::unavailable("no rotation model: start the server with --angle-model FILE")),
-        }],
-        Task::Inspect(img) => vec![feature_maps(&mut models.classifier, img).map(Answer::Maps).map_err(internal)],
+        },
+        Task::Inspect(img) => feature_maps(&mut models.classifier, img).map(Answer::Maps).map_err(internal),
     }
 }
