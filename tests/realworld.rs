@@ -5,28 +5,13 @@ mod common;
 
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
-use image::{imageops, GrayImage, Luma};
+use common::{draw_digit, paper};
+use image::{GrayImage, Luma};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn digitnet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_digitnet")).args(args).output().expect("binary runs")
-}
-
-/// An MNIST digit drawn dark on tinted paper, scaled ×`scale`, at (`ox`, `oy`) on a canvas.
-fn draw_digit(canvas: &mut GrayImage, digit: &[u8], scale: u32, ox: u32, oy: u32) {
-    let small = GrayImage::from_raw(28, 28, digit.to_vec()).unwrap();
-    let big = imageops::resize(&small, 28 * scale, 28 * scale, imageops::FilterType::Triangle);
-    for (x, y, p) in big.enumerate_pixels() {
-        let ink = p.0[0] as f32 / 255.0;
-        let px = canvas.get_pixel_mut(ox + x, oy + y);
-        px.0[0] = (px.0[0] as f32 * (1.0 - 0.85 * ink)) as u8;
-    }
-}
-
-/// Tinted paper with a light gradient and noise.
-fn paper(w: u32, h: u32, rng: &mut Rng) -> GrayImage {
-    GrayImage::from_fn(w, h, |x, _| Luma([(200.0 + 30.0 * x as f32 / w as f32 + 6.0 * rng.normal()).clamp(0.0, 255.0) as u8]))
 }
 
 fn save_jpeg(img: &GrayImage, path: &Path) {

@@ -1,7 +1,12 @@
-//! Helpers shared by the end-to-end tests: small IDX data sets in temporary directories.
+//! Helpers shared by the end-to-end tests: small IDX data sets in temporary directories,
+//! photo-like renderings of MNIST digits, and an HTTP client for the server.
 #![allow(dead_code)]
 
+pub mod http;
+
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::init::Rng;
+use image::{imageops, GrayImage, Luma};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -35,7 +40,9 @@ pub fn write_mnist_subset(dir: &Path, n_train: usize, n_test: usize) {
 
 /// Runs the `digitnet` binary with two worker threads.
 pub fn digitnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_digitnet")).args(args).env("RAYON_NUM_THREADS", "2").output().expect("binary runs")
+    // option_env!: examples include this module too, and they have no binary path.
+    let binary = option_env!("CARGO_BIN_EXE_digitnet").expect("integration tests know the binary");
+    Command::new(binary).args(args).env("RAYON_NUM_THREADS", "2").output().expect("binary runs")
 }
 
 /// Asserts a clean failure: non-zero exit, a one-line `error:` on stderr mentioning `needle`,
@@ -48,4 +55,20 @@ pub fn fails_with(args: &[&str], needle: &str) {
     let line = err.lines().find(|l| l.starts_with("error")).unwrap_or_else(|| panic!("{args:?}: no error line in {err}"));
     assert!(line.contains(needle), "{args:?}: '{line}' does not mention '{needle}'");
     assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
+}
+
+/// An MNIST digit drawn dark on tinted paper, scaled ×`scale`, at (`ox`, `oy`) on a canvas.
+pub fn draw_digit(canvas: &mut GrayImage, digit: &[u8], scale: u32, ox: u32, oy: u32) {
+    let small = GrayImage::from_raw(28, 28, digit.to_vec()).unwrap();
+    let big = imageops::resize(&small, 28 * scale, 28 * scale, imageops::FilterType::Triangle);
+    for (x, y, p) in big.enumerate_pixels() {
+        let ink = p.0[0] as f32 / 255.0;
+        let px = canvas.get_pixel_mut(ox + x, oy + y);
+        px.0[0] = (px.0[0] as f32 * (1.0 - 0.85 * ink)) as u8;
+    }
+}
+
+/// Tinted paper with a light gradient and noise.
+pub fn paper(w: u32, h: u32, rng: &mut Rng) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, _| Luma([(200.0 + 30.0 * x as f32 / w as f32 + 6.0 * rng.normal()).clamp(0.0, 255.0) as u8]))
 }

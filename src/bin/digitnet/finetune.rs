@@ -60,6 +60,9 @@ pub struct FinetuneArgs {
     /// Where to write the best model (history, curves and checkpoint go beside it).
     #[arg(long)]
     out: PathBuf,
+    /// Serve a live training page (loss and accuracy curves, progress) at this address.
+    #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
+    dashboard: Option<String>,
 }
 
 pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
@@ -117,6 +120,6 @@ fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     check_writable(&a.out)?;
     let mut run = Run::from_model(model, config, RunPaths::for_model(&a.out))?;
     eprintln!("fine-tuning '{}' from {} for the rotation angle", run.model.architecture().name, a.from);
-    drive(&mut run, &data)?;
+    drive(&mut run, &data, a.dashboard.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,9 @@ use clap::{Args, ValueEnum};
 use digitnet::conv_geometry::{Padding, PaddingName};
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode};
+use digitnet::model::Sequential;
 use digitnet::preprocess;
+use serde::Serialize;
 use digitnet::tensor::Tensor;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,34 +31,54 @@ fn to_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().map(|&v| (((v - lo) / span) * 255.0).round() as u8).collect()
 }
 
+/// The maps of one layer whose output is `[C, H, W]`, each scaled to 0–255 for display.
+#[derive(Serialize)]
+pub struct LayerMaps {
+    /// The layer's index in the network.
+    pub index: usize,
+    pub kind: String,
+    /// `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// `C` maps of `H × W` bytes, row-major.
+    pub maps: Vec<Vec<u8>>,
+}
+
+/// Runs `model` on one 28×28 digit and returns the feature maps of every layer with a
+/// `[C, H, W]` output, then the first convolution's filters (input channel 0; `index` is that
+/// layer's, `kind` is "filters", `shape` is `[out channels, kh, kw]`).
+pub fn feature_maps(model: &mut Sequential, img: &[u8; 784]) -> Result<Vec<LayerMaps>> {
+    let x = crate::predict::input_tensor(model, std::slice::from_ref(img))?;
+    model.forward(&x, Mode::Eval)?;
+    let mut out = Vec::new();
+    for (i, (layer, act)) in model.layers().iter().zip(model.activations()).enumerate() {
+        let &[c, h, w] = layer.output_shape() else { continue };
+        let maps = (0..c).map(|k| to_bytes(&act.data[k * h * w..(k + 1) * h * w])).collect();
+        out.push(LayerMaps { index: i, kind: layer.kind().to_string(), shape: [c, h, w], maps });
+    }
+    if let Some((i, conv)) = model.layers().iter().enumerate().find(|(_, l)| l.kind() == "Conv2d") {
+        let wt = &conv.params()[0];
+        let (oc, ic, kh, kw) = (wt.shape[0], wt.shape[1], wt.shape[2], wt.shape[3]);
+        let maps = (0..oc).map(|o| to_bytes(&wt.value[o * ic * kh * kw..o * ic * kh * kw + kh * kw])).collect();
+        out.push(LayerMaps { index: i, kind: "filters".into(), shape: [oc, kh, kw], maps });
+    }
+    Ok(out)
+}
+
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
     let img = preprocess::to_mnist(&preprocess::load_luma(&a.image)?)?;
-    let norm = model.architecture().normalization;
-    let x = Tensor::from_vec(&[1, 1, 28, 28], img.iter().map(|&p| norm.apply(p)).collect())?;
-    model.forward(&x, Mode::Eval)?;
+    let layers = feature_maps(&mut model, &img)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let input_png = a.out.join("00-input.png");
     digitnet::plots::image_grid(&input_png, &[&img[..]], 28, 28, &["input (28×28)".to_string()], 1)?;
     let mut written = vec![input_png];
-    for (i, (layer, act)) in model.layers().iter().zip(model.activations()).enumerate() {
-        let &[c, h, w] = layer.output_shape() else { continue };
-        let maps: Vec<Vec<u8>> = (0..c).map(|k| to_bytes(&act.data[k * h * w..(k + 1) * h * w])).collect();
-        let refs: Vec<&[u8]> = maps.iter().map(Vec::as_slice).collect();
+    for l in &layers {
+        let [c, h, w] = l.shape;
+        let refs: Vec<&[u8]> = l.maps.iter().map(Vec::as_slice).collect();
         let captions: Vec<String> = (0..c).map(|k| format!("{k}")).collect();
-        let path = a.out.join(format!("{:02}-{}.png", i + 1, layer.kind().to_lowercase()));
+        let name = if l.kind == "filters" { "filters.png".to_string() } else { format!("{:02}-{}.png", l.index + 1, l.kind.to_lowercase()) };
+        let path = a.out.join(name);
         digitnet::plots::image_grid(&path, &refs, h, w, &captions, c.min(16))?;
-        written.push(path);
-    }
-    // The first convolution's filters.
-    if let Some(conv) = model.layers().iter().find(|l| l.kind() == "Conv2d") {
-        let wt = &conv.params()[0];
-        let (oc, ic, kh, kw) = (wt.shape[0], wt.shape[1], wt.shape[2], wt.shape[3]);
-        let filters: Vec<Vec<u8>> = (0..oc).map(|o| to_bytes(&wt.value[o * ic * kh * kw..o * ic * kh * kw + kh * kw])).collect();
-        let refs: Vec<&[u8]> = filters.iter().map(Vec::as_slice).collect();
-        let captions: Vec<String> = (0..oc).map(|k| format!("{k}")).collect();
-        let path = a.out.join("filters.png");
-        digitnet::plots::image_grid(&path, &refs, kh, kw, &captions, oc.min(16))?;
         written.push(path);
     }
     for p in &written {

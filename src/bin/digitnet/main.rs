@@ -4,11 +4,13 @@
 mod angle;
 mod bench;
 mod common;
+mod dashboard;
 mod data_cmd;
 mod eval;
 mod finetune;
 mod inspect;
 mod predict;
+mod serve;
 mod summary;
 mod sweep;
 mod train;
@@ -53,6 +55,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Apply a classical spatial filter (averaging, Laplacian, Sobel, sharpen) to an image.
     Filter(inspect::FilterArgs),
+    /// Serve the drawing page and the JSON API (predict, read, angle) over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Deskew(a) => angle::deskew(a),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Filter(a) => inspect::filter(a),
+        Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(code) => code,

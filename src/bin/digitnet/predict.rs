@@ -10,6 +10,7 @@ use digitnet::preprocess;
 use digitnet::segment;
 use digitnet::tensor::Tensor;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -34,7 +35,13 @@ impl ModelArgs {
 /// The model from `--model` (with `--arch` for foreign files) or the built-in one.
 /// Only classifiers are accepted (predict, read, eval and inspect report classes).
 pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
-    check_classifier(load_any_model(model, arch)?)
+    Ok(load_model_with_metadata(model, arch)?.0)
+}
+
+/// As [`load_model`], with the file's metadata (e.g. `val_accuracy`, `epoch`).
+pub fn load_model_with_metadata(model: Option<&PathBuf>, arch: Option<&str>) -> Result<(Sequential, HashMap<String, String>)> {
+    let (m, metadata) = load_any_model_with_metadata(model, arch)?;
+    Ok((check_classifier(m)?, metadata))
 }
 
 /// `m` if it is a classifier, else an error saying the command needs one.
@@ -49,12 +56,17 @@ pub fn check_classifier(m: Sequential) -> Result<Sequential> {
 /// The model from `--model` (with `--arch` for foreign files) or the built-in classifier,
 /// whatever its task.
 pub fn load_any_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
+    Ok(load_any_model_with_metadata(model, arch)?.0)
+}
+
+fn load_any_model_with_metadata(model: Option<&PathBuf>, arch: Option<&str>) -> Result<(Sequential, HashMap<String, String>)> {
     Ok(match model {
         Some(path) => {
             let arch = arch.map(resolve_arch).transpose()?;
-            digitnet::checkpoint::load(path, arch.as_ref())?.model
+            let file = digitnet::checkpoint::load(path, arch.as_ref())?;
+            (file.model, file.metadata)
         }
-        None => digitnet::builtin::digits_classifier()?.0,
+        None => digitnet::builtin::digits_classifier()?,
     })
 }
 
@@ -68,8 +80,9 @@ pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Sequential> {
     Ok(m)
 }
 
-/// Softmax probabilities for MNIST-style 28×28 ink images.
-pub fn classify(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<Vec<f32>>> {
+/// The network input for MNIST-style 28×28 ink images: `[n, 1, 28, 28]`, normalised as the
+/// model was trained.
+pub fn input_tensor(model: &Sequential, images: &[[u8; 784]]) -> Result<Tensor> {
     let arch = model.architecture();
     if arch.input != [1, 28, 28] {
         anyhow::bail!("model '{}' takes {:?} inputs, not 28×28 digits", arch.name, arch.input);
@@ -81,6 +94,12 @@ pub fn classify(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<Vec<
             *d = norm.apply(p);
         }
     }
+    Ok(x)
+}
+
+/// Softmax probabilities for MNIST-style 28×28 ink images.
+pub fn classify(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<Vec<f32>>> {
+    let x = input_tensor(model, images)?;
     let logits = model.forward(&x, Mode::Eval)?;
     let k = logits.sample_len();
     let mut out = Vec::with_capacity(images.len());
@@ -114,11 +133,20 @@ pub struct PredictArgs {
     show: Option<PathBuf>,
 }
 
+/// One image's answer in `predict --json` (and `POST /api/predict`).
 #[derive(Serialize)]
 #[serde(untagged)]
-enum PredictOutput {
+pub enum PredictOutput {
     Ok { path: String, digit: String, confidence: f32, probabilities: Vec<f32> },
     Err { path: String, error: String },
+}
+
+impl PredictOutput {
+    /// The answer for the probabilities `p` over `classes`.
+    pub fn new(path: String, classes: &[String], p: Vec<f32>) -> Self {
+        let best = argmax(&p);
+        PredictOutput::Ok { path, digit: classes[best].clone(), confidence: p[best], probabilities: p }
+    }
 }
 
 fn save_28(path: &Path, img: &[u8; 784]) -> Result<()> {
@@ -164,7 +192,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
             let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
             println!("{shown}: {} ({:.1} %){extra}", classes[best], p[best] * 100.0);
         }
-        outputs.push(PredictOutput::Ok { path: shown, digit: classes[best].clone(), confidence: p[best], probabilities: p });
+        outputs.push(PredictOutput::new(shown, &classes, p));
     }
     if a.json {
         println!("{}", serde_json::to_string(&outputs)?);
@@ -188,18 +216,37 @@ pub struct ReadArgs {
 }
 
 #[derive(Serialize)]
-struct ReadDigit {
+pub struct ReadDigit {
     digit: String,
     confidence: f32,
     #[serde(rename = "box")]
     bbox: [usize; 4],
 }
 
+/// One image's answer in `read --json` (and `POST /api/read`).
 #[derive(Serialize)]
 #[serde(untagged)]
-enum ReadOutput {
+pub enum ReadOutput {
     Ok { path: String, text: String, digits: Vec<ReadDigit> },
     Err { path: String, error: String },
+}
+
+impl ReadOutput {
+    /// The number read from the digits found (`boxes`, in reading order) and their
+    /// probabilities over `classes`: a line break between lines.
+    pub fn new(path: String, classes: &[String], boxes: &[segment::DigitBox], probs: &[Vec<f32>]) -> Self {
+        let mut text = String::new();
+        let mut digits = Vec::new();
+        for (i, (b, p)) in boxes.iter().zip(probs).enumerate() {
+            if i > 0 && b.line != boxes[i - 1].line {
+                text.push('\n');
+            }
+            let best = argmax(p);
+            text += &classes[best];
+            digits.push(ReadDigit { digit: classes[best].clone(), confidence: p[best], bbox: [b.x, b.y, b.w, b.h] });
+        }
+        ReadOutput::Ok { path, text, digits }
+    }
 }
 
 pub fn read(a: ReadArgs) -> Result<ExitCode> {
@@ -226,24 +273,17 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
         };
         let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
         let probs = classify(&mut model, &images)?;
-        let mut text = String::new();
-        let mut digits = Vec::new();
-        for (i, (b, p)) in boxes.iter().zip(&probs).enumerate() {
-            if i > 0 && b.line != boxes[i - 1].line {
-                text.push('\n');
+        let output = ReadOutput::new(shown.clone(), &classes, &boxes, &probs);
+        if let ReadOutput::Ok { text, digits, .. } = &output {
+            if let Some(out) = &a.annotate {
+                let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
+                digitnet::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
             }
-            let best = argmax(p);
-            text += &classes[best];
-            digits.push(ReadDigit { digit: classes[best].clone(), confidence: p[best], bbox: [b.x, b.y, b.w, b.h] });
+            if !a.json {
+                println!("{shown}: {}", text.replace('\n', " / "));
+            }
         }
-        if let Some(out) = &a.annotate {
-            let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
-            digitnet::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
-        }
-        if !a.json {
-            println!("{shown}: {}", text.replace('\n', " / "));
-        }
-        outputs.push(ReadOutput::Ok { path: shown, text, digits });
+        outputs.push(output);
     }
     if a.json {
         if outputs.len() == 1 {

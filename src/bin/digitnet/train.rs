@@ -129,6 +129,9 @@ pub struct TrainArgs {
     /// With --folder: the fraction of each class used for training; the rest validates.
     #[arg(long, default_value_t = 0.8)]
     split: f64,
+    /// Serve a live training-progress page at this address (default 127.0.0.1:8081).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
+    dashboard: Option<String>,
 }
 
 /// Fails early, before any training, if `dir` cannot be written.
@@ -242,13 +245,14 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             bail!("--class-weights has {} values for {} classes", w.len(), run.model.architecture().outputs());
         }
     }
-    drive(&mut run, &data)?;
+    drive(&mut run, &data, a.dashboard.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Trains `run` on `data` with a progress bar and one line per epoch, then draws the curves
-/// and says where everything went. Shared by `train` and `finetune`.
-pub fn drive(run: &mut Run, data: &Dataset) -> Result<()> {
+/// and says where everything went; with `dashboard`, also serves the live training page there.
+/// Shared by `train` and `finetune`.
+pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<()> {
     let rotation = run.model.architecture().task == Task::Rotation;
     let (acc_name, score_name) = if rotation { ("within10°", "RMSE") } else { ("acc", "accuracy") };
     let frozen = run.state.config.freeze;
@@ -266,7 +270,8 @@ pub fn drive(run: &mut Run, data: &Dataset) -> Result<()> {
     let mut bar: Option<ProgressBar> = None;
     let mut started = Instant::now();
     let total = Instant::now();
-    run.fit(data, None, |event| match event {
+    let mut dashboard = crate::dashboard::Dashboard::start(dashboard, &run.model.architecture().name)?;
+    run.fit(data, None, |event| match dashboard.observe(event) {
         Event::EpochStart { epoch, epochs, batches } => {
             let pb = ProgressBar::new(batches as u64);
             pb.set_style(

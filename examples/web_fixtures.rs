@@ -1,0 +1,28 @@
+//! Writes the photos the browser test (`web/test.sh`) uploads, into `web/fixtures/`:
+//! `number.png`, a photo-like rendering of MNIST test digits 0–4 ("72104") on tinted paper,
+//! and `digit.png`, test digit 1 (a "2"). Test digits: the built-in model never trained on them.
+//!
+//! Run: `cargo run --release --example web_fixtures`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{draw_digit, paper};
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::init::Rng;
+
+fn main() {
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, true).expect("shipped MNIST");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/fixtures");
+    std::fs::create_dir_all(&dir).expect("web/fixtures");
+    let mut rng = Rng::new(5);
+    let mut number = paper(540, 150, &mut rng);
+    for k in 0..5 {
+        draw_digit(&mut number, test.image(k), 3, 20 + k as u32 * 100, 20 + rng.below(30) as u32);
+    }
+    number.save(dir.join("number.png")).expect("writing number.png");
+    let mut digit = paper(150, 140, &mut rng);
+    draw_digit(&mut digit, test.image(1), 4, 15, 10);
+    digit.save(dir.join("digit.png")).expect("writing digit.png");
+    println!("wrote {}/number.png (72104) and digit.png (2)", dir.display());
+}

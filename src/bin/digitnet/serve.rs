@@ -1,0 +1,463 @@
+//! `digitnet serve`: the drawing page, the upload page and the JSON API, from the one binary.
+//!
+//! A request's path: axum reads the body (at most [`MAX_BODY`]; more is 413) → decoding and
+//! preprocessing (the library's `decode_luma` + `to_mnist` or `find_digits`, as `predict` and
+//! `read` do) in tokio's blocking pool, at most `--workers` at once → a job on the bounded
+//! inference queue ([`pool`]) → a worker's forward → the same JSON object as
+//! `predict --json` / `read --json`. Every request has a deadline (`--timeout`, then 504);
+//! every error is `{"error": "…"}` with a 4xx/5xx status; SIGTERM or Ctrl-C stops accepting
+//! connections and finishes the requests in flight.
+//!
+//! The page (`web/index.html`, `app.js`, `style.css`) is embedded with `include_str!`.
+
+mod pool;
+
+use crate::predict::{load_model_with_metadata, ModelArgs, PredictOutput, ReadOutput};
+use anyhow::{bail, Context, Result};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clap::Args;
+use digitnet::model::Sequential;
+use digitnet::preprocess;
+use pool::{Answer, Models, Pool, Task};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Largest request body: 10 MB (more gets 413 before it is read).
+pub const MAX_BODY: usize = 10 * 1000 * 1000;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// A rotation (angle) model file for /api/angle and the rotated-digit upload (default: the built-in one).
+    #[arg(long)]
+    angle_model: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Inference threads, each with its own copy of the model.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Inference jobs allowed to wait for a worker; beyond that requests get 503.
+    #[arg(long, default_value_t = 256)]
+    queue: usize,
+    /// Seconds a request may take, reading its body included, before it gets 504.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: `{"error": "…"}` with a status
+// ---------------------------------------------------------------------------------------------
+
+/// An error answer: its status and a one-line message.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub fn unprocessable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+    }
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
+    }
+
+    /// A library error from decoding or preprocessing a request's image: the input's fault
+    /// (422) unless it is an I/O or configuration failure on our side.
+    fn from_input(e: digitnet::Error) -> Self {
+        match e {
+            digitnet::Error::Data(_) | digitnet::Error::Format { .. } | digitnet::Error::Length { .. } => Self::unprocessable(e.to_string()),
+            other => Self::internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (self.status, Json(Body { error: self.message })).into_response()
+    }
+}
+
+type ApiResult<T> = std::result::Result<T, ApiError>;
+
+// ---------------------------------------------------------------------------------------------
+// Server state and start-up
+// ---------------------------------------------------------------------------------------------
+
+struct AppState {
+    pool: Pool,
+    classes: Vec<String>,
+    /// Bounds the decoding and preprocessing running at once (each may hold a decoded photo).
+    decoders: Arc<Semaphore>,
+    /// `GET /api/model`'s answer, made once.
+    model_json: String,
+}
+
+type Shared = Arc<AppState>;
+
+/// `GET /api/model`.
+#[derive(Serialize)]
+struct ModelInfo {
+    name: String,
+    source: String,
+    input: [usize; 3],
+    classes: Vec<String>,
+    parameters: usize,
+    flops_per_image: usize,
+    layers: Vec<LayerInfo>,
+    /// The validation accuracy recorded in the model file when it was trained (the best epoch's).
+    val_accuracy: Option<f64>,
+    epoch: Option<usize>,
+    /// Keras-style table, as `digitnet summary` prints it.
+    summary: String,
+    angle_model: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LayerInfo {
+    index: usize,
+    kind: String,
+    describe: String,
+    output_shape: Vec<usize>,
+    parameters: usize,
+}
+
+impl ModelInfo {
+    fn new(model: &Sequential, metadata: &std::collections::HashMap<String, String>, source: String, angle_model: Option<String>) -> Self {
+        let a = model.architecture();
+        let layers = model
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(index, l)| LayerInfo {
+                index,
+                kind: l.kind().to_string(),
+                describe: l.describe(),
+                output_shape: l.output_shape().to_vec(),
+                parameters: l.params().iter().map(|p| p.value.len()).sum(),
+            })
+            .collect();
+        ModelInfo {
+            name: a.name.clone(),
+            source,
+            input: a.input,
+            classes: a.classes.clone(),
+            parameters: model.trainable_count(),
+            flops_per_image: model.flops(),
+            layers,
+            val_accuracy: metadata.get("val_accuracy").and_then(|v| v.parse().ok()).filter(|v: &f64| v.is_finite()),
+            epoch: metadata.get("epoch").and_then(|v| v.parse().ok()),
+            summary: model.summary(),
+            angle_model,
+        }
+    }
+}
+
+/// The rotation of each digit in degrees (positive = counter-clockwise), as `angle` computes it.
+fn angles(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<f32>> {
+    Ok(digitnet::rotation::predict_angles(model, images)?)
+}
+
+pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+    if a.workers == 0 || a.workers > 64 {
+        bail!("--workers must be between 1 and 64, got {}", a.workers);
+    }
+    if a.queue == 0 {
+        bail!("--queue must be ≥ 1");
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds, got {}", a.timeout);
+    }
+    let (model, metadata) = load_model_with_metadata(a.model.model.as_ref(), a.model.arch.as_deref())?;
+    if model.architecture().input != [1, 28, 28] {
+        bail!("model '{}' takes {:?} inputs; serve needs a 28×28 digit classifier", model.architecture().name, model.architecture().input);
+    }
+    let source = a.model.model.as_ref().map_or_else(|| digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
+    let load_angle = || -> Result<Option<Sequential>> {
+        Ok(Some(crate::predict::load_rotation_model(a.angle_model.as_ref()).with_context(|| match &a.angle_model {
+            Some(p) => format!("loading --angle-model {}", p.display()),
+            None => "loading the built-in rotation model".to_string(),
+        })?))
+    };
+    load_angle()?; // fail before binding when the file is bad
+    let model_json = serde_json::to_string(&ModelInfo::new(&model, &metadata, source, Some(a.angle_model.as_ref().map_or_else(|| digitnet::builtin::ROTATION_REGRESSOR_NAME.to_string(), |p| p.display().to_string()))))?;
+    let classes = model.architecture().classes.clone();
+    // The model loaded above goes to the first worker; the others load their own copies.
+    let first = std::sync::Mutex::new(Some(model));
+    let pool = Pool::start(a.workers, a.queue, || {
+        let classifier = match first.lock().ok().and_then(|mut m| m.take()) {
+            Some(m) => m,
+            None => load_model_with_metadata(a.model.model.as_ref(), a.model.arch.as_deref())?.0,
+        };
+        Ok(Models { classifier, angle: load_angle()? })
+    })?;
+    let state = Arc::new(AppState { pool, classes, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
+    let timeout = Duration::from_secs_f64(a.timeout);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.addr).await.with_context(|| format!("cannot listen on {}", a.addr))?;
+        let addr = listener.local_addr()?;
+        println!("digitnet serve: listening on http://{addr} ({} worker{}; Ctrl-C stops)", a.workers, if a.workers == 1 { "" } else { "s" });
+        std::io::Write::flush(&mut std::io::stdout())?;
+        axum::serve(listener, router(state, timeout)).with_graceful_shutdown(shutdown_signal()).await.context("serving")
+    })?;
+    eprintln!("digitnet serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("digitnet serve: shutting down, finishing the requests in flight");
+}
+
+/// A static text response with its content type.
+pub fn asset(content_type: &'static str, text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], text).into_response()
+}
+
+pub const STYLE_CSS: &str = include_str!("../../../web/style.css");
+
+fn router(state: Shared, timeout: Duration) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(include_str!("../../../web/index.html")) }))
+        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../../web/app.js")) }))
+        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/api/health", get(health))
+        .route("/api/model", get(model_info))
+        .route("/api/predict", post(api_predict))
+        .route("/api/read", post(api_read))
+        .route("/api/angle", post(api_angle))
+        .route("/api/inspect", post(api_inspect))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or API route") })
+        .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route (the API takes POST, /api/model and /api/health GET)") })
+        .layer(middleware::from_fn_with_state(timeout, deadline))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Gives every request `timeout` to finish (reading its body included); then 504.
+async fn deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the limit of {:.1} s", timeout.as_secs_f64())).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies: image bytes, a multipart upload, or JSON pixels
+// ---------------------------------------------------------------------------------------------
+
+/// `?show=true`: also return the 28×28 image the network saw.
+#[derive(Deserialize, Default)]
+struct Options {
+    #[serde(default)]
+    show: bool,
+}
+
+/// What a request sent: an encoded image (with a name for the answer's `path`) or pixels.
+enum Input {
+    Image { name: String, bytes: Bytes },
+    Pixels(Box<[u8; 784]>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PixelsBody {
+    pixels: Vec<f64>,
+}
+
+const BODY_HELP: &str = "send image bytes (PNG, JPEG, BMP, GIF, TIFF, WebP), a multipart upload with one image, or JSON {\"pixels\": [784 numbers, 0-255]}";
+
+fn options(req: &Request) -> ApiResult<Options> {
+    Query::<Options>::try_from_uri(req.uri()).map(|q| q.0).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// Reads the body by its content type (multipart, JSON, or anything else as image bytes).
+async fn read_input(req: Request) -> ApiResult<Input> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        while let Some(field) = form.next_field().await.map_err(|e| ApiError::new(e.status(), e.body_text()))? {
+            let name = field.file_name().or(field.name()).unwrap_or("upload").to_string();
+            let bytes = field.bytes().await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+            if !bytes.is_empty() {
+                return Ok(Input::Image { name, bytes });
+            }
+        }
+        return Err(ApiError::bad_request(format!("the multipart upload has no non-empty file: {BODY_HELP}")));
+    }
+    let bytes = Bytes::from_request(req, &()).await.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(e.status(), format!("the body is larger than the limit of {MAX_BODY} bytes")),
+        status => ApiError::new(status, e.body_text()),
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(format!("empty body: {BODY_HELP}")));
+    }
+    if content_type.starts_with("application/json") {
+        return pixels(&bytes).map(Input::Pixels);
+    }
+    if image::guess_format(&bytes).is_err() {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("the body is not a recognised image: {BODY_HELP}")));
+    }
+    Ok(Input::Image { name: "body".into(), bytes })
+}
+
+/// `{"pixels": [784 numbers]}`: a 28×28 MNIST-style image, row-major, 0 = background, 255 =
+/// full ink, used as is (no preprocessing). Malformed JSON is 400; the wrong count or values
+/// outside 0–255 are 422, and so is an image without ink.
+fn pixels(json: &[u8]) -> ApiResult<Box<[u8; 784]>> {
+    let body: PixelsBody = serde_json::from_slice(json).map_err(|e| {
+        let m = format!("bad JSON body: {e} ({BODY_HELP})");
+        if e.is_data() { ApiError::unprocessable(m) } else { ApiError::bad_request(m) }
+    })?;
+    if body.pixels.len() != 784 {
+        return Err(ApiError::unprocessable(format!("\"pixels\" has {} numbers; a 28×28 image needs 784", body.pixels.len())));
+    }
+    let mut img = Box::new([0u8; 784]);
+    for (i, (d, &v)) in img.iter_mut().zip(&body.pixels).enumerate() {
+        if !(0.0..=255.0).contains(&v) {
+            return Err(ApiError::unprocessable(format!("pixel {i} is {v}; pixels are 0 (background) to 255 (ink)")));
+        }
+        *d = v.round() as u8;
+    }
+    if img.iter().all(|&p| p == 0) {
+        return Err(ApiError::unprocessable("no digit found: every pixel is 0"));
+    }
+    Ok(img)
+}
+
+impl AppState {
+    /// Runs `f` in the blocking pool, at most `--workers` at once.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        let permit = self.decoders.clone().acquire_owned().await.map_err(|_| ApiError::unavailable("shutting down"))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|_| ApiError::internal("preprocessing failed on this input"))
+    }
+
+    /// The 28×28 image the network sees: pixels as sent, or the photo preprocessed exactly as
+    /// `predict` does it.
+    async fn digit(&self, input: Input) -> ApiResult<(String, Box<[u8; 784]>)> {
+        match input {
+            Input::Pixels(p) => Ok(("pixels".into(), p)),
+            Input::Image { name, bytes } => {
+                let origin = name.clone();
+                let img = self.blocking(move || preprocess::decode_luma(&bytes, &origin).and_then(|g| preprocess::to_mnist(&g))).await?;
+                Ok((name, Box::new(img.map_err(ApiError::from_input)?)))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------------------------
+
+/// An answer, with the 28×28 input when `?show=true` asked for it.
+#[derive(Serialize)]
+struct Shown<T> {
+    #[serde(flatten)]
+    answer: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<Vec<u8>>,
+}
+
+fn shown<T: Serialize>(answer: T, show: bool, img: &[u8; 784]) -> Json<Shown<T>> {
+    Json(Shown { answer, input: show.then(|| img.to_vec()) })
+}
+
+async fn health(State(s): State<Shared>) -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok", "queued": s.pool.queued()}))
+}
+
+async fn model_info(State(s): State<Shared>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], s.model_json.clone())
+}
+
+/// `POST /api/predict` → the object `predict --json` prints for one image.
+async fn api_predict(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
+    let opts = options(&req)?;
+    let (name, img) = s.digit(read_input(req).await?).await?;
+    let p = s.pool.classify(vec![*img]).await?.remove(0);
+    Ok(shown(PredictOutput::new(name, &s.classes, p), opts.show, &img).into_response())
+}
+
+/// `POST /api/read` → the object `read --json` prints for one image.
+async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
+    let (name, bytes) = match read_input(req).await? {
+        Input::Image { name, bytes } => (name, bytes),
+        Input::Pixels(_) => return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "read takes a photo of a number, not 28×28 pixels")),
+    };
+    let origin = name.clone();
+    let found = s.blocking(move || preprocess::decode_luma(&bytes, &origin).and_then(|g| digitnet::segment::find_digits(&g))).await?;
+    let boxes = found.map_err(ApiError::from_input)?;
+    let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
+    let probs = s.pool.classify(images).await?;
+    Ok(Json(ReadOutput::new(name, &s.classes, &boxes, &probs)).into_response())
+}
+
+/// `POST /api/angle` → `{"angle": degrees}` (positive = counter-clockwise).
+async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
+    let opts = options(&req)?;
+    let (_, img) = s.digit(read_input(req).await?).await?;
+    let Answer::Angles(a) = s.pool.run(Task::Angles(vec![*img])).await? else { return Err(ApiError::internal("wrong answer kind from a worker")) };
+    #[derive(Serialize)]
+    struct Angle {
+        angle: f32,
+    }
+    let angle = a.first().copied().ok_or_else(|| ApiError::internal("the rotation model gave no angle"))?;
+    Ok(shown(Angle { angle }, opts.show, &img).into_response())
+}
+
+/// `POST /api/inspect` → the 28×28 input and every layer's feature maps (as `inspect`).
+async fn api_inspect(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
+    let (_, img) = s.digit(read_input(req).await?).await?;
+    let Answer::Maps(layers) = s.pool.run(Task::Inspect(img.clone())).await? else { return Err(ApiError::internal("wrong answer kind from a worker")) };
+    Ok(Json(serde_json::json!({"input": img.to_vec(), "layers": layers})).into_response())
+}
