@@ -232,4 +232,6 @@ fn rotation_bad_inputs() {
     fails_with(&["eval", "--model", &d("rot.safetensors"), "--threshold=-1"], "--threshold");
     fails_with(&["eval", "--rotated", "--deskew-with", &d("cls.safetensors")], "not a rotation model");
     fails_with(&["data", "rotated", "--n", "0", "--out", &d("r")], "--n");
+    fails_with(&["train", "--task", "rotation", "--class-weights", "1,2", "--out", &d("w.safetensors")], "--class-weights");
+    fails_with(&["train", "--task", "rotation", "--augment-rotation", "10", "--epochs", "1", "--out", &d("a.safetensors")], "augmentation");
 }

@@ -241,6 +241,9 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
         }
     };
     if let Some(w) = &run.state.config.class_weights {
+        if run.model.architecture().task != Task::Classification {
+            bail!("--class-weights is for classification; a rotation model has no classes");
+        }
         if w.len() != run.model.architecture().outputs() {
             bail!("--class-weights has {} values for {} classes", w.len(), run.model.architecture().outputs());
         }
