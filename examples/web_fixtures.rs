@@ -1,6 +1,7 @@
 //! Writes the photos the browser test (`web/test.sh`) uploads, into `web/fixtures/`:
 //! `number.png`, a photo-like rendering of MNIST test digits 0–4 ("72104") on tinted paper,
-//! and `digit.png`, test digit 1 (a "2"). Test digits: the built-in model never trained on them.
+//! `digit.png`, test digit 1 (a "2"), and `rotated.png`, that digit turned 30° counter-clockwise.
+//! Test digits: the built-in models never trained on them.
 //!
 //! Run: `cargo run --release --example web_fixtures`
 
@@ -24,5 +25,10 @@ fn main() {
     let mut digit = paper(150, 140, &mut rng);
     draw_digit(&mut digit, test.image(1), 4, 15, 10);
     digit.save(dir.join("digit.png")).expect("writing digit.png");
-    println!("wrote {}/number.png (72104) and digit.png (2)", dir.display());
+    let mut rotated = vec![0u8; 784];
+    digitnet::rotation::rotate_into(test.image(1), &mut rotated, 28, 28, 30.0, 0);
+    let mut photo = paper(150, 140, &mut rng);
+    draw_digit(&mut photo, &rotated, 4, 15, 10);
+    photo.save(dir.join("rotated.png")).expect("writing rotated.png");
+    println!("wrote {}/number.png (72104), digit.png (2) and rotated.png (the 2 turned 30° counter-clockwise)", dir.display());
 }

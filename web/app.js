@@ -277,6 +277,7 @@ async function upload(file) {
       g.rotate((a.angle * Math.PI) / 180);
       g.drawImage(seen, -14, -14);
       out.replaceChildren(element("div", "result-line", `turned ${a.angle.toFixed(1)}° counter-clockwise`), seen, straight);
+      out.dataset.angle = a.angle;
     }
   } catch (err) {
     out.replaceChildren(element("p", "error", err.message));

@@ -83,6 +83,15 @@ async function stroke(page, box, points) {
     console.log(`screenshot: ${screenshot}`);
   }
 
+  await check("a photo of a turned digit shows its angle and the straightened digit", async () => {
+    await page.check("input[name=mode][value=rotated]");
+    await page.setInputFiles("#file", path.join(fixtures, "rotated.png"));
+    await page.waitForFunction(() => document.getElementById("upload-result").dataset.angle !== undefined, null, { timeout: 10000 });
+    const angle = Number(await page.evaluate(() => document.getElementById("upload-result").dataset.angle));
+    if (!(Math.abs(angle - 30) < 10)) throw new Error(`rotated.png (turned 30°): the page says ${angle}°`);
+    expectEqual(await page.locator("#upload-result canvas").count(), 2, "the digit seen and straightened");
+  });
+
   await check("the feature maps of the drawing are shown on demand", async () => {
     await page.click("#inside");
     await page.waitForFunction(() => document.querySelectorAll("#maps .layer canvas").length >= 10, null, { timeout: 10000 });
