@@ -133,15 +133,14 @@ fn measure_on_rotated_test(regressor: &mut Sequential) -> (AngleReport, f64, f64
 }
 
 /// `models/rotation-mnist.safetensors` (raw 28×28 inputs, the benchmark pipeline):
-/// measured RMSE 3.70°, 98.11 % within 10°, classifier 99.52 % after deskewing against 99.66 %
-/// upright. The issue's ≥ 98 % within 10° and deskewing within 1 point are met; its RMSE aim
-/// of 3.5° is not (the bound here is the measured value, rounded up).
+/// measured RMSE 2.79°, 99.30 % within 10°, classifier 99.62 % after deskewing against 99.66 %
+/// upright — the targets (≤ 3.5°, ≥ 98 %, within 1 point).
 #[test]
 fn mnist_rotation_model_on_rotated_test_digits() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/rotation-mnist.safetensors");
     let mut regressor = digitnet::checkpoint::load(&path, None).unwrap().model;
     let (r, upright, deskewed) = measure_on_rotated_test(&mut regressor);
-    assert!(r.rmse <= 3.75, "RMSE {}", r.rmse);
+    assert!(r.rmse <= 3.5, "RMSE {}", r.rmse);
     assert!(r.within_threshold >= 0.98, "within 10° {}", r.within_threshold);
     assert!(upright - deskewed <= 0.01, "upright {upright}, deskewed {deskewed}");
 }
