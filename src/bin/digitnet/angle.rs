@@ -1,7 +1,7 @@
 //! `digitnet angle` and `digitnet deskew`: how far the digit in each photo is turned, and the
 //! photo turned back.
 
-use crate::predict::load_rotation_model;
+use crate::predict::{each_file, load_rotation_model};
 use anyhow::{Context, Result};
 use clap::Args;
 use digitnet::model::Sequential;
@@ -71,31 +71,19 @@ fn paper_level(g: &Gray) -> u8 {
     border[border.len() / 2]
 }
 
-/// Runs `each` on every image, collecting per-file errors instead of stopping; prints the
-/// text or JSON report and returns exit code 1 if any image failed.
+/// Answers every image with `each` (its angle, and the file written if any), a failure of
+/// one file being that file's answer; prints the text or JSON report and returns exit code 1
+/// if any image failed.
 fn for_each_image(images: &[PathBuf], json: bool, mut each: impl FnMut(&Path) -> Result<(f32, Option<String>)>) -> Result<ExitCode> {
-    let mut outputs = Vec::new();
-    let mut failed = false;
-    for path in images {
-        let shown = path.display().to_string();
-        match each(path) {
-            Ok((angle, output)) => {
-                if !json {
-                    let to = output.as_ref().map(|o| format!(" → {o}")).unwrap_or_default();
-                    println!("{shown}: {angle:.1}°{to}");
-                }
-                outputs.push(AngleOutput::Ok { path: shown, angle, output });
+    let (outputs, failed) = each_file(images, json, |path, shown| {
+        Ok(each(path).map(|(angle, output)| {
+            if !json {
+                let to = output.as_ref().map(|o| format!(" → {o}")).unwrap_or_default();
+                println!("{shown}: {angle:.1}°{to}");
             }
-            Err(e) => {
-                failed = true;
-                let error = format!("{e:#}").replace('\n', " ");
-                if !json {
-                    eprintln!("{shown}: error: {error}");
-                }
-                outputs.push(AngleOutput::Err { path: shown, error });
-            }
-        }
-    }
+            AngleOutput::Ok { path: shown.to_string(), angle, output }
+        }).map_err(|e| format!("{e:#}").replace('\n', " ")))
+    }, |path, error| AngleOutput::Err { path, error })?;
     if json {
         println!("{}", serde_json::to_string(&outputs)?);
     }

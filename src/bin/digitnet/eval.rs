@@ -68,10 +68,7 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
     }
     let mut model = crate::predict::check_classifier(model)?;
     let model_name = a.model.as_ref().map_or(digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
-    let split = match a.split {
-        SplitName::Test => Split::Test,
-        SplitName::Train => Split::Train,
-    };
+    let split = split_of(&a);
     let data = match &a.folder {
         Some(dir) => {
             let input = model.architecture().input;

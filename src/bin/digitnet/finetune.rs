@@ -7,7 +7,6 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use digitnet::data::Split;
 use digitnet::optim::OptimizerKind;
-use digitnet::schedule::Schedule;
 use digitnet::train::{Run, RunPaths, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,11 +90,7 @@ fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     if freeze > head {
         bail!("--freeze {freeze} is larger than the {head} layers before the new head (`--freeze all` freezes them all)");
     }
-    let schedule = match a.schedule {
-        ScheduleName::Constant => Schedule::Constant,
-        ScheduleName::Step => Schedule::parse("step", 3.0, 0.1)?,
-        ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
-    };
+    let schedule = a.schedule.schedule(3.0, 0.1)?; // step: ×0.1 every 3 epochs, as train's defaults
     let data = load_split(a.data.as_ref(), Split::Train)?;
     let config = TrainConfig {
         epochs: a.epochs,

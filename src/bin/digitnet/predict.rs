@@ -111,6 +111,35 @@ pub fn classify(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<Vec<
     Ok(out)
 }
 
+/// The per-file loop of `predict`, `read`, `angle` and `deskew`. `each` answers one file
+/// (given its path and its name as shown): `Ok(Err(message))` is that file's failure, printed
+/// to stderr unless `json` and recorded by `failure(name, message)`, and the other files still
+/// get their answers; an outer `Err` stops the command. Returns the answers and whether any
+/// file failed.
+pub fn each_file<T>(
+    images: &[PathBuf],
+    json: bool,
+    mut each: impl FnMut(&Path, &str) -> Result<std::result::Result<T, String>>,
+    failure: impl Fn(String, String) -> T,
+) -> Result<(Vec<T>, bool)> {
+    let mut outputs = Vec::with_capacity(images.len());
+    let mut failed = false;
+    for path in images {
+        let shown = path.display().to_string();
+        match each(path, &shown)? {
+            Ok(answer) => outputs.push(answer),
+            Err(error) => {
+                failed = true;
+                if !json {
+                    eprintln!("{shown}: error: {error}");
+                }
+                outputs.push(failure(shown, error));
+            }
+        }
+    }
+    Ok((outputs, failed))
+}
+
 fn argmax(p: &[f32]) -> usize {
     p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b })
 }
@@ -163,21 +192,10 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
     if let Some(dir) = &a.show {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut outputs = Vec::new();
-    let mut failed = false;
-    for path in &a.images {
-        let shown = path.display().to_string();
-        let result = preprocess::load_luma(path).and_then(|g| preprocess::to_mnist(&g));
-        let img = match result {
+    let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
+        let img = match preprocess::load_luma(path).and_then(|g| preprocess::to_mnist(&g)) {
             Ok(img) => img,
-            Err(e) => {
-                failed = true;
-                if !a.json {
-                    eprintln!("{shown}: error: {e}");
-                }
-                outputs.push(PredictOutput::Err { path: shown, error: e.to_string() });
-                continue;
-            }
+            Err(e) => return Ok(Err(e.to_string())),
         };
         if let Some(dir) = &a.show {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
@@ -192,8 +210,8 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
             let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
             println!("{shown}: {} ({:.1} %){extra}", classes[best], p[best] * 100.0);
         }
-        outputs.push(PredictOutput::new(shown, &classes, p));
-    }
+        Ok(Ok(PredictOutput::new(shown.to_string(), &classes, p)))
+    }, |path, error| PredictOutput::Err { path, error })?;
     if a.json {
         println!("{}", serde_json::to_string(&outputs)?);
     }
@@ -255,25 +273,14 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
     }
     let mut model = a.model.load()?;
     let classes = model.architecture().classes.clone();
-    let mut outputs = Vec::new();
-    let mut failed = false;
-    for path in &a.images {
-        let shown = path.display().to_string();
-        let found = preprocess::load_luma(path).and_then(|g| segment::find_digits(&g).map(|b| (g, b)));
-        let (gray, boxes) = match found {
+    let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
+        let (gray, boxes) = match preprocess::load_luma(path).and_then(|g| segment::find_digits(&g).map(|b| (g, b))) {
             Ok(v) => v,
-            Err(e) => {
-                failed = true;
-                if !a.json {
-                    eprintln!("{shown}: error: {e}");
-                }
-                outputs.push(ReadOutput::Err { path: shown, error: e.to_string() });
-                continue;
-            }
+            Err(e) => return Ok(Err(e.to_string())),
         };
         let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
         let probs = classify(&mut model, &images)?;
-        let output = ReadOutput::new(shown.clone(), &classes, &boxes, &probs);
+        let output = ReadOutput::new(shown.to_string(), &classes, &boxes, &probs);
         if let ReadOutput::Ok { text, digits, .. } = &output {
             if let Some(out) = &a.annotate {
                 let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
@@ -283,8 +290,8 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
                 println!("{shown}: {}", text.replace('\n', " / "));
             }
         }
-        outputs.push(output);
-    }
+        Ok(Ok(output))
+    }, |path, error| ReadOutput::Err { path, error })?;
     if a.json {
         if outputs.len() == 1 {
             println!("{}", serde_json::to_string(&outputs[0])?);

@@ -136,7 +136,7 @@ struct ModelInfo {
     epoch: Option<usize>,
     /// Keras-style table, as `digitnet summary` prints it.
     summary: String,
-    angle_model: Option<String>,
+    angle_model: String,
 }
 
 #[derive(Serialize)]
@@ -149,7 +149,7 @@ struct LayerInfo {
 }
 
 impl ModelInfo {
-    fn new(model: &Sequential, metadata: &std::collections::HashMap<String, String>, source: String, angle_model: Option<String>) -> Self {
+    fn new(model: &Sequential, metadata: &std::collections::HashMap<String, String>, source: String, angle_model: String) -> Self {
         let a = model.architecture();
         let layers = model
             .layers()
@@ -179,11 +179,6 @@ impl ModelInfo {
     }
 }
 
-/// The rotation of each digit in degrees (positive = counter-clockwise), as `angle` computes it.
-fn angles(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<f32>> {
-    Ok(digitnet::rotation::predict_angles(model, images)?)
-}
-
 pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.workers == 0 || a.workers > 64 {
         bail!("--workers must be between 1 and 64, got {}", a.workers);
@@ -199,23 +194,27 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         bail!("model '{}' takes {:?} inputs; serve needs a 28×28 digit classifier", model.architecture().name, model.architecture().input);
     }
     let source = a.model.model.as_ref().map_or_else(|| digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
-    let load_angle = || -> Result<Option<Sequential>> {
-        Ok(Some(crate::predict::load_rotation_model(a.angle_model.as_ref()).with_context(|| match &a.angle_model {
+    let load_angle = || -> Result<Sequential> {
+        crate::predict::load_rotation_model(a.angle_model.as_ref()).with_context(|| match &a.angle_model {
             Some(p) => format!("loading --angle-model {}", p.display()),
             None => "loading the built-in rotation model".to_string(),
-        })?))
+        })
     };
-    load_angle()?; // fail before binding when the file is bad
-    let model_json = serde_json::to_string(&ModelInfo::new(&model, &metadata, source, Some(a.angle_model.as_ref().map_or_else(|| digitnet::builtin::ROTATION_REGRESSOR_NAME.to_string(), |p| p.display().to_string()))))?;
+    let angle = load_angle()?; // fail before binding when the file is bad
+    if angle.architecture().input != [1, 28, 28] {
+        bail!("rotation model '{}' takes {:?} inputs; serve needs one for 28×28 digits", angle.architecture().name, angle.architecture().input);
+    }
+    let angle_source = a.angle_model.as_ref().map_or_else(|| digitnet::builtin::ROTATION_REGRESSOR_NAME.to_string(), |p| p.display().to_string());
+    let model_json = serde_json::to_string(&ModelInfo::new(&model, &metadata, source, angle_source))?;
     let classes = model.architecture().classes.clone();
-    // The model loaded above goes to the first worker; the others load their own copies.
-    let first = std::sync::Mutex::new(Some(model));
+    // The models loaded above go to the first worker; the others load their own copies.
+    let first = std::sync::Mutex::new(Some((model, angle)));
     let pool = Pool::start(a.workers, a.queue, || {
-        let classifier = match first.lock().ok().and_then(|mut m| m.take()) {
-            Some(m) => m,
-            None => load_model_with_metadata(a.model.model.as_ref(), a.model.arch.as_deref())?.0,
+        let (classifier, angle) = match first.lock().ok().and_then(|mut m| m.take()) {
+            Some(models) => models,
+            None => (load_model_with_metadata(a.model.model.as_ref(), a.model.arch.as_deref())?.0, load_angle()?),
         };
-        Ok(Models { classifier, angle: load_angle()? })
+        Ok(Models { classifier, angle })
     })?;
     let state = Arc::new(AppState { pool, classes, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
     let timeout = Duration::from_secs_f64(a.timeout);

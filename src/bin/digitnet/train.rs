@@ -37,6 +37,17 @@ pub enum ScheduleName {
     Cosine,
 }
 
+impl ScheduleName {
+    /// The schedule; `step_every` epochs and `step_gamma` apply to the step schedule.
+    pub fn schedule(self, step_every: f64, step_gamma: f32) -> Result<Schedule> {
+        Ok(match self {
+            ScheduleName::Constant => Schedule::Constant,
+            ScheduleName::Step => Schedule::parse("step", step_every, step_gamma)?,
+            ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
+        })
+    }
+}
+
 #[derive(Args)]
 pub struct TrainArgs {
     /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file.
@@ -192,11 +203,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 OptimizerName::Adam => OptimizerKind::adam(),
                 OptimizerName::Sgd => OptimizerKind::Sgd { momentum: a.momentum, nesterov: a.nesterov },
             };
-            let schedule = match a.schedule {
-                ScheduleName::Constant => Schedule::Constant,
-                ScheduleName::Step => Schedule::parse("step", a.step_every, a.step_gamma)?,
-                ScheduleName::Cosine => Schedule::Cosine { min_lr: 0.0 },
-            };
+            let schedule = a.schedule.schedule(a.step_every, a.step_gamma)?;
             let augment = Augment {
                 rotation_deg: a.augment_rotation,
                 shift: a.augment_shift,

@@ -29,10 +29,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-/// What a worker owns: the classifier and, when one was given, the rotation model.
+/// What a worker owns: the classifier and the rotation model.
 pub struct Models {
     pub classifier: Sequential,
-    pub angle: Option<Sequential>,
+    pub angle: Sequential,
 }
 
 /// Work for the models; every image is an MNIST-style 28×28 ink image.
@@ -131,10 +131,7 @@ fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
     match task {
         Task::Classify(images) => classify(&mut models.classifier, images).map(Answer::Probabilities).map_err(internal),
-        Task::Angles(images) => match &mut models.angle {
-            Some(model) => super::angles(model, images).map(Answer::Angles).map_err(|e| ApiError::unavailable(format!("{e:#}"))),
-            None => Err(ApiError::unavailable("no rotation model: start the server with --angle-model FILE")),
-        },
+        Task::Angles(images) => digitnet::rotation::predict_angles(&mut models.angle, images).map(Answer::Angles).map_err(|e| internal(e.into())),
         Task::Inspect(img) => feature_maps(&mut models.classifier, img).map(Answer::Maps).map_err(internal),
     }
 }
