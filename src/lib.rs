@@ -37,8 +37,10 @@ pub mod preprocess;
 pub mod rotation;
 pub mod schedule;
 pub mod segment;
+pub mod simd;
 pub mod tensor;
 pub mod train;
+pub mod winograd;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;

@@ -22,6 +22,13 @@
 //! The batch is split into one contiguous chunk per rayon thread; each chunk accumulates its
 //! own weight gradient, and the chunks are summed in order, so results depend only on the
 //! thread count.
+//!
+//! A 3×3, stride-1, pad-1 convolution with enough input channels (every 3×3 layer of `keras`
+//! but the first) runs its forward and its input gradient as Winograd F(2×2, 3×3)
+//! ([`crate::winograd`]) instead: 2.25× fewer multiply-adds, no im2col in the forward, no
+//! col2im in the backward. Its weight gradient stays `dy · colsᵀ` (the backward builds the
+//! columns then). Inference can also fuse the following ReLU and 2×2 max pool into it
+//! ([`Conv2d::forward_relu_max_pool`]).
 
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::conv_geometry::{Geometry, Padding};
@@ -29,7 +36,20 @@ use crate::error::Result;
 use crate::gemm::{sgemm, Strides};
 use crate::init::{Init, Rng};
 use crate::tensor::Tensor;
+use crate::winograd::{self, Epilogue, Plan};
 use rayon::prelude::*;
+
+/// Fewest input channels for which the Winograd lowering is used: below it the transforms
+/// cost more than the multiply-adds they save (measured with `cargo bench --bench kernels`).
+const WINOGRAD_MIN_CHANNELS: usize = 8;
+
+/// The Winograd plans of a layer it applies to.
+#[derive(Clone, Copy)]
+struct WinogradPlans {
+    forward: Plan,
+    input_grad: Plan,
+    relu_max_pool: Plan,
+}
 
 /// Below this many multiply-adds a single image's convolution stays on one thread.
 const SPLIT_CHANNELS_MIN_MACS: usize = 200_000;
@@ -46,8 +66,19 @@ pub struct Conv2d {
     cols: Vec<f32>,
     /// Batch size whose columns `cols` holds, if it holds them all.
     cols_cached_for: Option<usize>,
-    /// Per-chunk scratch for the backward: `[∂W part (OC·K), ∂b part (OC), ∂cols (K·P)]`.
+    /// Per-chunk scratch for the backward: `[∂W part (OC·K), ∂b part (OC), ∂cols (K·P),
+    /// recomputed cols (K·P)]`.
     work: Vec<Vec<f32>>,
+    /// Winograd plans, when the geometry allows them.
+    winograd: Option<WinogradPlans>,
+    /// Transformed kernels of the forward, valid while `kernels_fresh` (cleared whenever the
+    /// weights may change: [`Layer::params_mut`]).
+    kernels: Vec<f32>,
+    kernels_fresh: bool,
+    /// Transformed kernels of the input gradient (rebuilt at each backward).
+    grad_kernels: Vec<f32>,
+    /// Per-chunk Winograd scratch.
+    winograd_work: Vec<Vec<f32>>,
 }
 
 impl Conv2d {
@@ -76,7 +107,7 @@ impl Conv2d {
         if bias {
             params.push(Param::trainable("bias", &[out_channels]));
         }
-        Ok(Conv2d {
+        let mut conv = Conv2d {
             geo,
             in_shape: input,
             out_shape: [out_channels, geo.out_h, geo.out_w],
@@ -86,7 +117,69 @@ impl Conv2d {
             cols: Vec::new(),
             cols_cached_for: None,
             work: Vec::new(),
-        })
+            winograd: None,
+            kernels: Vec::new(),
+            kernels_fresh: false,
+            grad_kernels: Vec::new(),
+            winograd_work: Vec::new(),
+        };
+        conv.set_winograd(input[0] >= WINOGRAD_MIN_CHANNELS);
+        Ok(conv)
+    }
+
+    /// Chooses the lowering: Winograd F(2×2, 3×3) where the geometry allows it (the default
+    /// for layers with enough input channels), or im2col + GEMM. For benchmarks and tests.
+    pub fn set_winograd(&mut self, on: bool) {
+        let [c, h, w] = self.in_shape;
+        let oc = self.out_channels;
+        self.winograd = (on && winograd::applies(&self.geo)).then(|| WinogradPlans {
+            forward: Plan::new(c, oc, h, w, false),
+            input_grad: Plan::new(oc, c, h, w, false),
+            relu_max_pool: Plan::new(c, oc, h, w, true),
+        });
+        self.cols_cached_for = None;
+    }
+
+    /// True when this layer runs as Winograd F(2×2, 3×3), and so can fuse a following ReLU
+    /// and 2×2, stride-2 max pool ([`Conv2d::forward_relu_max_pool`]).
+    pub fn uses_winograd(&self) -> bool {
+        self.winograd.is_some()
+    }
+
+    /// Inference through this convolution, a ReLU and a 2×2, stride-2 max pool in one pass:
+    /// `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, equal (up to float rounding) to the three layers run one
+    /// after the other. An error if the layer does not use Winograd.
+    pub fn forward_relu_max_pool(&mut self, x: &Tensor, y: &mut Tensor) -> Result<()> {
+        let n = check_input(self, x)?;
+        let plans = self.winograd.ok_or_else(|| crate::error::Error::config("Conv2d: only a Winograd convolution fuses ReLU and max pooling"))?;
+        y.resize(n, &[self.out_channels, self.geo.out_h / 2, self.geo.out_w / 2]);
+        self.cols_cached_for = None;
+        self.run_winograd(plans.relu_max_pool, x, y, true);
+        Ok(())
+    }
+
+    /// Runs a forward Winograd plan over the batch, one chunk of samples per thread.
+    fn run_winograd(&mut self, plan: Plan, x: &Tensor, y: &mut Tensor, pooled: bool) {
+        let n = x.batch();
+        if n == 0 {
+            return;
+        }
+        if !self.kernels_fresh {
+            self.kernels.resize(plan.kernels_len(), 0.0);
+            plan.transform_kernels(&self.params[0].value, false, &mut self.kernels);
+            self.kernels_fresh = true;
+        }
+        let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
+        let (in_len, out_len) = (x.sample_len(), y.sample_len());
+        let work = ensure_work(&mut self.winograd_work, n.div_ceil(chunk), plan.work_len());
+        let bias = self.params.get(1).map(|b| b.value.as_slice());
+        let epilogue = if pooled { Epilogue::ReluMaxPool { bias } } else { Epilogue::Store { bias } };
+        let kernels = &self.kernels;
+        y.data
+            .par_chunks_mut(chunk * out_len)
+            .zip(x.data.par_chunks(chunk * in_len))
+            .zip(work.par_iter_mut())
+            .for_each(|((ys, xs), w)| plan.run(kernels, xs, ys, epilogue, w));
     }
 
     /// The geometry (output size, padding) this layer computes with.
@@ -136,6 +229,8 @@ impl Layer for Conv2d {
     }
 
     fn params_mut(&mut self) -> &mut [Param] {
+        // The caller may change the weights: the transformed kernels must be rebuilt.
+        self.kernels_fresh = false;
         &mut self.params
     }
 
@@ -147,6 +242,12 @@ impl Layer for Conv2d {
         let n = check_input(self, x)?;
         y.resize(n, &self.out_shape);
         if n == 0 {
+            return Ok(());
+        }
+        if let Some(plans) = self.winograd {
+            // The backward builds the columns its weight gradient needs.
+            self.cols_cached_for = None;
+            self.run_winograd(plans.forward, x, y, false);
             return Ok(());
         }
         let geo = self.geo;
@@ -207,65 +308,72 @@ impl Layer for Conv2d {
         let (in_len, out_len) = (geo.in_len(), oc * p);
         let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
         let chunks = n.div_ceil(chunk);
-        let work_len = oc * kk + oc + kk * p;
-        if self.work.len() < chunks {
-            self.work.resize_with(chunks, Vec::new);
-        }
-        for w in &mut self.work[..chunks] {
-            w.resize(work_len, 0.0);
-        }
+        let work_len = oc * kk + oc + 2 * kk * p;
+        let work = ensure_work(&mut self.work, chunks, work_len);
+        let winograd_dx = match (self.winograd, dx.is_some()) {
+            (Some(plans), true) => {
+                let plan = plans.input_grad;
+                self.grad_kernels.resize(plan.kernels_len(), 0.0);
+                plan.transform_kernels(&self.params[0].value, true, &mut self.grad_kernels);
+                Some(plan)
+            }
+            _ => None,
+        };
+        let winograd_work = ensure_work(&mut self.winograd_work, chunks, winograd_dx.map_or(0, |p| p.work_len()));
         let cached = self.cols_cached_for == Some(n);
         let cols = &self.cols;
         let weight = &self.params[0].value;
-        let body = |ci: usize, dys: &[f32], mut dxs: Option<&mut [f32]>, work: &mut Vec<f32>| {
+        let grad_kernels = &self.grad_kernels;
+        let body = |ci: usize, dys: &[f32], dxs: Option<&mut [f32]>, work: &mut Vec<f32>, winograd_work: &mut Vec<f32>| {
             let (dw, rest) = work.split_at_mut(oc * kk);
-            let (db, dcols) = rest.split_at_mut(oc);
-            let mut own_cols = Vec::new();
+            let (db, rest) = rest.split_at_mut(oc);
+            let (dcols, rest) = rest.split_at_mut(kk * p);
+            let own_cols = &mut rest[..kk * p];
             if param_grads {
                 dw.fill(0.0);
                 db.fill(0.0);
-            }
-            for (i, dys) in dys.chunks(out_len).enumerate() {
-                let s = ci * chunk + i;
-                let c: &[f32] = if cached {
-                    &cols[s * kk * p..(s + 1) * kk * p]
-                } else {
-                    // Backward after an eval-mode forward: rebuild this sample's columns.
-                    own_cols.resize(kk * p, 0.0);
-                    geo.im2col(&x.data[s * in_len..(s + 1) * in_len], &mut own_cols);
-                    &own_cols
-                };
-                if param_grads {
+                for (i, dys) in dys.chunks(out_len).enumerate() {
+                    let s = ci * chunk + i;
+                    let c: &[f32] = if cached {
+                        &cols[s * kk * p..(s + 1) * kk * p]
+                    } else {
+                        // After an eval-mode or Winograd forward: build this sample's columns.
+                        geo.im2col(&x.data[s * in_len..(s + 1) * in_len], own_cols);
+                        own_cols
+                    };
                     sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
                     for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
                         *d += row.iter().sum::<f32>();
                     }
                 }
-                if let Some(dxs) = dxs.as_deref_mut() {
-                    sgemm(kk, oc, p, 1.0, weight, Strides::transposed(kk), dys, Strides::row_major(p), 0.0, dcols, Strides::row_major(p));
-                    let d = &mut dxs[i * in_len..(i + 1) * in_len];
-                    d.fill(0.0);
-                    geo.col2im_add(dcols, d);
-                }
+            }
+            let Some(dxs) = dxs else { return };
+            if let Some(plan) = winograd_dx {
+                plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, winograd_work);
+                return;
+            }
+            for (dys, d) in dys.chunks(out_len).zip(dxs.chunks_mut(in_len)) {
+                sgemm(kk, oc, p, 1.0, weight, Strides::transposed(kk), dys, Strides::row_major(p), 0.0, dcols, Strides::row_major(p));
+                d.fill(0.0);
+                geo.col2im_add(dcols, d);
             }
         };
-        let work = &mut self.work[..chunks];
         match dx {
             Some(dx) => {
                 dx.resize(n, &self.in_shape);
                 dx.data
                     .par_chunks_mut(chunk * in_len)
                     .zip(dy.data.par_chunks(chunk * out_len))
-                    .zip(work.par_iter_mut())
+                    .zip(work.par_iter_mut().zip(winograd_work.par_iter_mut()))
                     .enumerate()
-                    .for_each(|(ci, ((dxs, dys), w))| body(ci, dys, Some(dxs), w));
+                    .for_each(|(ci, ((dxs, dys), (w, ww)))| body(ci, dys, Some(dxs), w, ww));
             }
             None => {
                 dy.data
                     .par_chunks(chunk * out_len)
-                    .zip(work.par_iter_mut())
+                    .zip(work.par_iter_mut().zip(winograd_work.par_iter_mut()))
                     .enumerate()
-                    .for_each(|(ci, (dys, w))| body(ci, dys, None, w));
+                    .for_each(|(ci, (dys, (w, ww)))| body(ci, dys, None, w, ww));
             }
         }
         if param_grads {
@@ -283,6 +391,20 @@ impl Layer for Conv2d {
         }
         Ok(())
     }
+}
+
+/// At least `chunks` scratch vectors of `len` floats each (growing only; no allocation once
+/// a batch size has been seen).
+fn ensure_work(work: &mut Vec<Vec<f32>>, chunks: usize, len: usize) -> &mut [Vec<f32>] {
+    if work.len() < chunks {
+        work.resize_with(chunks, Vec::new);
+    }
+    for w in &mut work[..chunks] {
+        if w.len() < len {
+            w.resize(len, 0.0);
+        }
+    }
+    &mut work[..chunks]
 }
 
 #[cfg(test)]
@@ -349,6 +471,9 @@ mod tests {
         ([2, 8, 8], 2, [3, 2], 1, Padding::Named(PaddingName::Same), 2, false),
         ([3, 5, 6], 4, [1, 1], 1, Padding::Uniform(0), 1, false),
         ([1, 6, 5], 2, [2, 3], 3, Padding::HeightWidth([1, 2]), 1, true),
+        // Winograd F(2×2, 3×3): odd and even sizes, with and without bias.
+        ([8, 7, 6], 3, [3, 3], 1, Padding::Uniform(1), 1, true),
+        ([9, 4, 5], 2, [3, 3], 1, Padding::Named(PaddingName::Same), 1, false),
     ];
 
     #[test]
@@ -403,6 +528,43 @@ mod tests {
             let x = random_tensor(&[2, input[0], input[1], input[2]], 200 + i as u64);
             check_layer(&mut c, &x, Mode::Train, i as u64).unwrap_or_else(|e| panic!("case {i}: {e}"));
         }
+    }
+
+    /// The Winograd kernels are rebuilt after the weights change through `params_mut`.
+    #[test]
+    fn winograd_follows_weight_changes() {
+        let (input, oc, k, s, p, d, b) = CASES[CASES.len() - 2];
+        let mut c = conv(input, oc, k, s, p, d, b, 7);
+        assert!(c.uses_winograd());
+        let x = random_tensor(&[2, input[0], input[1], input[2]], 8);
+        let mut y = Tensor::default();
+        c.forward(&x, &mut y, Mode::Eval).unwrap();
+        c.params_mut()[0].value.iter_mut().for_each(|w| *w *= -2.0);
+        c.forward(&x, &mut y, Mode::Eval).unwrap();
+        for (a, w) in y.data.iter().zip(&direct(&c, &x)) {
+            assert!((a - w).abs() < 1e-4, "{a} vs {w}");
+        }
+    }
+
+    /// The fused inference path equals Conv2d → ReLU → MaxPool2d(2×2) run as layers.
+    #[test]
+    fn fused_relu_max_pool_matches_the_layers() {
+        use crate::layers::{Activation, ActivationKind, Pool2d, PoolKind};
+        for input in [[8, 7, 6], [16, 14, 14]] {
+            let mut c = conv(input, 5, [3, 3], 1, Padding::Named(PaddingName::Same), 1, true, 9);
+            let x = random_tensor(&[3, input[0], input[1], input[2]], 10);
+            let (mut y, mut r, mut want, mut got) = (Tensor::default(), Tensor::default(), Tensor::default(), Tensor::default());
+            c.forward(&x, &mut y, Mode::Eval).unwrap();
+            Activation::new(ActivationKind::Relu, &[5, input[1], input[2]]).forward(&y, &mut r, Mode::Eval).unwrap();
+            Pool2d::new(PoolKind::Max, [5, input[1], input[2]], [2, 2], [2, 2]).unwrap().forward(&r, &mut want, Mode::Eval).unwrap();
+            c.forward_relu_max_pool(&x, &mut got).unwrap();
+            assert_eq!(got.shape(), want.shape());
+            for (a, w) in got.data.iter().zip(&want.data) {
+                assert!((a - w).abs() < 1e-5, "{a} vs {w}");
+            }
+        }
+        let mut plain = conv([2, 6, 6], 2, [3, 3], 1, Padding::Uniform(1), 1, true, 1);
+        assert!(plain.forward_relu_max_pool(&random_tensor(&[1, 2, 6, 6], 1), &mut Tensor::default()).is_err());
     }
 
     /// Backward after an eval-mode forward recomputes the columns and gives the same answer.

@@ -1,0 +1,48 @@
+//! A/B timing of one convolution layer's lowerings in one process, alternating, best of N
+//! (this machine's noise is ±20 % between runs, far less between neighbouring calls):
+//! `cargo run --release --example conv_ab -- C H OC [batch] [rounds]`.
+use digitnet::conv_geometry::{Padding, PaddingName};
+use digitnet::gradcheck::random_tensor;
+use digitnet::init::{Init, Rng};
+use digitnet::layers::{Conv2d, Layer, Mode};
+use digitnet::tensor::Tensor;
+use std::time::Instant;
+
+fn main() {
+    let a: Vec<usize> = std::env::args().skip(1).filter_map(|s| s.parse().ok()).collect();
+    let (c, h, oc) = (a.first().copied().unwrap_or(32), a.get(1).copied().unwrap_or(14), a.get(2).copied().unwrap_or(64));
+    let batch = a.get(3).copied().unwrap_or(64);
+    let rounds = a.get(4).copied().unwrap_or(30);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+    pool.install(|| {
+        let same = Padding::Named(PaddingName::Same);
+        let mut layer = Conv2d::new([c, h, h], oc, [3, 3], [1, 1], same, [1, 1], true, Init::HeNormal, &mut Rng::new(1)).unwrap();
+        let x = random_tensor(&[batch, c, h, h], 2);
+        let (mut y, mut dx) = (Tensor::default(), Tensor::default());
+        layer.forward(&x, &mut y, Mode::Train).unwrap();
+        let dy = random_tensor(y.shape(), 3);
+        let mut best = [[f64::MAX; 3]; 2];
+        for _ in 0..rounds {
+            for (v, on) in [false, true].into_iter().enumerate() {
+                layer.set_winograd(on);
+                let t = Instant::now();
+                layer.forward(&x, &mut y, Mode::Eval).unwrap();
+                let f = t.elapsed().as_secs_f64();
+                layer.forward(&x, &mut y, Mode::Train).unwrap();
+                let t = Instant::now();
+                layer.backward(&x, &y, &dy, Some(&mut dx), true).unwrap();
+                let b = t.elapsed().as_secs_f64();
+                let mut r = Tensor::default();
+                let t = Instant::now();
+                if on {
+                    layer.forward_relu_max_pool(&x, &mut r).unwrap();
+                }
+                let p = t.elapsed().as_secs_f64();
+                best[v] = [best[v][0].min(f), best[v][1].min(b), best[v][2].min(p)];
+            }
+        }
+        println!("conv {c}→{oc} {h}×{h}, batch {batch}, best of {rounds} (ms)");
+        println!("im2col   forward {:.3}  backward {:.3}", best[0][0] * 1e3, best[0][1] * 1e3);
+        println!("winograd forward {:.3}  backward {:.3}  fused relu+pool {:.3}", best[1][0] * 1e3, best[1][1] * 1e3, best[1][2] * 1e3);
+    });
+}

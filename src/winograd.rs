@@ -1,0 +1,478 @@
+//! Winograd F(2×2, 3×3): a 3×3, stride-1, pad-1 ("same") convolution computed on 2×2 output
+//! tiles with 16 multiplications per tile and channel pair instead of 36 (Lavin & Gray, "Fast
+//! Algorithms for Convolutional Neural Networks", 2016).
+//!
+//! For one channel pair, a 3×3 kernel `g` and a 4×4 input tile `d` (padded-input rows
+//! `2ty … 2ty+3`, columns `2tx … 2tx+3`, i.e. image rows `2ty−1 … 2ty+2`):
+//!
+//! ```text
+//! U = G g Gᵀ        G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+//! V = Bᵀ d B        Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+//! Y = Aᵀ M A        Aᵀ = [1 1 1 0; 0 1 −1 −1],   M = Σ_c U ⊙ V   (element-wise, 4×4)
+//! ```
+//!
+//! `Y` is the tile's 2×2 output. The sum over input channels, for each of the 16 positions ξ
+//! of the 4×4 tile, is a matrix product over every tile of a group of images:
+//! `M_ξ[OC, T] = U_ξ[OC, C] · V_ξ[C, T]` — sixteen GEMMs with 2.25× fewer multiply-adds than
+//! the im2col product (`OC·C·9` per output pixel against `OC·C·16/4`).
+//!
+//! The same routine computes the input gradient of such a convolution: `∂L/∂x` is the "same"
+//! convolution of `∂L/∂y` with the kernels turned by 180° and input/output channels swapped
+//! ([`transform_kernels`] with `for_input_grad`).
+//!
+//! Two epilogues write the tiles: [`Epilogue::Store`] (plus bias, the plain convolution) and
+//! [`Epilogue::ReluMaxPool`], which fuses bias, ReLU and a 2×2/stride-2 max pool — a 2×2 output
+//! tile is exactly one pooling window — for inference.
+
+use crate::gemm::{sgemm, Strides};
+use crate::simd::{multiversion, LANES};
+
+/// Positions in a 4×4 transformed tile.
+const XI: usize = 16;
+
+/// Tiles per GEMM (over a group of images) that the grouping aims for: large enough that the
+/// sixteen products are not dominated by per-call overhead, small enough that the transformed
+/// tiles stay in the core's L2 cache.
+const TARGET_TILES: usize = 96;
+
+/// Floats between consecutive transformed matrices (V_ξ, M_ξ), so that the sixteen streams a
+/// transform reads or writes never sit a power of two apart (cache-set conflicts).
+const SKEW: usize = 16;
+
+/// True when a convolution with this geometry can run as F(2×2, 3×3): 3×3 kernel, stride 1,
+/// dilation 1, one pixel of padding on every side.
+pub fn applies(geo: &crate::conv_geometry::Geometry) -> bool {
+    geo.kernel_h == 3
+        && geo.kernel_w == 3
+        && geo.stride_h == 1
+        && geo.stride_w == 1
+        && geo.dilation_h == 1
+        && geo.dilation_w == 1
+        && geo.pad_top == 1
+        && geo.pad_bottom == 1
+        && geo.pad_left == 1
+        && geo.pad_right == 1
+}
+
+/// How the output tiles are written.
+#[derive(Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// `y[OC, H, W] = conv + bias`.
+    Store { bias: Option<&'a [f32]> },
+    /// `y[OC, ⌊H/2⌋, ⌊W/2⌋] = max(0, max over each 2×2 window of (conv + bias))`: the
+    /// convolution, ReLU and a 2×2, stride-2 max pool in one pass.
+    ReluMaxPool { bias: Option<&'a [f32]> },
+}
+
+/// Shapes of one F(2×2, 3×3) convolution over `[C, H, W]` samples into `OC` channels.
+///
+/// Channels are handled in blocks of [`LANES`] (one vector register; the last block padded
+/// with zeros): the input is copied once into a padded, channel-blocked image
+/// `[C/16][H+2][W+2][16]`, so that every transform works on whole registers, and the
+/// transformed tiles are laid out `V_ξ[T, C]`, `M_ξ[T, OC]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub h: usize,
+    pub w: usize,
+    /// Tiles per image computed: ⌈H/2⌉ × ⌈W/2⌉ for the plain convolution; ⌊H/2⌋ × ⌊W/2⌋ when
+    /// only the pooled output is wanted (a trailing odd row or column is never pooled).
+    tiles_h: usize,
+    tiles_w: usize,
+    /// Images per group (per set of sixteen GEMMs).
+    group: usize,
+}
+
+impl Plan {
+    /// A plan for samples of `[in_channels, h, w]`; `pooled` when the epilogue is
+    /// [`Epilogue::ReluMaxPool`].
+    pub fn new(in_channels: usize, out_channels: usize, h: usize, w: usize, pooled: bool) -> Plan {
+        let (tiles_h, tiles_w) = if pooled { (h / 2, w / 2) } else { (h.div_ceil(2), w.div_ceil(2)) };
+        let per_image = (tiles_h * tiles_w).max(1);
+        Plan { in_channels, out_channels, h, w, tiles_h, tiles_w, group: TARGET_TILES.div_ceil(per_image) }
+    }
+
+    fn tiles_per_image(&self) -> usize {
+        self.tiles_h * self.tiles_w
+    }
+
+    /// Input and output channels rounded up to whole blocks.
+    fn padded_channels(&self) -> (usize, usize) {
+        (self.in_channels.div_ceil(LANES) * LANES, self.out_channels.div_ceil(LANES) * LANES)
+    }
+
+    /// Rows and columns of the padded image.
+    fn padded(&self) -> (usize, usize) {
+        (2 * self.tiles_h + 2, 2 * self.tiles_w + 2)
+    }
+
+    /// Floats of the padded, channel-blocked image.
+    fn blocked_len(&self) -> usize {
+        let (ph, pw) = self.padded();
+        self.padded_channels().0 * ph * pw
+    }
+
+    /// Scratch floats one thread needs: the blocked image, V (16·T·C) and M (16·T·OC), each
+    /// of the last two with a skew between its 16 matrices.
+    pub fn work_len(&self) -> usize {
+        let (cp, ocp) = self.padded_channels();
+        let t = self.group * self.tiles_per_image();
+        self.blocked_len() + XI * (t * cp + SKEW) + XI * (t * ocp + SKEW)
+    }
+
+    /// Floats of the transformed kernels `U`: 16·C·OC (channels rounded up to blocks).
+    pub fn kernels_len(&self) -> usize {
+        let (cp, ocp) = self.padded_channels();
+        XI * cp * ocp
+    }
+
+    /// `U_ξ[i, o] = (G g Gᵀ)_ξ` for this plan's kernels `g`, `u` of [`Plan::kernels_len`]
+    /// floats. For the forward `w` is the layer's `[OC, C, 3, 3]` weight and `g = w[o, i]`;
+    /// with `for_input_grad` the plan runs the input-gradient convolution (its input channels
+    /// are the layer's outputs), `w` is still the layer's weight and `g` is `w[i, o]` turned by
+    /// 180°.
+    pub fn transform_kernels(&self, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
+        let (cin, cout) = (self.in_channels, self.out_channels);
+        let (cp, ocp) = self.padded_channels();
+        debug_assert_eq!(w.len(), cin * cout * 9);
+        debug_assert_eq!(u.len(), self.kernels_len());
+        u.fill(0.0);
+        for i in 0..cin {
+            for o in 0..cout {
+                let k = if for_input_grad { &w[(i * cout + o) * 9..(i * cout + o + 1) * 9] } else { &w[(o * cin + i) * 9..(o * cin + i + 1) * 9] };
+                let mut g = [[0.0f32; 3]; 3];
+                for (r, row) in g.iter_mut().enumerate() {
+                    for (q, v) in row.iter_mut().enumerate() {
+                        // Turning a 3×3 kernel by 180° reverses its nine values.
+                        *v = if for_input_grad { k[8 - (r * 3 + q)] } else { k[r * 3 + q] };
+                    }
+                }
+                // G g: combine rows.
+                let mut gg = [[0.0f32; 3]; 4];
+                for j in 0..3 {
+                    gg[0][j] = g[0][j];
+                    gg[1][j] = 0.5 * (g[0][j] + g[1][j] + g[2][j]);
+                    gg[2][j] = 0.5 * (g[0][j] - g[1][j] + g[2][j]);
+                    gg[3][j] = g[2][j];
+                }
+                // (G g) Gᵀ: combine columns.
+                for (r, row) in gg.iter().enumerate() {
+                    let vals = [row[0], 0.5 * (row[0] + row[1] + row[2]), 0.5 * (row[0] - row[1] + row[2]), row[2]];
+                    for (s, val) in vals.into_iter().enumerate() {
+                        u[(r * 4 + s) * cp * ocp + i * ocp + o] = val;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the convolution over `x` (whole `[C, H, W]` samples, any count) into `y` (the
+    /// same count of outputs, shaped by the epilogue), with kernels `u` from
+    /// [`Plan::transform_kernels`] and `work` of at least [`Plan::work_len`] floats.
+    pub fn run(&self, u: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue, work: &mut [f32]) {
+        let (cp, ocp) = self.padded_channels();
+        let in_len = self.in_channels * self.h * self.w;
+        let out_len = match epilogue {
+            Epilogue::Store { .. } => self.out_channels * self.h * self.w,
+            Epilogue::ReluMaxPool { .. } => self.out_channels * (self.h / 2) * (self.w / 2),
+        };
+        debug_assert_eq!(u.len(), self.kernels_len());
+        debug_assert_eq!(x.len() / in_len, y.len() / out_len);
+        let tpi = self.tiles_per_image();
+        let (blocked, rest) = work.split_at_mut(self.blocked_len());
+        let tmax = self.group * tpi;
+        let (v, rest) = rest.split_at_mut(XI * (tmax * cp + SKEW));
+        let m = &mut rest[..XI * (tmax * ocp + SKEW)];
+        for (xs, ys) in x.chunks(self.group * in_len).zip(y.chunks_mut(self.group * out_len)) {
+            let t = (xs.len() / in_len) * tpi;
+            let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
+            let v = &mut v[..XI * v_stride];
+            for (img, xi) in xs.chunks(in_len).enumerate() {
+                self.block_input(xi, blocked);
+                transform_input(self, blocked, v, img * tpi);
+            }
+            for xi in 0..XI {
+                sgemm(
+                    t,
+                    cp,
+                    ocp,
+                    1.0,
+                    &v[xi * v_stride..xi * v_stride + t * cp],
+                    Strides::row_major(cp),
+                    &u[xi * cp * ocp..(xi + 1) * cp * ocp],
+                    Strides::row_major(ocp),
+                    0.0,
+                    &mut m[xi * m_stride..xi * m_stride + t * ocp],
+                    Strides::row_major(ocp),
+                );
+            }
+            for (img, yi) in ys.chunks_mut(out_len).enumerate() {
+                transform_output(self, &m[..XI * m_stride], img * tpi, epilogue, yi);
+            }
+        }
+    }
+
+    /// `blocked[c / 16][r + 1][q + 1][c % 16] = x[c, r, q]`, zero elsewhere.
+    fn block_input(&self, x: &[f32], blocked: &mut [f32]) {
+        let (ph, pw) = self.padded();
+        let (h, w) = (self.h.min(ph - 1), self.w.min(pw - 1));
+        blocked.fill(0.0);
+        for (c, xc) in x.chunks(self.h * self.w).enumerate() {
+            let (block, lane) = (c / LANES, c % LANES);
+            let plane = &mut blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
+            for (r, row) in xc.chunks(self.w).take(h).enumerate() {
+                let dst = &mut plane[(r + 1) * pw * LANES..(r + 2) * pw * LANES];
+                for (q, &val) in row[..w].iter().enumerate() {
+                    dst[(q + 1) * LANES + lane] = val;
+                }
+            }
+        }
+    }
+}
+
+/// A register's worth of floats from `src[at..]`.
+#[inline(always)]
+fn load(src: &[f32], at: usize) -> [f32; LANES] {
+    let mut a = [0.0; LANES];
+    a.copy_from_slice(&src[at..at + LANES]);
+    a
+}
+
+/// `V_ξ[t0 + t, c] = (Bᵀ d B)_ξ` for every tile `t` of one image and every channel block,
+/// from the blocked image; `v` holds the 16 matrices at equal strides.
+#[inline(always)]
+fn transform_input_kernel(plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize) {
+    let (ph, pw) = plan.padded();
+    let cp = plan.padded_channels().0;
+    let v_stride = v.len() / XI;
+    for block in 0..cp / LANES {
+        let plane = &blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
+        for ty in 0..plan.tiles_h {
+            for tx in 0..plan.tiles_w {
+                let base = (2 * ty * pw + 2 * tx) * LANES;
+                let mut d = [[[0.0f32; LANES]; 4]; 4];
+                for (i, row) in d.iter_mut().enumerate() {
+                    for (j, lanes) in row.iter_mut().enumerate() {
+                        *lanes = load(plane, base + (i * pw + j) * LANES);
+                    }
+                }
+                // Bᵀ d: combine rows.
+                let mut e = [[[0.0f32; LANES]; 4]; 4];
+                for j in 0..4 {
+                    for l in 0..LANES {
+                        e[0][j][l] = d[0][j][l] - d[2][j][l];
+                        e[1][j][l] = d[1][j][l] + d[2][j][l];
+                        e[2][j][l] = d[2][j][l] - d[1][j][l];
+                        e[3][j][l] = d[1][j][l] - d[3][j][l];
+                    }
+                }
+                // (Bᵀ d) B: combine columns, store V_ξ[t, block].
+                let at = (t0 + ty * plan.tiles_w + tx) * cp + block * LANES;
+                for (r, er) in e.iter().enumerate() {
+                    let mut vals = [[0.0f32; LANES]; 4];
+                    for l in 0..LANES {
+                        vals[0][l] = er[0][l] - er[2][l];
+                        vals[1][l] = er[1][l] + er[2][l];
+                        vals[2][l] = er[2][l] - er[1][l];
+                        vals[3][l] = er[1][l] - er[3][l];
+                    }
+                    for (s, val) in vals.iter().enumerate() {
+                        let xi = r * 4 + s;
+                        v[xi * v_stride + at..xi * v_stride + at + LANES].copy_from_slice(val);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Y = Aᵀ M A` for every tile of one image (tiles `t0…` of `m`) and every output channel,
+/// written into that image's output `y` by the epilogue.
+#[inline(always)]
+fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32]) {
+    let ocp = plan.padded_channels().1;
+    let m_stride = m.len() / XI;
+    let (h, w) = (plan.h, plan.w);
+    let (bias, pooled) = match epilogue {
+        Epilogue::Store { bias } => (bias, false),
+        Epilogue::ReluMaxPool { bias } => (bias, true),
+    };
+    let tpi = plan.tiles_per_image();
+    for block in 0..ocp / LANES {
+        let o0 = block * LANES;
+        let valid = LANES.min(plan.out_channels - o0);
+        let mut b = [0.0f32; LANES];
+        if let Some(bias) = bias {
+            b[..valid].copy_from_slice(&bias[o0..o0 + valid]);
+        }
+        for ty in 0..plan.tiles_h {
+            for tx in 0..plan.tiles_w {
+                let t = ty * plan.tiles_w + tx;
+                let at = (t0 + t) * ocp + o0;
+                let mut mm = [[0.0f32; LANES]; XI];
+                for (xi, lanes) in mm.iter_mut().enumerate() {
+                    *lanes = load(m, xi * m_stride + at);
+                }
+                // Aᵀ M: combine rows.
+                let mut f = [[[0.0f32; LANES]; 4]; 2];
+                for j in 0..4 {
+                    for l in 0..LANES {
+                        f[0][j][l] = mm[j][l] + mm[4 + j][l] + mm[8 + j][l];
+                        f[1][j][l] = mm[4 + j][l] - mm[8 + j][l] - mm[12 + j][l];
+                    }
+                }
+                // (Aᵀ M) A: combine columns, add the bias.
+                let mut out = [[0.0f32; LANES]; 4];
+                for l in 0..LANES {
+                    out[0][l] = f[0][0][l] + f[0][1][l] + f[0][2][l] + b[l];
+                    out[1][l] = f[0][1][l] - f[0][2][l] - f[0][3][l] + b[l];
+                    out[2][l] = f[1][0][l] + f[1][1][l] + f[1][2][l] + b[l];
+                    out[3][l] = f[1][1][l] - f[1][2][l] - f[1][3][l] + b[l];
+                }
+                if pooled {
+                    // The pooled plane is the tile grid itself.
+                    let mut best = [0.0f32; LANES];
+                    for l in 0..LANES {
+                        best[l] = out[0][l].max(out[1][l]).max(out[2][l]).max(out[3][l]).max(0.0);
+                    }
+                    for (l, &val) in best[..valid].iter().enumerate() {
+                        y[(o0 + l) * tpi + t] = val;
+                    }
+                    continue;
+                }
+                let (r, c) = (2 * ty, 2 * tx);
+                let (two_rows, two_cols) = (r + 1 < h, c + 1 < w);
+                for l in 0..valid {
+                    let plane = &mut y[(o0 + l) * h * w..(o0 + l + 1) * h * w];
+                    plane[r * w + c] = out[0][l];
+                    if two_cols {
+                        plane[r * w + c + 1] = out[1][l];
+                    }
+                    if two_rows {
+                        plane[(r + 1) * w + c] = out[2][l];
+                        if two_cols {
+                            plane[(r + 1) * w + c + 1] = out[3][l];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion!(
+    /// Winograd input transform of one image (see `transform_input_kernel`).
+    fn transform_input => transform_input_kernel(plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize)
+);
+multiversion!(
+    /// Winograd output transform of one image (see `transform_output_kernel`).
+    fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32])
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::random_tensor;
+
+    /// Direct "same" 3×3 convolution, the definition.
+    fn direct(x: &[f32], w: &[f32], bias: &[f32], n: usize, c: usize, oc: usize, h: usize, wd: usize) -> Vec<f32> {
+        let mut y = vec![0.0; n * oc * h * wd];
+        for s in 0..n {
+            for o in 0..oc {
+                for r in 0..h {
+                    for q in 0..wd {
+                        let mut acc = bias[o] as f64;
+                        for i in 0..c {
+                            for ki in 0..3 {
+                                for kj in 0..3 {
+                                    let (rr, qq) = (r as isize + ki as isize - 1, q as isize + kj as isize - 1);
+                                    if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < wd {
+                                        acc += (x[((s * c + i) * h + rr as usize) * wd + qq as usize] * w[((o * c + i) * 3 + ki) * 3 + kj]) as f64;
+                                    }
+                                }
+                            }
+                        }
+                        y[((s * oc + o) * h + r) * wd + q] = acc as f32;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn run(plan: &Plan, w: &[f32], grad: bool, x: &[f32], y: &mut [f32], epilogue: Epilogue) {
+        let mut u = vec![0.0; plan.kernels_len()];
+        plan.transform_kernels(w, grad, &mut u);
+        let mut work = vec![f32::NAN; plan.work_len()];
+        plan.run(&u, x, y, epilogue, &mut work);
+    }
+
+    #[test]
+    fn matches_direct_convolution_on_even_and_odd_sizes() {
+        for &(n, c, oc, h, w) in &[(3, 2, 3, 6, 6), (2, 3, 4, 7, 5), (1, 1, 2, 1, 1), (5, 4, 2, 3, 8), (9, 2, 2, 7, 7), (3, 17, 33, 6, 5), (2, 32, 16, 14, 14)] {
+            let x = random_tensor(&[n, c, h, w], 1).data;
+            let k = random_tensor(&[oc, c, 3, 3], 2).data;
+            let b = random_tensor(&[oc], 3).data;
+            let want = direct(&x, &k, &b, n, c, oc, h, w);
+            let plan = Plan::new(c, oc, h, w, false);
+            let mut y = vec![f32::NAN; n * oc * h * w];
+            run(&plan, &k, false, &x, &mut y, Epilogue::Store { bias: Some(&b) });
+            for (a, e) in y.iter().zip(&want) {
+                assert!((a - e).abs() < 1e-4 * (1.0 + e.abs()), "{:?}: {a} vs {e}", (n, c, oc, h, w));
+            }
+        }
+    }
+
+    #[test]
+    fn fused_relu_max_pool_matches_the_three_layers() {
+        for &(n, c, oc, h, w) in &[(4, 3, 5, 7, 7), (2, 2, 3, 6, 9), (3, 1, 4, 28, 28), (2, 20, 18, 7, 7)] {
+            let x = random_tensor(&[n, c, h, w], 4).data;
+            let k = random_tensor(&[oc, c, 3, 3], 5).data;
+            let b = random_tensor(&[oc], 6).data;
+            let full = direct(&x, &k, &b, n, c, oc, h, w);
+            let (ph, pw) = (h / 2, w / 2);
+            let plan = Plan::new(c, oc, h, w, true);
+            let mut y = vec![f32::NAN; n * oc * ph * pw];
+            run(&plan, &k, false, &x, &mut y, Epilogue::ReluMaxPool { bias: Some(&b) });
+            for s in 0..n * oc {
+                for r in 0..ph {
+                    for q in 0..pw {
+                        let at = |i: usize, j: usize| full[s * h * w + (2 * r + i) * w + 2 * q + j];
+                        let want = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)).max(0.0);
+                        let got = y[s * ph * pw + r * pw + q];
+                        assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "{got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// ⟨conv(x), dy⟩ = ⟨x, conv_grad(dy)⟩: the turned, channel-swapped kernels give the adjoint.
+    #[test]
+    fn input_grad_kernels_give_the_adjoint() {
+        let (n, c, oc, h, w) = (2, 3, 17, 7, 6);
+        let x = random_tensor(&[n, c, h, w], 7).data;
+        let dy = random_tensor(&[n, oc, h, w], 8).data;
+        let k = random_tensor(&[oc, c, 3, 3], 9).data;
+        let y = direct(&x, &k, &vec![0.0; oc], n, c, oc, h, w);
+        let plan = Plan::new(oc, c, h, w, false);
+        let mut dx = vec![f32::NAN; n * c * h * w];
+        run(&plan, &k, true, &dy, &mut dx, Epilogue::Store { bias: None });
+        let lhs: f64 = y.iter().zip(&dy).map(|(a, b)| (a * b) as f64).sum();
+        let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| (a * b) as f64).sum();
+        assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn applies_only_to_3x3_stride_1_pad_1() {
+        use crate::conv_geometry::{Geometry, Padding, PaddingName};
+        let geo = |k: usize, s: usize, d: usize, p: Padding| Geometry::new("t", [2, 8, 8], [k, k], [s, s], [d, d], p).unwrap();
+        assert!(applies(&geo(3, 1, 1, Padding::Named(PaddingName::Same))));
+        assert!(applies(&geo(3, 1, 1, Padding::Uniform(1))));
+        assert!(!applies(&geo(3, 1, 1, Padding::Uniform(0))));
+        assert!(!applies(&geo(3, 2, 1, Padding::Uniform(1))));
+        assert!(!applies(&geo(3, 1, 2, Padding::Uniform(1))));
+        assert!(!applies(&geo(5, 1, 1, Padding::Uniform(1))));
+    }
+}
