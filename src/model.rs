@@ -23,10 +23,24 @@ pub struct Sequential {
     /// Eval-mode chunking buffers: one chunk of input, the whole batch's output.
     eval_in: Tensor,
     eval_out: Tensor,
+    /// Per layer: it is followed by ReLU and a 2×2, stride-2 max pool, which inference may run
+    /// fused with it ([`Layer::forward_relu_max_pool`]).
+    fusable: Vec<bool>,
+    /// The last forward fused layers, so some activations are stale and no backward may follow.
+    fused_last: bool,
 }
 
 /// Images per chunk when a large batch is run in eval mode.
 pub const EVAL_CHUNK: usize = 64;
+
+/// True when layers `i + 1` and `i + 2` are a ReLU and a 2×2, stride-2 max pool.
+fn relu_max_pool_follows(layers: &[LayerSpec], i: usize) -> bool {
+    matches!(
+        layers.get(i + 1..i + 3),
+        Some([LayerSpec::Relu, LayerSpec::MaxPool2d { kernel, stride }])
+            if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2]
+    )
+}
 
 /// Builds one layer for a per-sample input shape.
 fn build_layer(spec: &LayerSpec, input: &[usize], arch: &Architecture, index: usize, rng: &mut Rng, seed: u64) -> Result<Box<dyn Layer>> {
@@ -100,6 +114,8 @@ impl Sequential {
             layers,
             lr_factors: vec![1.0; n],
             acts: (0..n).map(|_| Tensor::default()).collect(),
+            fusable: (0..n).map(|i| relu_max_pool_follows(&arch.layers, i)).collect(),
+            fused_last: false,
             grad_cur: Tensor::default(),
             grad_next: Tensor::default(),
             eval_in: Tensor::default(),
@@ -143,12 +159,28 @@ impl Sequential {
     /// In eval mode a large batch runs through the network [`EVAL_CHUNK`] images at a time, so
     /// every layer's activations stay in cache (a batch of 1,000 through `keras` would otherwise
     /// stream 100 MB activations through memory layer by layer); the output is the same, and
-    /// [`Sequential::activations`] then hold the last chunk's.
+    /// [`Sequential::activations`] then hold the last chunk's. Eval mode also runs a Winograd
+    /// convolution, the ReLU and the 2×2 max pool after it as one pass, so the activations of
+    /// such a convolution and its ReLU are not kept (use
+    /// [`Sequential::forward_keeping_activations`] for feature maps), and no backward may
+    /// follow (it needs a training-mode forward anyway).
     pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<&Tensor> {
+        self.forward_impl(x, mode, mode == Mode::Eval)
+    }
+
+    /// An eval-mode forward that keeps every layer's activations (for feature maps): no
+    /// layers fused, no chunking.
+    pub fn forward_keeping_activations(&mut self, x: &Tensor) -> Result<&Tensor> {
+        x.check_sample_shape(&self.arch.input, "network input")?;
+        self.forward_layers(x, Mode::Eval, false)?;
+        Ok(self.output())
+    }
+
+    fn forward_impl(&mut self, x: &Tensor, mode: Mode, fuse: bool) -> Result<&Tensor> {
         x.check_sample_shape(&self.arch.input, "network input")?;
         let n = x.batch();
         if mode == Mode::Train || n <= EVAL_CHUNK {
-            self.forward_layers(x, mode)?;
+            self.forward_layers(x, mode, fuse)?;
             return Ok(self.output());
         }
         let in_len = x.sample_len();
@@ -162,7 +194,7 @@ impl Sequential {
             let m = EVAL_CHUNK.min(n - start);
             chunk.resize(m, &self.arch.input);
             chunk.data.copy_from_slice(&x.data[start * in_len..(start + m) * in_len]);
-            result = self.forward_layers(&chunk, mode);
+            result = self.forward_layers(&chunk, mode, fuse);
             if result.is_err() {
                 break;
             }
@@ -178,13 +210,28 @@ impl Sequential {
     /// factor 0) runs in eval mode, as Keras runs frozen layers: batch norm there normalises
     /// with its running statistics and does not update them, so a frozen layer's state stays
     /// bit-identical; no gradient ever flows into that prefix (see [`Sequential::backward`]).
-    fn forward_layers(&mut self, x: &Tensor, mode: Mode) -> Result<()> {
+    ///
+    /// With `fuse` (inference only), a layer that can run with the ReLU and max pool after it
+    /// ([`Layer::forward_relu_max_pool`]) writes the pool's output directly.
+    fn forward_layers(&mut self, x: &Tensor, mode: Mode, fuse: bool) -> Result<()> {
         let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
-        for i in 0..self.layers.len() {
+        let fuse = fuse && mode == Mode::Eval;
+        self.fused_last = false;
+        let mut i = 0;
+        while i < self.layers.len() {
             let (before, after) = self.acts.split_at_mut(i);
             let input = if i == 0 { x } else { &before[i - 1] };
+            if fuse && self.fusable[i] {
+                if let Some(done) = self.layers[i].forward_relu_max_pool(input, &mut after[2]) {
+                    done?;
+                    self.fused_last = true;
+                    i += 3;
+                    continue;
+                }
+            }
             let layer_mode = if i < frozen_prefix { Mode::Eval } else { mode };
             self.layers[i].forward(input, &mut after[0], layer_mode)?;
+            i += 1;
         }
         Ok(())
     }
@@ -207,6 +254,9 @@ impl Sequential {
     }
 
     fn backward_impl(&mut self, x: &Tensor, dlogits: &Tensor, mut input_grad: Option<&mut Tensor>) -> Result<()> {
+        if self.fused_last {
+            return Err(Error::config("backward needs a training-mode forward first (the last forward ran in eval mode with fused layers)"));
+        }
         let last = self.layers.len() - 1;
         let first = if input_grad.is_some() {
             0
@@ -375,6 +425,35 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
             }
         }
+    }
+
+    /// `keras` in eval mode fuses its Winograd convolutions with the ReLU and pool after them;
+    /// the logits match the layers run one by one, chunked or not, and the fused layers'
+    /// activations are the only ones left stale.
+    #[test]
+    fn fused_eval_matches_layer_by_layer() {
+        let mut m = Sequential::new(&Architecture::builtin("keras").unwrap(), 2).unwrap();
+        assert!(m.fusable.iter().filter(|&&f| f).count() == 3, "three conv → ReLU → pool blocks");
+        let n = EVAL_CHUNK + 3;
+        let x = random_tensor(&[n, 1, 28, 28], 4);
+        let fused = m.forward(&x, Mode::Eval).unwrap().clone();
+        assert!(m.fused_last);
+        let mut dl = Tensor::default();
+        dl.resize(n, &[10]);
+        assert!(m.backward(&x, &dl).is_err(), "backward after a fused forward is an error");
+        let whole = m.forward_keeping_activations(&x).unwrap().clone();
+        assert!(!m.fused_last);
+        for (a, b) in fused.data.iter().zip(&whole.data) {
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+        }
+        let x1 = Tensor::from_vec(&[1, 1, 28, 28], x.sample(n - 1).to_vec()).unwrap();
+        let one = m.forward(&x1, Mode::Eval).unwrap().clone();
+        for (a, b) in one.data.iter().zip(whole.sample(n - 1)) {
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+        }
+        // A training forward makes backward possible again.
+        m.forward(&x, Mode::Train).unwrap();
+        m.backward(&x, &dl).unwrap();
     }
 
     #[test]

@@ -234,6 +234,10 @@ impl Layer for Conv2d {
         &mut self.params
     }
 
+    fn forward_relu_max_pool(&mut self, x: &Tensor, y: &mut Tensor) -> Option<Result<()>> {
+        self.uses_winograd().then(|| Conv2d::forward_relu_max_pool(self, x, y))
+    }
+
     fn flops(&self) -> usize {
         2 * self.out_channels * self.geo.col_rows() * self.geo.out_pixels()
     }

@@ -48,7 +48,7 @@ pub struct LayerMaps {
 /// layer's, `kind` is "filters", `shape` is `[out channels, kh, kw]`).
 pub fn feature_maps(model: &mut Sequential, img: &[u8; 784]) -> Result<Vec<LayerMaps>> {
     let x = crate::predict::input_tensor(model, std::slice::from_ref(img))?;
-    model.forward(&x, Mode::Eval)?;
+    model.forward_keeping_activations(&x)?;
     let mut out = Vec::new();
     for (i, (layer, act)) in model.layers().iter().zip(model.activations()).enumerate() {
         let &[c, h, w] = layer.output_shape() else { continue };
