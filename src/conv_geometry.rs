@@ -211,6 +211,50 @@ impl Geometry {
         }
     }
 
+    /// True when [`Geometry::im2row`] applies: stride 1 and dilation 1.
+    pub fn has_rows(&self) -> bool {
+        self.stride_h == 1 && self.stride_w == 1 && self.dilation_h == 1 && self.dilation_w == 1
+    }
+
+    /// Floats of the padded channels-last image [`Geometry::im2row`] works through.
+    pub fn padded_hwc_len(&self) -> usize {
+        (self.in_h + self.pad_top + self.pad_bottom) * (self.in_w + self.pad_left + self.pad_right) * self.channels
+    }
+
+    /// The transpose of im2col with the kernel index reordered channels-last, for stride 1 and
+    /// dilation 1 ([`Geometry::has_rows`]): `rows[OH·OW, kh·kw·C]`, row `oh·OW + ow`, column
+    /// `(ki·kw + kj)·C + c` holds `x[c, oh − pt + ki, ow − pl + kj]` (zero outside).
+    ///
+    /// Through a padded channels-last copy of `x` (`padded`, [`Geometry::padded_hwc_len`]
+    /// floats), each kernel row of a window is one contiguous run of `kw·C` values, so a row of
+    /// `rows` is `kh` block copies — where im2col needs `C·kh·kw·OH` short ones. With the
+    /// kernel index contiguous, `rows` is what a GEMM reads without repacking.
+    pub fn im2row(&self, x: &[f32], padded: &mut [f32], rows: &mut [f32]) {
+        debug_assert!(self.has_rows());
+        debug_assert_eq!(x.len(), self.in_len());
+        debug_assert_eq!(padded.len(), self.padded_hwc_len());
+        debug_assert_eq!(rows.len(), self.col_rows() * self.out_pixels());
+        let c = self.channels;
+        let pw = self.in_w + self.pad_left + self.pad_right;
+        padded.fill(0.0);
+        for (ch, plane) in x.chunks(self.in_h * self.in_w).enumerate() {
+            for (r, row) in plane.chunks(self.in_w).enumerate() {
+                let base = ((r + self.pad_top) * pw + self.pad_left) * c + ch;
+                for (q, &v) in row.iter().enumerate() {
+                    padded[base + q * c] = v;
+                }
+            }
+        }
+        let run = self.kernel_w * c;
+        for (p, dst) in rows.chunks_mut(self.kernel_h * run).enumerate() {
+            let (oh, ow) = (p / self.out_w, p % self.out_w);
+            for (ki, d) in dst.chunks_mut(run).enumerate() {
+                let at = ((oh + ki) * pw + ow) * c;
+                d.copy_from_slice(&padded[at..at + run]);
+            }
+        }
+    }
+
     /// `dx[C, H, W] += col2im(cols[C·kh·kw, OH·OW])`: the adjoint of [`Geometry::im2col`].
     pub fn col2im_add(&self, cols: &[f32], dx: &mut [f32]) {
         debug_assert_eq!(dx.len(), self.in_len());
@@ -240,6 +284,34 @@ impl Geometry {
 
 #[cfg(test)]
 mod tests {
+    /// im2row is im2col transposed, with the kernel index reordered channels-last.
+    #[test]
+    fn im2row_is_reordered_im2col_transposed() {
+        use super::*;
+        for (input, kernel, padding) in [([3, 5, 6], [3, 3], Padding::Uniform(1)), ([2, 6, 5], [2, 3], Padding::HeightWidth([0, 2])), ([4, 7, 7], [5, 5], Padding::Uniform(0))] {
+            let g = Geometry::new("t", input, kernel, [1, 1], [1, 1], padding).unwrap();
+            assert!(g.has_rows());
+            let x: Vec<f32> = (0..g.in_len()).map(|i| i as f32 + 1.0).collect();
+            let (k, p) = (g.col_rows(), g.out_pixels());
+            let mut cols = vec![0.0; k * p];
+            g.im2col(&x, &mut cols);
+            let (mut padded, mut rows) = (vec![f32::NAN; g.padded_hwc_len()], vec![f32::NAN; k * p]);
+            g.im2row(&x, &mut padded, &mut rows);
+            let (c, kh, kw) = (g.channels, g.kernel_h, g.kernel_w);
+            for ch in 0..c {
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        for px in 0..p {
+                            assert_eq!(rows[px * k + (ki * kw + kj) * c + ch], cols[((ch * kh + ki) * kw + kj) * p + px]);
+                        }
+                    }
+                }
+            }
+        }
+        let strided = Geometry::new("t", [1, 6, 6], [3, 3], [2, 2], [1, 1], Padding::Uniform(0)).unwrap();
+        assert!(!strided.has_rows());
+    }
+
     use super::*;
 
     fn geo(i: usize, k: usize, s: usize, d: usize, p: Padding) -> Geometry {
