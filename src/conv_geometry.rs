@@ -271,8 +271,16 @@ impl Geometry {
                         if let Some(r) = self.in_row(oh, ki) {
                             let s = &src[oh * self.out_w..(oh + 1) * self.out_w];
                             let d = &mut dxc[r * self.in_w..(r + 1) * self.in_w];
-                            for ow in first..end {
-                                d[ow * self.stride_w + base - self.pad_left] += s[ow];
+                            if self.stride_w == 1 {
+                                // A contiguous run: one vectorisable add.
+                                let at = first + base - self.pad_left;
+                                for (dv, sv) in d[at..at + (end - first)].iter_mut().zip(&s[first..end]) {
+                                    *dv += sv;
+                                }
+                            } else {
+                                for ow in first..end {
+                                    d[ow * self.stride_w + base - self.pad_left] += s[ow];
+                                }
                             }
                         }
                     }
