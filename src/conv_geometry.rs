@@ -82,6 +82,42 @@ fn axis(input: usize, kernel: usize, stride: usize, dilation: usize, padding: (u
     Some((begin, end, (padded - eff) / stride + 1))
 }
 
+/// `dst ← src` for the short runs of im2col (one output row, often 7–28 floats), in fixed-size
+/// blocks the compiler inlines as vector moves, rather than a `memcpy` call per run.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len().min(src.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+        i += 8;
+    }
+    if i + 4 <= n {
+        dst[i..i + 4].copy_from_slice(&src[i..i + 4]);
+        i += 4;
+    }
+    if i + 2 <= n {
+        dst[i..i + 2].copy_from_slice(&src[i..i + 2]);
+        i += 2;
+    }
+    if i < n {
+        dst[i] = src[i];
+    }
+}
+
+/// `dst ← value` for a short run (im2col's padding, usually 0–2 floats), without a `memset`
+/// call.
+#[inline(always)]
+fn fill_short(dst: &mut [f32], value: f32) {
+    if dst.len() > 8 {
+        dst.fill(value);
+    } else {
+        for v in dst {
+            *v = value;
+        }
+    }
+}
+
 impl Geometry {
     /// Validates the configuration and computes the output size. `what` names the layer in
     /// error messages.
@@ -191,13 +227,13 @@ impl Geometry {
                         match self.in_row(oh, ki) {
                             None => d.fill(0.0),
                             Some(r) => {
-                                d[..first].fill(0.0);
-                                d[end..].fill(0.0);
+                                fill_short(&mut d[..first], 0.0);
+                                fill_short(&mut d[end..], 0.0);
                                 let src = &xc[r * self.in_w..(r + 1) * self.in_w];
                                 let base = kj * self.dilation_w;
                                 if self.stride_w == 1 {
                                     let s0 = first + base - self.pad_left;
-                                    d[first..end].copy_from_slice(&src[s0..s0 + (end - first)]);
+                                    copy_short(&mut d[first..end], &src[s0..s0 + (end - first)]);
                                 } else {
                                     for (ow, v) in d.iter_mut().enumerate().take(end).skip(first) {
                                         *v = src[ow * self.stride_w + base - self.pad_left];
