@@ -82,27 +82,32 @@ fn axis(input: usize, kernel: usize, stride: usize, dilation: usize, padding: (u
     Some((begin, end, (padded - eff) / stride + 1))
 }
 
-/// `dst ← src` for the short runs of im2col (one output row, often 7–28 floats), in fixed-size
-/// blocks the compiler inlines as vector moves, rather than a `memcpy` call per run.
+/// `dst ← src` for the short runs of im2col (one output row, often 7–28 floats), as a few
+/// fixed-size block copies the compiler inlines as vector moves, rather than a `memcpy` call
+/// per run (a loop of block copies would be turned back into one).
 #[inline(always)]
 fn copy_short(dst: &mut [f32], src: &[f32]) {
-    let n = dst.len().min(src.len());
+    let n = dst.len();
+    if n > 32 {
+        dst.copy_from_slice(src);
+        return;
+    }
     let mut i = 0;
-    while i + 8 <= n {
-        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
-        i += 8;
+    macro_rules! block {
+        ($len:literal) => {
+            if n - i >= $len {
+                dst[i..i + $len].copy_from_slice(&src[i..i + $len]);
+                i += $len;
+            }
+        };
     }
-    if i + 4 <= n {
-        dst[i..i + 4].copy_from_slice(&src[i..i + 4]);
-        i += 4;
-    }
-    if i + 2 <= n {
-        dst[i..i + 2].copy_from_slice(&src[i..i + 2]);
-        i += 2;
-    }
-    if i < n {
-        dst[i] = src[i];
-    }
+    block!(16);
+    block!(16);
+    block!(8);
+    block!(4);
+    block!(2);
+    block!(1);
+    debug_assert_eq!(i, n);
 }
 
 /// `dst ← value` for a short run (im2col's padding, usually 0–2 floats), without a `memset`
