@@ -70,6 +70,10 @@ pub struct Conv2d {
     cols: Vec<f32>,
     /// Batch size whose columns `cols` holds, if it holds them all.
     cols_cached_for: Option<usize>,
+    /// The forward lowers onto channels-last rows ([`Geometry::im2row`]) instead of im2col
+    /// columns (stride 1, dilation 1, enough input channels, no Winograd): `cols` then holds
+    /// rows, and `kernels` the weight with its kernel index reordered the same way.
+    rows_layout: bool,
     /// Per-chunk scratch for the backward: `[∂W part (OC·K), ∂b part (OC), ∂cols (K·P),
     /// recomputed cols (K·P)]`.
     work: Vec<Vec<f32>>,
@@ -120,6 +124,7 @@ impl Conv2d {
             params,
             cols: Vec::new(),
             cols_cached_for: None,
+            rows_layout: false,
             work: Vec::new(),
             winograd: None,
             kernels: Vec::new(),
@@ -141,7 +146,9 @@ impl Conv2d {
             input_grad: Plan::new(oc, c, h, w, false),
             relu_max_pool: Plan::new(c, oc, h, w, true),
         });
+        self.rows_layout = self.winograd.is_none() && self.geo.has_rows() && c >= ROWS_MIN_CHANNELS;
         self.cols_cached_for = None;
+        self.kernels_fresh = false;
     }
 
     /// True when this layer runs as Winograd F(2×2, 3×3), and so can fuse a following ReLU
@@ -160,6 +167,54 @@ impl Conv2d {
         self.cols_cached_for = None;
         self.run_winograd(plans.relu_max_pool, x, y, true);
         Ok(())
+    }
+
+    /// The forward through channels-last rows: per sample `y = W' · rowsᵀ + b`, where `W'` is
+    /// the weight with its kernel index in the rows' order `(ki, kj, c)`. `cols` has been sized
+    /// for the batch (`keep_all`: every sample's rows, kept for the backward).
+    fn forward_rows(&mut self, x: &Tensor, y: &mut Tensor, keep_all: bool) {
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let (in_len, out_len) = (geo.in_len(), oc * p);
+        let n = x.batch();
+        let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
+        if !self.kernels_fresh {
+            // W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj].
+            let (c, taps) = (geo.channels, geo.kernel_h * geo.kernel_w);
+            self.kernels.resize(oc * kk, 0.0);
+            for (dst, src) in self.kernels.chunks_mut(kk).zip(self.params[0].value.chunks(kk)) {
+                for ch in 0..c {
+                    for k in 0..taps {
+                        dst[k * c + ch] = src[ch * taps + k];
+                    }
+                }
+            }
+            self.kernels_fresh = true;
+        }
+        let padded = ensure_work(&mut self.work, n.div_ceil(chunk), geo.padded_hwc_len());
+        let cols_per_chunk = if keep_all { chunk } else { 1 };
+        let weight = &self.kernels;
+        let bias = self.params.get(1).map(|b| b.value.as_slice());
+        y.data
+            .par_chunks_mut(chunk * out_len)
+            .zip(x.data.par_chunks(chunk * in_len))
+            .zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p))
+            .zip(padded.par_iter_mut())
+            .for_each(|(((ys, xs), rows), padded)| {
+                for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                    let r = if keep_all { &mut rows[i * kk * p..(i + 1) * kk * p] } else { &mut rows[..kk * p] };
+                    geo.im2row(xs, &mut padded[..geo.padded_hwc_len()], r);
+                    match bias {
+                        Some(b) => {
+                            for (row, &bv) in ys.chunks_mut(p).zip(b) {
+                                row.fill(bv);
+                            }
+                        }
+                        None => ys.fill(0.0),
+                    }
+                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), r, Strides::transposed(kk), 1.0, ys, Strides::row_major(p));
+                }
+            });
     }
 
     /// Runs a forward Winograd plan over the batch, one chunk of samples per thread.
@@ -266,6 +321,10 @@ impl Layer for Conv2d {
         let cols_per_chunk = if keep_all { chunk } else { 1 };
         self.cols.resize(n.div_ceil(chunk) * cols_per_chunk * kk * p, 0.0);
         self.cols_cached_for = keep_all.then_some(n);
+        if self.rows_layout {
+            self.forward_rows(x, y, keep_all);
+            return Ok(());
+        }
         let weight = &self.params[0].value;
         let bias = self.params.get(1).map(|b| b.value.as_slice());
         let threads = rayon::current_num_threads();
@@ -319,8 +378,9 @@ impl Layer for Conv2d {
         let cached = self.cols_cached_for == Some(n);
         // Columns to build for the weight gradient: as rows (channels-last, read by the GEMM
         // without repacking) where the geometry allows, else as im2col.
-        let use_rows = param_grads && !cached && geo.has_rows() && geo.channels >= ROWS_MIN_CHANNELS;
-        let padded_len = if use_rows { geo.padded_hwc_len() } else { 0 };
+        let rows_cached = cached && self.rows_layout;
+        let use_rows = param_grads && (rows_cached || (!cached && geo.has_rows() && geo.channels >= ROWS_MIN_CHANNELS));
+        let padded_len = if use_rows && !rows_cached { geo.padded_hwc_len() } else { 0 };
         let work_len = oc * kk + oc + 2 * kk * p + padded_len;
         let work = ensure_work(&mut self.work, chunks, work_len);
         let winograd_dx = match (self.winograd, dx.is_some()) {
@@ -349,8 +409,13 @@ impl Layer for Conv2d {
                     let s = ci * chunk + i;
                     if use_rows {
                         // ∂W (kernel index channels-last) += dy · rows.
-                        geo.im2row(&x.data[s * in_len..(s + 1) * in_len], padded, own_cols);
-                        sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), own_cols, Strides::row_major(kk), 1.0, dw, Strides::row_major(kk));
+                        let rows: &[f32] = if rows_cached {
+                            &cols[s * kk * p..(s + 1) * kk * p]
+                        } else {
+                            geo.im2row(&x.data[s * in_len..(s + 1) * in_len], padded, own_cols);
+                            own_cols
+                        };
+                        sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), rows, Strides::row_major(kk), 1.0, dw, Strides::row_major(kk));
                         for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
                             *d += row.iter().sum::<f32>();
                         }
@@ -505,6 +570,9 @@ mod tests {
         ([2, 8, 8], 2, [3, 2], 1, Padding::Named(PaddingName::Same), 2, false),
         ([3, 5, 6], 4, [1, 1], 1, Padding::Uniform(0), 1, false),
         ([1, 6, 5], 2, [2, 3], 3, Padding::HeightWidth([1, 2]), 1, true),
+        // Channels-last rows (stride 1, ≥ 8 channels, not 3×3 pad 1).
+        ([8, 6, 7], 3, [3, 2], 1, Padding::HeightWidth([0, 1]), 1, true),
+        ([10, 7, 7], 4, [5, 5], 1, Padding::Uniform(0), 1, false),
         // Winograd F(2×2, 3×3): odd and even sizes, with and without bias.
         ([8, 7, 6], 3, [3, 3], 1, Padding::Uniform(1), 1, true),
         ([9, 4, 5], 2, [3, 3], 1, Padding::Named(PaddingName::Same), 1, false),
