@@ -204,14 +204,7 @@ impl Conv2d {
                 for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
                     let r = if keep_all { &mut rows[i * kk * p..(i + 1) * kk * p] } else { &mut rows[..kk * p] };
                     geo.im2row(xs, &mut padded[..geo.padded_hwc_len()], r);
-                    match bias {
-                        Some(b) => {
-                            for (row, &bv) in ys.chunks_mut(p).zip(b) {
-                                row.fill(bv);
-                            }
-                        }
-                        None => ys.fill(0.0),
-                    }
+                    fill_bias(ys, bias, p);
                     sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), r, Strides::transposed(kk), 1.0, ys, Strides::row_major(p));
                 }
             });
@@ -351,14 +344,7 @@ impl Layer for Conv2d {
                 for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
                     let c = if keep_all { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
                     geo.im2col(xs, c);
-                    match bias {
-                        Some(b) => {
-                            for (row, &bv) in ys.chunks_mut(p).zip(b) {
-                                row.fill(bv);
-                            }
-                        }
-                        None => ys.fill(0.0),
-                    }
+                    fill_bias(ys, bias, p);
                     sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), c, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
                 }
             });
@@ -489,6 +475,19 @@ impl Layer for Conv2d {
             }
         }
         Ok(())
+    }
+}
+
+/// Every output channel's `p` values of one sample set to its bias (or zero), for a GEMM to
+/// add onto.
+fn fill_bias(ys: &mut [f32], bias: Option<&[f32]>, p: usize) {
+    match bias {
+        Some(b) => {
+            for (row, &bv) in ys.chunks_mut(p).zip(b) {
+                row.fill(bv);
+            }
+        }
+        None => ys.fill(0.0),
     }
 }
 
