@@ -167,6 +167,29 @@ impl Plan {
         }
     }
 
+    /// This input-gradient plan's kernels from the forward plan's (`forward`, laid out by
+    /// [`Plan::transform_kernels`] without `for_input_grad`): no arithmetic, because turning
+    /// a kernel by 180° only swaps the first and last rows and columns of its transform
+    /// (`G J = P G`, `J` reversing three entries, `P` swapping entries 0 and 3 of four), and
+    /// the channels swap roles.
+    pub fn kernels_from_forward(&self, forward: &[f32], u: &mut [f32]) {
+        let (ip, op) = self.padded_channels();
+        debug_assert_eq!(forward.len(), self.kernels_len());
+        debug_assert_eq!(u.len(), self.kernels_len());
+        const P: [usize; 4] = [3, 1, 2, 0];
+        for r in 0..4 {
+            for s in 0..4 {
+                let src = &forward[(P[r] * 4 + P[s]) * op * ip..(P[r] * 4 + P[s] + 1) * op * ip];
+                let dst = &mut u[(r * 4 + s) * ip * op..(r * 4 + s + 1) * ip * op];
+                for (i, row) in dst.chunks_mut(op).enumerate() {
+                    for (o, v) in row.iter_mut().enumerate() {
+                        *v = src[o * ip + i];
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs the convolution over `x` (whole `[C, H, W]` samples, any count) into `y` (the
     /// same count of outputs, shaped by the epilogue), with kernels `u` from
     /// [`Plan::transform_kernels`] and `work` of at least [`Plan::work_len`] floats.
@@ -217,7 +240,21 @@ impl Plan {
     fn block_input(&self, x: &[f32], blocked: &mut [f32]) {
         let (ph, pw) = self.padded();
         let (h, w) = (self.h.min(ph - 1), self.w.min(pw - 1));
-        blocked.fill(0.0);
+        if self.in_channels % LANES == 0 {
+            // Every lane of rows 1…h, columns 1…w is written below: zero only the border.
+            for plane in blocked.chunks_mut(ph * pw * LANES) {
+                for (r, row) in plane.chunks_mut(pw * LANES).enumerate() {
+                    if r == 0 || r > h {
+                        row.fill(0.0);
+                    } else {
+                        row[..LANES].fill(0.0);
+                        row[(w + 1) * LANES..].fill(0.0);
+                    }
+                }
+            }
+        } else {
+            blocked.fill(0.0);
+        }
         for (c, xc) in x.chunks(self.h * self.w).enumerate() {
             let (block, lane) = (c / LANES, c % LANES);
             let plane = &mut blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
@@ -462,6 +499,21 @@ mod tests {
         let lhs: f64 = y.iter().zip(&dy).map(|(a, b)| (a * b) as f64).sum();
         let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| (a * b) as f64).sum();
         assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+    }
+
+    /// The permuted forward kernels equal the input-gradient kernels computed directly.
+    #[test]
+    fn input_grad_kernels_from_forward_kernels() {
+        let (c, oc) = (5, 19);
+        let k = random_tensor(&[oc, c, 3, 3], 11).data;
+        let (fwd, grad) = (Plan::new(c, oc, 6, 6, false), Plan::new(oc, c, 6, 6, false));
+        let (mut u, mut want, mut got) = (vec![0.0; fwd.kernels_len()], vec![0.0; grad.kernels_len()], vec![f32::NAN; grad.kernels_len()]);
+        fwd.transform_kernels(&k, false, &mut u);
+        grad.transform_kernels(&k, true, &mut want);
+        grad.kernels_from_forward(&u, &mut got);
+        // Equal up to the order of the sums inside G g Gᵀ.
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "largest difference {worst}");
     }
 
     #[test]

@@ -372,8 +372,13 @@ impl Layer for Conv2d {
         let winograd_dx = match (self.winograd, dx.is_some()) {
             (Some(plans), true) => {
                 let plan = plans.input_grad;
+                if !self.kernels_fresh {
+                    self.kernels.resize(plans.forward.kernels_len(), 0.0);
+                    plans.forward.transform_kernels(&self.params[0].value, false, &mut self.kernels);
+                    self.kernels_fresh = true;
+                }
                 self.grad_kernels.resize(plan.kernels_len(), 0.0);
-                plan.transform_kernels(&self.params[0].value, true, &mut self.grad_kernels);
+                plan.kernels_from_forward(&self.kernels, &mut self.grad_kernels);
                 Some(plan)
             }
             _ => None,
