@@ -1,5 +1,6 @@
 //! criterion benchmarks of the kernels the speed work tunes: the GEMM wrapper on conv and
-//! dense shapes, conv forward/backward of the `keras` and `lenet` layers, and max pooling.
+//! dense shapes, conv forward/backward of the `keras` and `lenet` layers (the Winograd ones
+//! also fused with ReLU + max pool, and through im2col for comparison), and max pooling.
 //! Run: `cargo bench --bench kernels` (add `-- conv` to filter).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -44,6 +45,14 @@ fn conv(c: &mut Criterion) {
         g.throughput(Throughput::Elements(64));
         g.bench_function(format!("{name}/forward"), |b| b.iter(|| layer.forward(&x, &mut y, Mode::Train).unwrap()));
         g.bench_function(format!("{name}/backward"), |b| b.iter(|| layer.backward(&x, &y, &dy, Some(&mut dx), true).unwrap()));
+        if layer.uses_winograd() {
+            // The same layer through the fused inference path, and through im2col for comparison.
+            let mut pooled = Tensor::default();
+            g.bench_function(format!("{name}/forward-relu-maxpool"), |b| b.iter(|| layer.forward_relu_max_pool(&x, &mut pooled).unwrap()));
+            layer.set_winograd(false);
+            g.bench_function(format!("{name}/forward-im2col"), |b| b.iter(|| layer.forward(&x, &mut y, Mode::Train).unwrap()));
+            g.bench_function(format!("{name}/backward-im2col"), |b| b.iter(|| layer.backward(&x, &y, &dy, Some(&mut dx), true).unwrap()));
+        }
     }
     g.finish();
 }
