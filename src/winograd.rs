@@ -18,7 +18,7 @@
 //!
 //! The same routine computes the input gradient of such a convolution: `∂L/∂x` is the "same"
 //! convolution of `∂L/∂y` with the kernels turned by 180° and input/output channels swapped
-//! ([`transform_kernels`] with `for_input_grad`).
+//! ([`Plan::transform_kernels`] with `for_input_grad`, or [`Plan::kernels_from_forward`]).
 //!
 //! Two epilogues write the tiles: [`Epilogue::Store`] (plus bias, the plain convolution) and
 //! [`Epilogue::ReluMaxPool`], which fuses bias, ReLU and a 2×2/stride-2 max pool — a 2×2 output
