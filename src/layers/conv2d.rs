@@ -425,7 +425,7 @@ impl Layer for Conv2d {
                     let c: &[f32] = if cached {
                         &cols[s * kk * p..(s + 1) * kk * p]
                     } else {
-                        // After an eval-mode or Winograd forward: build this sample's columns.
+                        // After an eval-mode forward: build this sample's columns.
                         geo.im2col(&x.data[s * in_len..(s + 1) * in_len], own_cols);
                         own_cols
                     };
