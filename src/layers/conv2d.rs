@@ -79,10 +79,6 @@ pub struct Conv2d {
     cols: Vec<f32>,
     /// Batch size whose columns `cols` holds, if it holds them all.
     cols_cached_for: Option<usize>,
-    /// The forward lowers onto channels-last rows ([`Geometry::im2row`]) instead of im2col
-    /// columns (stride 1, dilation 1, enough input channels, no Winograd): `cols` then holds
-    /// rows, and `kernels` the weight with its kernel index reordered the same way.
-    rows_layout: bool,
     /// Per-chunk scratch for the backward: `[∂W part (OC·K), ∂b part (OC), ∂cols (K·P),
     /// recomputed cols (K·P)]`.
     work: Vec<Vec<f32>>,
@@ -134,7 +130,6 @@ impl Conv2d {
             params,
             cols: Vec::new(),
             cols_cached_for: None,
-            rows_layout: false,
             work: Vec::new(),
             winograd: None,
             kernels: Vec::new(),
@@ -156,9 +151,15 @@ impl Conv2d {
             input_grad: Plan::new(oc, c, h, w, false),
             relu_max_pool: Plan::new(c, oc, h, w, true),
         });
-        self.rows_layout = self.winograd.is_none() && self.geo.has_rows() && c >= ROWS_MIN_CHANNELS;
         self.cols_cached_for = None;
         self.kernels_fresh = false;
+    }
+
+    /// True when the forward lowers onto channels-last rows ([`Geometry::im2row`]) instead of
+    /// im2col columns (stride 1, dilation 1, enough input channels, no Winograd): `cols` then
+    /// holds rows, and `kernels` the weight with its kernel index reordered the same way.
+    fn rows_layout(&self) -> bool {
+        self.winograd.is_none() && self.geo.has_rows() && self.geo.channels >= ROWS_MIN_CHANNELS
     }
 
     /// True when this layer runs as Winograd F(2×2, 3×3), and so can fuse a following ReLU
@@ -324,7 +325,7 @@ impl Layer for Conv2d {
         let cols_per_chunk = if keep_all { chunk } else { 1 };
         self.cols.resize(n.div_ceil(chunk) * cols_per_chunk * kk * p, 0.0);
         self.cols_cached_for = keep_all.then_some(n);
-        if self.rows_layout {
+        if self.rows_layout() {
             self.forward_rows(x, y, keep_all);
             return Ok(());
         }
@@ -374,7 +375,7 @@ impl Layer for Conv2d {
         let cached = self.cols_cached_for == Some(n);
         // Columns to build for the weight gradient: as rows (channels-last, read by the GEMM
         // without repacking) where the geometry allows, else as im2col.
-        let rows_cached = cached && self.rows_layout;
+        let rows_cached = cached && self.rows_layout();
         let use_rows = param_grads && (rows_cached || (!cached && geo.has_rows() && geo.channels >= ROWS_MIN_CHANNELS));
         let padded_len = if use_rows && !rows_cached { geo.padded_hwc_len() } else { 0 };
         let work_len = oc * kk + oc + 2 * kk * p + padded_len;
