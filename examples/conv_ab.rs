@@ -21,7 +21,7 @@ fn main() {
         let (mut y, mut dx) = (Tensor::default(), Tensor::default());
         layer.forward(&x, &mut y, Mode::Train).unwrap();
         let dy = random_tensor(y.shape(), 3);
-        let mut best = [[f64::MAX; 3]; 2];
+        let mut best = [[f64::MAX; 5]; 2];
         let mut pooled = Tensor::default();
         for _ in 0..rounds {
             for (v, on) in [false, true].into_iter().enumerate() {
@@ -38,11 +38,18 @@ fn main() {
                     layer.forward_relu_max_pool(&x, &mut pooled).unwrap();
                 }
                 let p = t.elapsed().as_secs_f64();
-                best[v] = [best[v][0].min(f), best[v][1].min(b), best[v][2].min(p)];
+                layer.forward(&x, &mut y, Mode::Train).unwrap();
+                let t = Instant::now();
+                layer.backward(&x, &y, &dy, None, true).unwrap();
+                let dw = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                layer.backward(&x, &y, &dy, Some(&mut dx), false).unwrap();
+                let dxt = t.elapsed().as_secs_f64();
+                best[v] = [best[v][0].min(f), best[v][1].min(b), best[v][2].min(p), best[v][3].min(dw), best[v][4].min(dxt)];
             }
         }
         println!("conv {c}→{oc} {h}×{h}, batch {batch}, best of {rounds} (ms)");
-        println!("im2col   forward {:.3}  backward {:.3}", best[0][0] * 1e3, best[0][1] * 1e3);
-        println!("winograd forward {:.3}  backward {:.3}  fused relu+pool {:.3}", best[1][0] * 1e3, best[1][1] * 1e3, best[1][2] * 1e3);
+        println!("im2col   forward {:.3}  backward {:.3} (weight grad only {:.3}, input grad only {:.3})", best[0][0] * 1e3, best[0][1] * 1e3, best[0][3] * 1e3, best[0][4] * 1e3);
+        println!("winograd forward {:.3}  backward {:.3} (weight grad only {:.3}, input grad only {:.3})  fused relu+pool {:.3}", best[1][0] * 1e3, best[1][1] * 1e3, best[1][3] * 1e3, best[1][4] * 1e3, best[1][2] * 1e3);
     });
 }

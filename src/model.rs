@@ -28,6 +28,12 @@ pub struct Sequential {
     fusable: Vec<bool>,
     /// The last forward fused layers, so some activations are stale and no backward may follow.
     fused_last: bool,
+    /// Per layer: it is a ReLU followed by max pooling, which run as one pass
+    /// ([`Layer::forward_after_relu`]) in training and inference alike.
+    relu_then_max_pool: Vec<bool>,
+    /// Per layer: the last forward ran this ReLU fused into the pool after it, so its own
+    /// activation is stale and the backward runs the pair as one.
+    relu_fused: Vec<bool>,
 }
 
 /// Images per chunk when a large batch is run in eval mode.
@@ -40,6 +46,11 @@ fn relu_max_pool_follows(layers: &[LayerSpec], i: usize) -> bool {
         Some([LayerSpec::Relu, LayerSpec::MaxPool2d { kernel, stride }])
             if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2]
     )
+}
+
+/// True when layer `i` is a ReLU and layer `i + 1` a max pool.
+fn relu_then_max_pool(layers: &[LayerSpec], i: usize) -> bool {
+    matches!(layers.get(i..i + 2), Some([LayerSpec::Relu, LayerSpec::MaxPool2d { .. }]))
 }
 
 /// Builds one layer for a per-sample input shape.
@@ -116,6 +127,8 @@ impl Sequential {
             acts: (0..n).map(|_| Tensor::default()).collect(),
             fusable: (0..n).map(|i| relu_max_pool_follows(&arch.layers, i)).collect(),
             fused_last: false,
+            relu_then_max_pool: (0..n).map(|i| relu_then_max_pool(&arch.layers, i)).collect(),
+            relu_fused: vec![false; n],
             grad_cur: Tensor::default(),
             grad_next: Tensor::default(),
             eval_in: Tensor::default(),
@@ -143,7 +156,9 @@ impl Sequential {
         &mut self.layers
     }
 
-    /// Output of each layer for the last forward (feature maps).
+    /// Output of each layer for the last forward (feature maps: after
+    /// [`Sequential::forward_keeping_activations`], since [`Sequential::forward`] does not form
+    /// every layer's).
     pub fn activations(&self) -> &[Tensor] {
         &self.acts
     }
@@ -159,13 +174,14 @@ impl Sequential {
     /// In eval mode a large batch runs through the network [`EVAL_CHUNK`] images at a time, so
     /// every layer's activations stay in cache (a batch of 1,000 through `keras` would otherwise
     /// stream 100 MB activations through memory layer by layer); the output is the same, and
-    /// [`Sequential::activations`] then hold the last chunk's. Eval mode also runs a Winograd
-    /// convolution, the ReLU and the 2×2 max pool after it as one pass, so the activations of
-    /// such a convolution and its ReLU are not kept (use
+    /// [`Sequential::activations`] then hold the last chunk's. A ReLU followed by max pooling
+    /// runs as one pass in either mode (its own activation is not formed), and eval mode also
+    /// runs a Winograd convolution, the ReLU and the 2×2 max pool after it as one pass, so the
+    /// activations of such a convolution and its ReLU are not kept (use
     /// [`Sequential::forward_keeping_activations`] for feature maps), and no backward may
-    /// follow (it needs a training-mode forward anyway).
+    /// follow an eval forward (it needs a training-mode forward anyway).
     pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<&Tensor> {
-        self.forward_impl(x, mode, mode == Mode::Eval)
+        self.forward_impl(x, mode, true)
     }
 
     /// An eval-mode forward that keeps every layer's activations (for feature maps): no
@@ -211,21 +227,31 @@ impl Sequential {
     /// with its running statistics and does not update them, so a frozen layer's state stays
     /// bit-identical; no gradient ever flows into that prefix (see [`Sequential::backward`]).
     ///
-    /// With `fuse` (inference only), a layer that can run with the ReLU and max pool after it
+    /// With `fuse`, a ReLU followed by max pooling runs as one pass
+    /// ([`Layer::forward_after_relu`]; the ReLU's own activation is not formed), and in
+    /// inference a layer that can run with the ReLU and max pool after it
     /// ([`Layer::forward_relu_max_pool`]) writes the pool's output directly.
     fn forward_layers(&mut self, x: &Tensor, mode: Mode, fuse: bool) -> Result<()> {
         let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
-        let fuse = fuse && mode == Mode::Eval;
         self.fused_last = false;
+        self.relu_fused.iter_mut().for_each(|f| *f = false);
         let mut i = 0;
         while i < self.layers.len() {
             let (before, after) = self.acts.split_at_mut(i);
             let input = if i == 0 { x } else { &before[i - 1] };
-            if fuse && self.fusable[i] {
+            if fuse && mode == Mode::Eval && self.fusable[i] {
                 if let Some(done) = self.layers[i].forward_relu_max_pool(input, &mut after[2]) {
                     done?;
                     self.fused_last = true;
                     i += 3;
+                    continue;
+                }
+            }
+            if fuse && self.relu_then_max_pool[i] {
+                if let Some(done) = self.layers[i + 1].forward_after_relu(input, &mut after[1]) {
+                    done?;
+                    self.relu_fused[i] = true;
+                    i += 2;
                     continue;
                 }
             }
@@ -266,11 +292,25 @@ impl Sequential {
                 None => return Ok(()),
             }
         };
-        for i in (first..=last).rev() {
+        let mut i = last + 1;
+        while i > first {
+            i -= 1;
+            let dy = if i == last { dlogits } else { &self.grad_cur };
+            if i > first && self.relu_fused[i - 1] {
+                // A ReLU (layer i − 1) fused into this max pool: back through both at once.
+                let relu = i - 1;
+                let input = if relu == 0 { x } else { &self.acts[relu - 1] };
+                let dx = if relu > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
+                if let Some(dx) = dx {
+                    self.layers[i].backward_after_relu(input, &self.acts[i], dy, dx)?;
+                }
+                std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
+                i = relu;
+                continue;
+            }
             let trains = self.trains(i);
             let input = if i == 0 { x } else { &self.acts[i - 1] };
             let y = &self.acts[i];
-            let dy = if i == last { dlogits } else { &self.grad_cur };
             let dx = if i > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
             self.layers[i].backward(input, y, dy, dx, trains)?;
             std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
@@ -454,6 +494,38 @@ mod tests {
         // A training forward makes backward possible again.
         m.forward(&x, Mode::Train).unwrap();
         m.backward(&x, &dl).unwrap();
+    }
+
+    /// A ReLU followed by max pooling runs as one pass in training; outputs, parameter
+    /// gradients and the input gradient equal those of the two layers run one by one (the
+    /// whole-network gradient checks below run them unfused, with frozen patterns). Covers
+    /// a ReLU after batch norm (`small`), after convolutions (`keras`), with a general 3×3/2
+    /// pool, and as the very first layer with the input gradient asked for.
+    #[test]
+    fn fused_relu_max_pool_training_matches_layer_by_layer() {
+        let mut first_relu = Architecture::builtin("small").unwrap();
+        first_relu.layers.insert(0, LayerSpec::Relu);
+        first_relu.layers.insert(1, LayerSpec::MaxPool2d { kernel: crate::arch::Size2::Square(3), stride: Some(crate::arch::Size2::Square(2)) });
+        first_relu.layers.insert(2, LayerSpec::Conv2d { out_channels: 2, kernel: crate::arch::Size2::Square(3), stride: crate::arch::Size2::Square(1), padding: crate::conv_geometry::Padding::Uniform(4), dilation: crate::arch::Size2::Square(1), bias: true });
+        for arch in [Architecture::builtin("keras").unwrap(), Architecture::builtin("small").unwrap(), first_relu] {
+            let n = 5;
+            let x = random_tensor(&[n, 1, 28, 28], 7);
+            let dl = random_tensor(&[n, 10], 8);
+            let run = |fuse: bool| {
+                let mut m = Sequential::new(&arch, 3).unwrap();
+                m.forward_layers(&x, Mode::Train, fuse).unwrap();
+                assert_eq!(m.relu_fused.iter().any(|&f| f), fuse, "{}", arch.name);
+                let out = m.output().clone();
+                let mut dx = Tensor::default();
+                m.backward_with_input_grad(&x, &dl, &mut dx).unwrap();
+                let mut grads = Vec::new();
+                m.for_each_param(|_, p| grads.extend_from_slice(&p.grad));
+                (out.data, grads, dx.data)
+            };
+            let (fused, plain) = (run(true), run(false));
+            assert!(fused.1.iter().any(|&g| g != 0.0) && fused.2.iter().any(|&g| g != 0.0));
+            assert!(fused == plain, "{}: fused and layer-by-layer training differ", arch.name);
+        }
     }
 
     #[test]

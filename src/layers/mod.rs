@@ -129,6 +129,19 @@ pub trait Layer: Send + Sync {
         None
     }
 
+    /// This layer applied to `max(0, x)` — a ReLU and this layer in one pass, writing only
+    /// this layer's output into `y`; `None` when this layer cannot (only max pooling can: the
+    /// maximum clamped at zero). Works in training: [`Layer::backward_after_relu`] follows.
+    fn forward_after_relu(&mut self, _x: &Tensor, _y: &mut Tensor) -> Option<Result<()>> {
+        None
+    }
+
+    /// The backward of [`Layer::forward_after_relu`] on the ReLU's input `x`, with this
+    /// layer's output `y`: `dx = ∂L/∂x` through both layers.
+    fn backward_after_relu(&mut self, _x: &Tensor, _y: &Tensor, _dy: &Tensor, _dx: &mut Tensor) -> Result<()> {
+        Err(crate::error::Error::config(format!("{} does not run fused with a ReLU", self.kind())))
+    }
+
     /// Forward floating-point operations per sample (multiply-add = 2); 0 where negligible.
     fn flops(&self) -> usize {
         0

@@ -5,6 +5,8 @@
 //! ```text
 //! max:      y[c, i, j] = max over the window of x          (forward caches the arg-max)
 //!           ∂L/∂x[argmax] += dy[c, i, j]                    (first maximum on ties)
+//! relu+max: y = max(0, max over the window of x)           (a ReLU and max pooling in one
+//!           ∂L/∂x[argmax] += dy if y > 0                    pass: the two commute)
 //! average:  y[c, i, j] = (1 / kh·kw) Σ_window x
 //!           ∂L/∂x[window] += dy[c, i, j] / (kh·kw)          (spread evenly)
 //! ```
@@ -43,6 +45,60 @@ impl Pool2d {
         };
         let geo = Geometry::new(what, input, kernel, stride, [1, 1], Padding::Uniform(0))?;
         Ok(Pool2d { kind, geo, in_shape: input, out_shape: [input[0], geo.out_h, geo.out_w], argmax: Vec::new(), frozen: None })
+    }
+
+    /// Max pooling of the batch `x` into `y` (already sized), recording the arg-maxes; with
+    /// `relu`, of `max(0, x)` (the maximum clamped at zero: ReLU and max commute).
+    fn max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) {
+        let g = self.geo;
+        let (in_len, out_len) = (g.in_len(), g.channels * g.out_pixels());
+        let cs = chunk_samples(x.batch());
+        self.argmax.resize(x.batch() * out_len, 0);
+        y.data
+            .par_chunks_mut(cs * out_len)
+            .zip(x.data.par_chunks(cs * in_len))
+            .zip(self.argmax.par_chunks_mut(cs * out_len))
+            .for_each(|((ys, xs), am)| {
+                for ((ys, xs), am) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).zip(am.chunks_mut(out_len)) {
+                    max_pool_sample(&g, xs, ys, am, relu);
+                }
+            });
+    }
+
+    /// `dx[argmax] = dy` for a batch of `n`, zero elsewhere; with `relu_output` (the fused
+    /// forward's `y`), only where that output is positive (the ReLU's gradient).
+    fn max_pool_backward(&self, n: usize, relu_output: Option<&Tensor>, dy: &Tensor, dx: &mut Tensor) -> Result<()> {
+        let g = self.geo;
+        let (in_len, out_len) = (g.in_len(), g.channels * g.out_pixels());
+        if self.argmax.len() != n * out_len || relu_output.is_some_and(|y| y.data.len() != n * out_len) {
+            return Err(crate::error::Error::config("MaxPool2d backward called without a matching forward"));
+        }
+        dx.resize(n, &self.in_shape);
+        let cs = chunk_samples(n);
+        let ys = relu_output.map_or(&[][..], |y| &y.data[..]);
+        dx.data
+            .par_chunks_mut(cs * in_len)
+            .zip(dy.data.par_chunks(cs * out_len))
+            .zip(self.argmax.par_chunks(cs * out_len))
+            .enumerate()
+            .for_each(|(ci, ((dxs, dys), am))| {
+                for (i, ((dxs, dys), am)) in dxs.chunks_mut(in_len).zip(dys.chunks(out_len)).zip(am.chunks(out_len)).enumerate() {
+                    dxs.fill(0.0);
+                    if relu_output.is_some() {
+                        let s = ci * cs + i;
+                        for ((&d, &a), &y) in dys.iter().zip(am).zip(&ys[s * out_len..(s + 1) * out_len]) {
+                            if y > 0.0 {
+                                dxs[a as usize] += d;
+                            }
+                        }
+                    } else {
+                        for (&d, &a) in dys.iter().zip(am) {
+                            dxs[a as usize] += d;
+                        }
+                    }
+                }
+            });
+        Ok(())
     }
 }
 
@@ -95,16 +151,7 @@ impl Layer for Pool2d {
                 if self.frozen.is_some() {
                     self.frozen = Some(true);
                 }
-                self.argmax.resize(n * out_len, 0);
-                y.data
-                    .par_chunks_mut(cs * out_len)
-                    .zip(x.data.par_chunks(cs * in_len))
-                    .zip(self.argmax.par_chunks_mut(cs * out_len))
-                    .for_each(|((ys, xs), am)| {
-                        for ((ys, xs), am) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).zip(am.chunks_mut(out_len)) {
-                            max_pool_sample(&g, xs, ys, am);
-                        }
-                    });
+                self.max_pool(x, y, false);
             }
             PoolKind::Average => {
                 let scale = 1.0 / (g.kernel_h * g.kernel_w) as f32;
@@ -130,32 +177,34 @@ impl Layer for Pool2d {
         Ok(())
     }
 
+    fn forward_after_relu(&mut self, x: &Tensor, y: &mut Tensor) -> Option<Result<()>> {
+        if self.kind != PoolKind::Max || self.frozen.is_some() {
+            return None;
+        }
+        Some(check_input(self, x).map(|n| {
+            y.resize(n, &self.out_shape);
+            self.max_pool(x, y, true);
+        }))
+    }
+
+    fn backward_after_relu(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: &mut Tensor) -> Result<()> {
+        if self.kind != PoolKind::Max {
+            return Err(crate::error::Error::config("only max pooling runs fused with a ReLU before it"));
+        }
+        let n = check_grad(self, x, dy)?;
+        self.max_pool_backward(n, Some(y), dy, dx)
+    }
+
     fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, _param_grads: bool) -> Result<()> {
         let n = check_grad(self, x, dy)?;
         let Some(dx) = dx else { return Ok(()) };
-        dx.resize(n, &self.in_shape);
         let g = self.geo;
         let (in_len, out_len) = (g.in_len(), g.channels * g.out_pixels());
         let cs = chunk_samples(n);
         match self.kind {
-            PoolKind::Max => {
-                if self.argmax.len() != n * out_len {
-                    return Err(crate::error::Error::config("MaxPool2d backward called without a matching forward"));
-                }
-                dx.data
-                    .par_chunks_mut(cs * in_len)
-                    .zip(dy.data.par_chunks(cs * out_len))
-                    .zip(self.argmax.par_chunks(cs * out_len))
-                    .for_each(|((dxs, dys), am)| {
-                        for ((dxs, dys), am) in dxs.chunks_mut(in_len).zip(dys.chunks(out_len)).zip(am.chunks(out_len)) {
-                            dxs.fill(0.0);
-                            for (&d, &a) in dys.iter().zip(am) {
-                                dxs[a as usize] += d;
-                            }
-                        }
-                    });
-            }
+            PoolKind::Max => return self.max_pool_backward(n, None, dy, dx),
             PoolKind::Average => {
+                dx.resize(n, &self.in_shape);
                 let scale = 1.0 / (g.kernel_h * g.kernel_w) as f32;
                 dx.data.par_chunks_mut(cs * in_len).zip(dy.data.par_chunks(cs * out_len)).for_each(|(dxs, dys)| {
                     for (dxs, dys) in dxs.chunks_mut(in_len).zip(dys.chunks(out_len)) {
@@ -180,10 +229,11 @@ impl Layer for Pool2d {
     }
 }
 
-/// Max pooling of one sample, recording each output's arg-max (index within the sample).
-fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32]) {
+/// Max pooling of one sample, recording each output's arg-max (index within the sample);
+/// with `relu` every output is clamped at zero.
+fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32], relu: bool) {
     if (g.kernel_h, g.kernel_w, g.stride_h, g.stride_w) == (2, 2, 2, 2) {
-        return max_pool_2x2(g, xs, ys, argmax);
+        return max_pool_2x2(g, xs, ys, argmax, relu);
     }
     for c in 0..g.channels {
         let base = c * g.in_h * g.in_w;
@@ -203,7 +253,7 @@ fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32])
                     }
                 }
                 let o = (c * g.out_h + oh) * g.out_w + ow;
-                ys[o] = best;
+                ys[o] = if relu { best.max(0.0) } else { best };
                 argmax[o] = best_i as u32;
             }
         }
@@ -213,7 +263,7 @@ fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32])
 /// The common 2×2, stride-2 case, two input rows at a time. Visits the window in the same
 /// order as the general loop (row by row), with the same strict comparison, so ties resolve
 /// identically (first maximum).
-fn max_pool_2x2(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32]) {
+fn max_pool_2x2(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32], relu: bool) {
     let (h, w) = (g.in_h, g.in_w);
     for c in 0..g.channels {
         let base = c * h * w;
@@ -237,7 +287,7 @@ fn max_pool_2x2(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32]) {
                     best = bottom[j + 1];
                     at = r1 + j + 1;
                 }
-                ys[o0 + ow] = best;
+                ys[o0 + ow] = if relu { best.max(0.0) } else { best };
                 argmax[o0 + ow] = at as u32;
             }
         }
@@ -312,6 +362,38 @@ mod tests {
         }
     }
 
+    /// `forward_after_relu` / `backward_after_relu` equal a ReLU layer followed by this one,
+    /// on inputs with ties, zeros, all-negative windows and a NaN; both pool paths (2×2/2 and
+    /// 3×3/2). Average pooling does not fuse.
+    #[test]
+    fn fused_relu_matches_relu_then_pool() {
+        use crate::layers::{Activation, ActivationKind};
+        for (k, s) in [(2, 2), (3, 2)] {
+            let mut x = crate::gradcheck::random_tensor(&[2, 3, 9, 8], 11);
+            x.data.iter_mut().step_by(7).for_each(|v| *v = 0.0);
+            x.data.iter_mut().step_by(11).for_each(|v| *v = -0.25);
+            x.data[5] = f32::NAN;
+            let dy = crate::gradcheck::random_tensor(&[2, 3, (9 - k) / s + 1, (8 - k) / s + 1], 12);
+            let mut relu = Activation::new(ActivationKind::Relu, &[3, 9, 8]);
+            let (mut r, mut y, mut dr, mut dx) = (Tensor::default(), Tensor::default(), Tensor::default(), Tensor::default());
+            relu.forward(&x, &mut r, Mode::Train).unwrap();
+            let mut p = pool(PoolKind::Max, [3, 9, 8], k, s);
+            p.forward(&r, &mut y, Mode::Train).unwrap();
+            p.backward(&r, &y, &dy, Some(&mut dr), true).unwrap();
+            relu.backward(&x, &r, &dr, Some(&mut dx), true).unwrap();
+
+            let mut fused = pool(PoolKind::Max, [3, 9, 8], k, s);
+            let (mut fy, mut fdx) = (Tensor::default(), Tensor::default());
+            fused.forward_after_relu(&x, &mut fy).unwrap().unwrap();
+            fused.backward_after_relu(&x, &fy, &dy, &mut fdx).unwrap();
+            assert_eq!(fy.data, y.data, "{k}×{k}/{s} forward");
+            assert_eq!(fdx.data, dx.data, "{k}×{k}/{s} backward");
+            assert!(fdx.data.iter().any(|&v| v != 0.0));
+        }
+        let mut avg = pool(PoolKind::Average, [1, 4, 4], 2, 2);
+        assert!(avg.forward_after_relu(&Tensor::zeros(&[1, 1, 4, 4]), &mut Tensor::default()).is_none());
+    }
+
     /// The 2×2 fast path gives the general loop's values and arg-maxes, ties included.
     #[test]
     fn fast_2x2_matches_general_loop() {
@@ -320,7 +402,7 @@ mod tests {
         x.iter_mut().step_by(5).for_each(|v| *v = 0.5); // plenty of ties
         let n = 3 * g.out_h * g.out_w;
         let (mut y1, mut a1, mut y2, mut a2) = (vec![0.0; n], vec![0; n], vec![0.0; n], vec![0; n]);
-        max_pool_2x2(&g, &x, &mut y1, &mut a1);
+        max_pool_2x2(&g, &x, &mut y1, &mut a1, false);
         general_max_pool(&g, &x, &mut y2, &mut a2);
         assert_eq!((y1, a1), (y2, a2));
     }
