@@ -20,6 +20,12 @@
 //! convolution of `∂L/∂y` with the kernels turned by 180° and input/output channels swapped
 //! ([`Plan::transform_kernels`] with `for_input_grad`, or [`Plan::kernels_from_forward`]).
 //!
+//! And its weight gradient: the forward is bilinear, `Y = Aᵀ [(G g Gᵀ) ⊙ V] A`, so its adjoint
+//! in `g` is `∂L/∂g = Gᵀ [(A ∂Y Aᵀ) ⊙ V] G` with the forward's own `V` — summed over tiles,
+//! `∂U_ξ[OC, C] = Σ_t M'_ξ[t, OC]ᵀ · V_ξ[t, C]` with `M' = A ∂Y Aᵀ` (the tile's 2×2 output
+//! gradient spread onto 4×4), sixteen GEMMs again ([`Plan::accumulate_weight_grad`], then
+//! [`Plan::weight_grad_from_transformed`]).
+//!
 //! Two epilogues write the tiles: [`Epilogue::Store`] (plus bias, the plain convolution) and
 //! [`Epilogue::ReluMaxPool`], which fuses bias, ReLU and a 2×2/stride-2 max pool — a 2×2 output
 //! tile is exactly one pooling window — for inference.
@@ -121,6 +127,17 @@ impl Plan {
         self.blocked_len() + XI * (t * cp + SKEW) + XI * (t * ocp + SKEW)
     }
 
+    /// `work` cut into the blocked image, the largest V and M (see [`Plan::work_len`]) and
+    /// the rest.
+    fn split_work<'w>(&self, work: &'w mut [f32]) -> (&'w mut [f32], &'w mut [f32], &'w mut [f32], &'w mut [f32]) {
+        let (cp, ocp) = self.padded_channels();
+        let tmax = self.group * self.tiles_per_image();
+        let (blocked, rest) = work.split_at_mut(self.blocked_len());
+        let (v, rest) = rest.split_at_mut(XI * (tmax * cp + SKEW));
+        let (m, rest) = rest.split_at_mut(XI * (tmax * ocp + SKEW));
+        (blocked, v, m, rest)
+    }
+
     /// Floats of the transformed kernels `U`: 16·C·OC (channels rounded up to blocks).
     pub fn kernels_len(&self) -> usize {
         let (cp, ocp) = self.padded_channels();
@@ -190,6 +207,91 @@ impl Plan {
         }
     }
 
+    /// Floats of the transformed weight gradient `∂U`: as [`Plan::kernels_len`], laid out
+    /// `∂U_ξ[OC, C]` (output channels rounded up to blocks, then input channels).
+    pub fn weight_grad_len(&self) -> usize {
+        self.kernels_len()
+    }
+
+    /// Scratch floats one thread needs for [`Plan::accumulate_weight_grad`]: those of
+    /// [`Plan::run`] plus the padded, channel-blocked output gradient.
+    pub fn weight_grad_work_len(&self) -> usize {
+        let (ph, pw) = self.padded();
+        self.work_len() + self.padded_channels().1 * ph * pw
+    }
+
+    /// `∂U_ξ[o, c] += Σ_t M'_ξ[t, o] · V_ξ[t, c]` over every tile of the samples `x`
+    /// (`[C, H, W]` each) and their output gradients `dy` (`[OC, H, W]` each, this plan's
+    /// plain forward), `du` of [`Plan::weight_grad_len`] floats; `work` of at least
+    /// [`Plan::weight_grad_work_len`]. Output positions past the image (odd sizes) have zero
+    /// gradient, so the tiles that overhang contribute only what they should.
+    pub fn accumulate_weight_grad(&self, x: &[f32], dy: &[f32], du: &mut [f32], work: &mut [f32]) {
+        let (cp, ocp) = self.padded_channels();
+        let (in_len, out_len) = (self.in_channels * self.h * self.w, self.out_channels * self.h * self.w);
+        debug_assert_eq!(du.len(), self.weight_grad_len());
+        debug_assert_eq!(x.len() / in_len, dy.len() / out_len);
+        let tpi = self.tiles_per_image();
+        let (blocked, v, m, rest) = self.split_work(work);
+        // The output gradient blocked as the input-gradient convolution's input.
+        let dy_plan = Plan { in_channels: self.out_channels, out_channels: self.in_channels, ..*self };
+        let blocked_dy = &mut rest[..dy_plan.blocked_len()];
+        for (xs, dys) in x.chunks(self.group * in_len).zip(dy.chunks(self.group * out_len)) {
+            let t = (xs.len() / in_len) * tpi;
+            let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
+            let v = &mut v[..XI * v_stride];
+            let m = &mut m[..XI * m_stride];
+            for (img, (xi, dyi)) in xs.chunks(in_len).zip(dys.chunks(out_len)).enumerate() {
+                self.block_input(xi, blocked);
+                transform_input(self, blocked, v, img * tpi);
+                dy_plan.block_input(dyi, blocked_dy);
+                transform_output_grad(self, blocked_dy, m, img * tpi);
+            }
+            for xi in 0..XI {
+                sgemm(
+                    ocp,
+                    t,
+                    cp,
+                    1.0,
+                    &m[xi * m_stride..xi * m_stride + t * ocp],
+                    Strides::transposed(ocp),
+                    &v[xi * v_stride..xi * v_stride + t * cp],
+                    Strides::row_major(cp),
+                    1.0,
+                    &mut du[xi * ocp * cp..(xi + 1) * ocp * cp],
+                    Strides::row_major(cp),
+                );
+            }
+        }
+    }
+
+    /// `∂W[o, c] += Gᵀ ∂U[o, c] G` for every channel pair: the weight gradient, `[OC, C, 3, 3]`
+    /// as the layer stores it, from `du` of [`Plan::accumulate_weight_grad`].
+    pub fn weight_grad_from_transformed(&self, du: &[f32], dw: &mut [f32]) {
+        let (cin, cout) = (self.in_channels, self.out_channels);
+        let (cp, ocp) = self.padded_channels();
+        debug_assert_eq!(du.len(), self.weight_grad_len());
+        debug_assert_eq!(dw.len(), cin * cout * 9);
+        for o in 0..cout {
+            for i in 0..cin {
+                let d = |r: usize, s: usize| du[(r * 4 + s) * ocp * cp + o * cp + i];
+                // Gᵀ ∂U: combine rows (Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]).
+                let mut rows = [[0.0f32; 4]; 3];
+                for s in 0..4 {
+                    rows[0][s] = d(0, s) + 0.5 * (d(1, s) + d(2, s));
+                    rows[1][s] = 0.5 * (d(1, s) - d(2, s));
+                    rows[2][s] = 0.5 * (d(1, s) + d(2, s)) + d(3, s);
+                }
+                // (Gᵀ ∂U) G: combine columns.
+                let g = &mut dw[(o * cin + i) * 9..(o * cin + i + 1) * 9];
+                for (r, row) in rows.iter().enumerate() {
+                    g[r * 3] += row[0] + 0.5 * (row[1] + row[2]);
+                    g[r * 3 + 1] += 0.5 * (row[1] - row[2]);
+                    g[r * 3 + 2] += 0.5 * (row[1] + row[2]) + row[3];
+                }
+            }
+        }
+    }
+
     /// Runs the convolution over `x` (whole `[C, H, W]` samples, any count) into `y` (the
     /// same count of outputs, shaped by the epilogue), with kernels `u` from
     /// [`Plan::transform_kernels`] and `work` of at least [`Plan::work_len`] floats.
@@ -203,10 +305,7 @@ impl Plan {
         debug_assert_eq!(u.len(), self.kernels_len());
         debug_assert_eq!(x.len() / in_len, y.len() / out_len);
         let tpi = self.tiles_per_image();
-        let (blocked, rest) = work.split_at_mut(self.blocked_len());
-        let tmax = self.group * tpi;
-        let (v, rest) = rest.split_at_mut(XI * (tmax * cp + SKEW));
-        let m = &mut rest[..XI * (tmax * ocp + SKEW)];
+        let (blocked, v, m, _) = self.split_work(work);
         for (xs, ys) in x.chunks(self.group * in_len).zip(y.chunks_mut(self.group * out_len)) {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
@@ -398,6 +497,55 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
     }
 }
 
+/// `M'_ξ[t0 + t, o] = (A ∂Y Aᵀ)_ξ` for every tile `t` of one image and every output-channel
+/// block, from its output gradient blocked like an input (`blocked`, padded by one pixel: the
+/// tile's 2×2 gradient sits at padded rows `2ty + 1, 2ty + 2`, columns `2tx + 1, 2tx + 2`).
+/// `A` is the 4×2 matrix `[1 0; 1 1; 1 −1; 0 −1]`, so a pair `(a, b)` becomes `(a, a+b, a−b, −b)`.
+#[inline(always)]
+fn transform_output_grad_kernel(plan: &Plan, blocked: &[f32], m: &mut [f32], t0: usize) {
+    let (ph, pw) = plan.padded();
+    let ocp = plan.padded_channels().1;
+    let m_stride = m.len() / XI;
+    for block in 0..ocp / LANES {
+        let plane = &blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
+        for ty in 0..plan.tiles_h {
+            for tx in 0..plan.tiles_w {
+                let base = ((2 * ty + 1) * pw + 2 * tx + 1) * LANES;
+                let d = [[load(plane, base), load(plane, base + LANES)], [load(plane, base + pw * LANES), load(plane, base + (pw + 1) * LANES)]];
+                // A ∂Y: spread the two rows onto four.
+                let mut e = [[[0.0f32; LANES]; 2]; 4];
+                for j in 0..2 {
+                    for l in 0..LANES {
+                        e[0][j][l] = d[0][j][l];
+                        e[1][j][l] = d[0][j][l] + d[1][j][l];
+                        e[2][j][l] = d[0][j][l] - d[1][j][l];
+                        e[3][j][l] = -d[1][j][l];
+                    }
+                }
+                // (A ∂Y) Aᵀ: spread the two columns onto four, store M'_ξ[t, block].
+                let at = (t0 + ty * plan.tiles_w + tx) * ocp + block * LANES;
+                for (r, er) in e.iter().enumerate() {
+                    let mut vals = [[0.0f32; LANES]; 4];
+                    for l in 0..LANES {
+                        vals[0][l] = er[0][l];
+                        vals[1][l] = er[0][l] + er[1][l];
+                        vals[2][l] = er[0][l] - er[1][l];
+                        vals[3][l] = -er[1][l];
+                    }
+                    for (s, val) in vals.iter().enumerate() {
+                        let xi = r * 4 + s;
+                        m[xi * m_stride + at..xi * m_stride + at + LANES].copy_from_slice(val);
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion!(
+    /// Winograd output-gradient transform of one image (see `transform_output_grad_kernel`).
+    fn transform_output_grad => transform_output_grad_kernel(plan: &Plan, blocked: &[f32], m: &mut [f32], t0: usize)
+);
 multiversion!(
     /// Winograd input transform of one image (see `transform_input_kernel`).
     fn transform_input => transform_input_kernel(plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize)
@@ -499,6 +647,44 @@ mod tests {
         let lhs: f64 = y.iter().zip(&dy).map(|(a, b)| (a * b) as f64).sum();
         let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| (a * b) as f64).sum();
         assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+    }
+
+    /// The weight gradient from transformed tiles equals the direct sum
+    /// `∂W[o, c, ki, kj] = Σ_n Σ_(r,q) ∂y[n, o, r, q] · x[n, c, r + ki − 1, q + kj − 1]`, on odd
+    /// and even sizes, partial channel blocks, and batches that split into several groups;
+    /// it adds onto what `dw` held.
+    #[test]
+    fn weight_grad_matches_direct_sum() {
+        for &(n, c, oc, h, w) in &[(3, 2, 3, 6, 6), (2, 3, 4, 7, 5), (1, 1, 2, 1, 1), (5, 17, 33, 6, 5), (4, 32, 16, 14, 14), (9, 4, 5, 7, 7)] {
+            let x = random_tensor(&[n, c, h, w], 21).data;
+            let dy = random_tensor(&[n, oc, h, w], 22).data;
+            let mut want = vec![0.0f64; oc * c * 9];
+            for s in 0..n {
+                for o in 0..oc {
+                    for i in 0..c {
+                        for k in 0..9 {
+                            let (ki, kj) = (k / 3, k % 3);
+                            for r in 0..h {
+                                for q in 0..w {
+                                    let (rr, qq) = (r as isize + ki as isize - 1, q as isize + kj as isize - 1);
+                                    if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < w {
+                                        want[(o * c + i) * 9 + k] += (dy[((s * oc + o) * h + r) * w + q] * x[((s * c + i) * h + rr as usize) * w + qq as usize]) as f64;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let plan = Plan::new(c, oc, h, w, false);
+            let mut du = vec![0.0; plan.weight_grad_len()];
+            let mut work = vec![f32::NAN; plan.weight_grad_work_len()];
+            plan.accumulate_weight_grad(&x, &dy, &mut du, &mut work);
+            let mut dw = vec![1.0; oc * c * 9];
+            plan.weight_grad_from_transformed(&du, &mut dw);
+            let worst = dw.iter().zip(&want).map(|(a, e)| ((a - 1.0) as f64 - e).abs() / (1.0 + e.abs())).fold(0.0, f64::max);
+            assert!(worst < 1e-4, "{:?}: largest relative difference {worst}", (n, c, oc, h, w));
+        }
     }
 
     /// The permuted forward kernels equal the input-gradient kernels computed directly.

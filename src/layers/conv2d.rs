@@ -27,11 +27,10 @@
 //! * a 3×3, stride-1, pad-1 convolution with enough input channels (every 3×3 layer of
 //!   `keras` but the first) runs its forward and its input gradient as Winograd F(2×2, 3×3)
 //!   ([`crate::winograd`]): 2.25× fewer multiply-adds, no im2col in the forward, no col2im in
-//!   the backward. Its weight gradient is `dy · rows` over channels-last rows
-//!   ([`Geometry::im2row`], the same values as im2col with the kernel index reordered
-//!   `(ki, kj, c)`), which the backward builds and the GEMM reads without repacking. Inference
-//!   can also fuse the following ReLU and 2×2 max pool into it
-//!   ([`Conv2d::forward_relu_max_pool`]);
+//!   the backward. Its weight gradient is Winograd too: the transformed output gradient times
+//!   the transformed input, summed over tiles ([`Plan::accumulate_weight_grad`]), then brought
+//!   back to 3×3 once per step. Inference can also fuse the following ReLU and 2×2 max pool
+//!   into it ([`Conv2d::forward_relu_max_pool`]);
 //! * another stride-1 convolution with enough input channels (`lenet` conv2) computes
 //!   `y = W' · rowsᵀ` with `W'` the weight reordered like the rows, and keeps the rows for
 //!   the weight gradient;
@@ -373,12 +372,17 @@ impl Layer for Conv2d {
         let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
         let chunks = n.div_ceil(chunk);
         let cached = self.cols_cached_for == Some(n);
-        // Columns to build for the weight gradient: as rows (channels-last, read by the GEMM
-        // without repacking) where the geometry allows, else as im2col.
+        // A Winograd layer's weight gradient comes from transformed tiles, into ∂U.
+        let winograd_dw = self.winograd.filter(|_| param_grads).map(|plans| plans.forward);
+        // Else columns to build for the weight gradient: as rows (channels-last, read by the
+        // GEMM without repacking) where the geometry allows, else as im2col.
         let rows_cached = cached && self.rows_layout();
-        let use_rows = param_grads && (rows_cached || (!cached && geo.has_rows() && geo.channels >= ROWS_MIN_CHANNELS));
+        let use_rows = param_grads && winograd_dw.is_none() && (rows_cached || (!cached && geo.has_rows() && geo.channels >= ROWS_MIN_CHANNELS));
         let padded_len = if use_rows && !rows_cached { geo.padded_hwc_len() } else { 0 };
-        let work_len = oc * kk + oc + 2 * kk * p + padded_len;
+        let work_len = match winograd_dw {
+            Some(plan) => plan.weight_grad_len() + oc,
+            None => oc * kk + oc + 2 * kk * p + padded_len,
+        };
         let work = ensure_work(&mut self.work, chunks, work_len);
         let winograd_dx = match (self.winograd, dx.is_some()) {
             (Some(plans), true) => {
@@ -394,17 +398,37 @@ impl Layer for Conv2d {
             }
             _ => None,
         };
-        let winograd_work = ensure_work(&mut self.winograd_work, chunks, winograd_dx.map_or(0, |p| p.work_len()));
+        let winograd_work_len = winograd_dx.map_or(0, |p| p.work_len()).max(winograd_dw.map_or(0, |p| p.weight_grad_work_len()));
+        let winograd_work = ensure_work(&mut self.winograd_work, chunks, winograd_work_len);
         let cols = &self.cols;
         let weight = &self.params[0].value;
         let grad_kernels = &self.grad_kernels;
         let body = |ci: usize, dys: &[f32], dxs: Option<&mut [f32]>, work: &mut Vec<f32>, winograd_work: &mut Vec<f32>| {
+            if let Some(plan) = winograd_dw {
+                // ∂U += Σ_tiles (A ∂Y Aᵀ)ᵀ · V, and ∂b.
+                let (du, rest) = work.split_at_mut(plan.weight_grad_len());
+                let db = &mut rest[..oc];
+                du.fill(0.0);
+                let xs = &x.data[ci * chunk * in_len..(ci * chunk * in_len + dys.len() / out_len * in_len)];
+                plan.accumulate_weight_grad(xs, dys, du, winograd_work);
+                db.fill(0.0);
+                for dys in dys.chunks(out_len) {
+                    for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
+                        *d += row.iter().sum::<f32>();
+                    }
+                }
+                // The input gradient of a Winograd layer is Winograd too.
+                if let (Some(dxs), Some(dx_plan)) = (dxs, winograd_dx) {
+                    dx_plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, winograd_work);
+                }
+                return;
+            }
             let (dw, rest) = work.split_at_mut(oc * kk);
             let (db, rest) = rest.split_at_mut(oc);
             let (dcols, rest) = rest.split_at_mut(kk * p);
             let (own_cols, rest) = rest.split_at_mut(kk * p);
             let padded = &mut rest[..padded_len];
-            if param_grads {
+            if param_grads && winograd_dw.is_none() {
                 dw.fill(0.0);
                 db.fill(0.0);
                 for (i, dys) in dys.chunks(out_len).enumerate() {
@@ -465,7 +489,23 @@ impl Layer for Conv2d {
                     .for_each(|(ci, (dys, (w, ww)))| body(ci, dys, None, w, ww));
             }
         }
-        if param_grads {
+        if let Some(plan) = winograd_dw {
+            // Sum the chunks' ∂U, then ∂W += Gᵀ ∂U G once.
+            let du_len = plan.weight_grad_len();
+            if let Some((first, others)) = self.work[..chunks].split_first_mut() {
+                for w in others.iter() {
+                    for (a, b) in first[..du_len + oc].iter_mut().zip(&w[..du_len + oc]) {
+                        *a += b;
+                    }
+                }
+                plan.weight_grad_from_transformed(&first[..du_len], &mut self.params[0].grad);
+                if let Some(bias) = self.params.get_mut(1) {
+                    for (g, v) in bias.grad.iter_mut().zip(&first[du_len..du_len + oc]) {
+                        *g += v;
+                    }
+                }
+            }
+        } else if param_grads {
             let has_bias = self.has_bias();
             let (c, kh, kw) = (geo.channels, geo.kernel_h, geo.kernel_w);
             for w in &self.work[..chunks] {
