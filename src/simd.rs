@@ -41,3 +41,105 @@ macro_rules! multiversion {
 }
 
 pub(crate) use multiversion;
+
+/// The sum of `values`, in [`LANES`] interleaved partial sums: vector adds with no chain of
+/// dependent additions (a plain `iter().sum()` adds one float at a time, waiting for each).
+/// The order is fixed, so results are reproducible.
+pub fn sum(values: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `dst[j][i] = src[i][j]`: a 16×16 block transposed (channels ↔ pixels between an NCHW plane
+/// and a channel-blocked image), with AVX-512 shuffles where the CPU has them.
+pub fn transpose16(src: &[[f32; LANES]; LANES], dst: &mut [[f32; LANES]; LANES]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        unsafe { transpose16_avx512(src, dst) };
+        return;
+    }
+    for (i, row) in src.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            dst[j][i] = v;
+        }
+    }
+}
+
+/// The 16×16 transpose in four rounds of shuffles (32-bit pairs, 64-bit pairs, 128-bit lanes
+/// twice), sixteen registers in and out.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16_avx512(src: &[[f32; LANES]; LANES], dst: &mut [[f32; LANES]; LANES]) {
+    use std::arch::x86_64::*;
+    let mut r = [_mm512_setzero_ps(); LANES];
+    for (reg, row) in r.iter_mut().zip(src) {
+        // SAFETY: `row` is 16 floats, one unaligned 512-bit load.
+        *reg = unsafe { _mm512_loadu_ps(row.as_ptr()) };
+    }
+    let mut t = [_mm512_setzero_ps(); LANES];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for q in 0..4 {
+        let b = 4 * q;
+        r[b] = _mm512_shuffle_ps::<0x44>(t[b], t[b + 2]);
+        r[b + 1] = _mm512_shuffle_ps::<0xEE>(t[b], t[b + 2]);
+        r[b + 2] = _mm512_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
+        r[b + 3] = _mm512_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
+    }
+    for h in 0..2 {
+        let b = 8 * h;
+        for k in 0..4 {
+            t[b + k] = _mm512_shuffle_f32x4::<0x88>(r[b + k], r[b + 4 + k]);
+            t[b + 4 + k] = _mm512_shuffle_f32x4::<0xDD>(r[b + k], r[b + 4 + k]);
+        }
+    }
+    for k in 0..8 {
+        r[k] = _mm512_shuffle_f32x4::<0x88>(t[k], t[8 + k]);
+        r[8 + k] = _mm512_shuffle_f32x4::<0xDD>(t[k], t[8 + k]);
+    }
+    for (reg, row) in r.iter().zip(dst.iter_mut()) {
+        // SAFETY: `row` is 16 floats, one unaligned 512-bit store.
+        unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *reg) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_adds_every_value() {
+        for n in [0, 1, 15, 16, 17, 100, 1000] {
+            let values: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 2.5).collect();
+            let want: f64 = values.iter().map(|&v| v as f64).sum();
+            assert!((sum(&values) as f64 - want).abs() < 1e-3, "{n}");
+        }
+    }
+
+    #[test]
+    fn transpose16_transposes() {
+        let mut src = [[0.0f32; LANES]; LANES];
+        for (i, row) in src.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (i * 100 + j) as f32;
+            }
+        }
+        let mut dst = [[f32::NAN; LANES]; LANES];
+        transpose16(&src, &mut dst);
+        for i in 0..LANES {
+            for j in 0..LANES {
+                assert_eq!(dst[j][i], src[i][j], "({i}, {j})");
+            }
+        }
+    }
+}

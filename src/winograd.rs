@@ -31,7 +31,7 @@
 //! tile is exactly one pooling window — for inference.
 
 use crate::gemm::{sgemm, Strides};
-use crate::simd::{multiversion, LANES};
+use crate::simd::{multiversion, transpose16, LANES};
 
 /// Positions in a 4×4 transformed tile.
 const XI: usize = 16;
@@ -335,32 +335,50 @@ impl Plan {
         }
     }
 
-    /// `blocked[c / 16][r + 1][q + 1][c % 16] = x[c, r, q]`, zero elsewhere.
+    /// `blocked[c / 16][r + 1][q + 1][c % 16] = x[c, r, q]`, zero elsewhere: sixteen channel
+    /// planes at a time, sixteen pixels at a time, through a 16×16 transpose.
     fn block_input(&self, x: &[f32], blocked: &mut [f32]) {
         let (ph, pw) = self.padded();
         let (h, w) = (self.h.min(ph - 1), self.w.min(pw - 1));
-        if self.in_channels % LANES == 0 {
+        let hw = self.h * self.w;
+        let mut pixels = [[0.0f32; LANES]; LANES];
+        let mut lanes = [[0.0f32; LANES]; LANES];
+        for (block, plane) in blocked.chunks_mut(ph * pw * LANES).enumerate() {
             // Every lane of rows 1…h, columns 1…w is written below: zero only the border.
-            for plane in blocked.chunks_mut(ph * pw * LANES) {
-                for (r, row) in plane.chunks_mut(pw * LANES).enumerate() {
-                    if r == 0 || r > h {
-                        row.fill(0.0);
-                    } else {
-                        row[..LANES].fill(0.0);
-                        row[(w + 1) * LANES..].fill(0.0);
-                    }
+            for (r, row) in plane.chunks_mut(pw * LANES).enumerate() {
+                if r == 0 || r > h {
+                    row.fill(0.0);
+                } else {
+                    row[..LANES].fill(0.0);
+                    row[(w + 1) * LANES..].fill(0.0);
                 }
             }
-        } else {
-            blocked.fill(0.0);
-        }
-        for (c, xc) in x.chunks(self.h * self.w).enumerate() {
-            let (block, lane) = (c / LANES, c % LANES);
-            let plane = &mut blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
-            for (r, row) in xc.chunks(self.w).take(h).enumerate() {
-                let dst = &mut plane[(r + 1) * pw * LANES..(r + 2) * pw * LANES];
-                for (q, &val) in row[..w].iter().enumerate() {
-                    dst[(q + 1) * LANES + lane] = val;
+            let c0 = block * LANES;
+            let valid = LANES.min(self.in_channels - c0);
+            // Channels past the last are zero (`lanes` rows never written).
+            lanes[valid..].iter_mut().for_each(|row| row.fill(0.0));
+            let (mut r, mut q) = (0, 0);
+            for p0 in (0..h * self.w).step_by(LANES) {
+                let n = LANES.min(h * self.w - p0);
+                for (l, row) in lanes[..valid].iter_mut().enumerate() {
+                    let at = (c0 + l) * hw + p0;
+                    if n == LANES {
+                        // A constant length: an inlined vector copy, not a memmove call.
+                        *row = load(x, at);
+                    } else {
+                        row[..n].copy_from_slice(&x[at..at + n]);
+                    }
+                }
+                transpose16(&lanes, &mut pixels);
+                for px in &pixels[..n] {
+                    if q < w {
+                        let at = ((r + 1) * pw + q + 1) * LANES;
+                        plane[at..at + LANES].copy_from_slice(px);
+                    }
+                    q += 1;
+                    if q == self.w {
+                        (r, q) = (r + 1, 0);
+                    }
                 }
             }
         }

@@ -414,7 +414,7 @@ impl Layer for Conv2d {
                 db.fill(0.0);
                 for dys in dys.chunks(out_len) {
                     for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
-                        *d += row.iter().sum::<f32>();
+                        *d += crate::simd::sum(row);
                     }
                 }
                 // The input gradient of a Winograd layer is Winograd too.
@@ -443,7 +443,7 @@ impl Layer for Conv2d {
                         };
                         sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), rows, Strides::row_major(kk), 1.0, dw, Strides::row_major(kk));
                         for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
-                            *d += row.iter().sum::<f32>();
+                            *d += crate::simd::sum(row);
                         }
                         continue;
                     }
@@ -456,7 +456,7 @@ impl Layer for Conv2d {
                     };
                     sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
                     for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
-                        *d += row.iter().sum::<f32>();
+                        *d += crate::simd::sum(row);
                     }
                 }
             }
