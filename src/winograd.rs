@@ -120,11 +120,17 @@ impl Plan {
     }
 
     /// Scratch floats one thread needs: the blocked image, V (16·T·C) and M (16·T·OC), each
-    /// of the last two with a skew between its 16 matrices.
+    /// of the last two with a skew between its 16 matrices, and one row of output tiles
+    /// channels-last (two image rows of 16 channels) on its way back to NCHW.
     pub fn work_len(&self) -> usize {
         let (cp, ocp) = self.padded_channels();
         let t = self.group * self.tiles_per_image();
-        self.blocked_len() + XI * (t * cp + SKEW) + XI * (t * ocp + SKEW)
+        self.blocked_len() + XI * (t * cp + SKEW) + XI * (t * ocp + SKEW) + self.stage_len()
+    }
+
+    /// Floats of the output staging row: two image rows of [`LANES`] channels.
+    fn stage_len(&self) -> usize {
+        2 * self.padded().1 * LANES
     }
 
     /// `work` cut into the blocked image, the largest V and M (see [`Plan::work_len`]) and
@@ -217,7 +223,7 @@ impl Plan {
     /// [`Plan::run`] plus the padded, channel-blocked output gradient.
     pub fn weight_grad_work_len(&self) -> usize {
         let (ph, pw) = self.padded();
-        self.work_len() + self.padded_channels().1 * ph * pw
+        self.work_len() - self.stage_len() + self.padded_channels().1 * ph * pw
     }
 
     /// `∂U_ξ[o, c] += Σ_t M'_ξ[t, o] · V_ξ[t, c]` over every tile of the samples `x`
@@ -305,7 +311,8 @@ impl Plan {
         debug_assert_eq!(u.len(), self.kernels_len());
         debug_assert_eq!(x.len() / in_len, y.len() / out_len);
         let tpi = self.tiles_per_image();
-        let (blocked, v, m, _) = self.split_work(work);
+        let (blocked, v, m, rest) = self.split_work(work);
+        let stage = &mut rest[..self.stage_len()];
         for (xs, ys) in x.chunks(self.group * in_len).zip(y.chunks_mut(self.group * out_len)) {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
@@ -330,7 +337,7 @@ impl Plan {
                 );
             }
             for (img, yi) in ys.chunks_mut(out_len).enumerate() {
-                transform_output(self, &m[..XI * m_stride], img * tpi, epilogue, yi);
+                transform_output(self, &m[..XI * m_stride], img * tpi, epilogue, yi, stage);
             }
         }
     }
@@ -442,9 +449,11 @@ fn transform_input_kernel(plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize
 }
 
 /// `Y = Aᵀ M A` for every tile of one image (tiles `t0…` of `m`) and every output channel,
-/// written into that image's output `y` by the epilogue.
+/// written into that image's output `y` by the epilogue. The plain store collects a row of
+/// tiles channels-last in `stage` (two image rows, which are contiguous in each NCHW plane)
+/// and writes it out sixteen pixels at a time through a 16×16 transpose.
 #[inline(always)]
-fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32]) {
+fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32]) {
     let ocp = plan.padded_channels().1;
     let m_stride = m.len() / XI;
     let (h, w) = (plan.h, plan.w);
@@ -495,19 +504,35 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
                     }
                     continue;
                 }
-                let (r, c) = (2 * ty, 2 * tx);
-                let (two_rows, two_cols) = (r + 1 < h, c + 1 < w);
-                for l in 0..valid {
-                    let plane = &mut y[(o0 + l) * h * w..(o0 + l + 1) * h * w];
-                    plane[r * w + c] = out[0][l];
-                    if two_cols {
-                        plane[r * w + c + 1] = out[1][l];
-                    }
-                    if two_rows {
-                        plane[(r + 1) * w + c] = out[2][l];
-                        if two_cols {
-                            plane[(r + 1) * w + c + 1] = out[3][l];
-                        }
+                // stage[a · w + q] = the pixel at row 2ty + a, column q (16 channels).
+                let c = 2 * tx;
+                stage[c * LANES..(c + 1) * LANES].copy_from_slice(&out[0]);
+                stage[(w + c) * LANES..(w + c + 1) * LANES].copy_from_slice(&out[2]);
+                if c + 1 < w {
+                    stage[(c + 1) * LANES..(c + 2) * LANES].copy_from_slice(&out[1]);
+                    stage[(w + c + 1) * LANES..(w + c + 2) * LANES].copy_from_slice(&out[3]);
+                }
+            }
+            if pooled {
+                continue;
+            }
+            // Rows 2ty and 2ty + 1 (if inside the image) are `len` contiguous floats of each plane.
+            let len = (h - 2 * ty).min(2) * w;
+            let first = 2 * ty * w;
+            let mut pixels = [[0.0f32; LANES]; LANES];
+            let mut lanes = [[0.0f32; LANES]; LANES];
+            for j0 in (0..len).step_by(LANES) {
+                let n = LANES.min(len - j0);
+                for (j, px) in pixels[..n].iter_mut().enumerate() {
+                    *px = load(stage, (j0 + j) * LANES);
+                }
+                transpose16(&pixels, &mut lanes);
+                for (l, lane) in lanes[..valid].iter().enumerate() {
+                    let at = (o0 + l) * h * w + first + j0;
+                    if n == LANES {
+                        y[at..at + LANES].copy_from_slice(lane);
+                    } else {
+                        y[at..at + n].copy_from_slice(&lane[..n]);
                     }
                 }
             }
@@ -570,7 +595,7 @@ multiversion!(
 );
 multiversion!(
     /// Winograd output transform of one image (see `transform_output_kernel`).
-    fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32])
+    fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32])
 );
 
 #[cfg(test)]
