@@ -156,38 +156,9 @@ impl Plan {
     /// are the layer's outputs), `w` is still the layer's weight and `g` is `w[i, o]` turned by
     /// 180°.
     pub fn transform_kernels(&self, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
-        let (cin, cout) = (self.in_channels, self.out_channels);
-        let (cp, ocp) = self.padded_channels();
-        debug_assert_eq!(w.len(), cin * cout * 9);
+        debug_assert_eq!(w.len(), self.in_channels * self.out_channels * 9);
         debug_assert_eq!(u.len(), self.kernels_len());
-        u.fill(0.0);
-        for i in 0..cin {
-            for o in 0..cout {
-                let k = if for_input_grad { &w[(i * cout + o) * 9..(i * cout + o + 1) * 9] } else { &w[(o * cin + i) * 9..(o * cin + i + 1) * 9] };
-                let mut g = [[0.0f32; 3]; 3];
-                for (r, row) in g.iter_mut().enumerate() {
-                    for (q, v) in row.iter_mut().enumerate() {
-                        // Turning a 3×3 kernel by 180° reverses its nine values.
-                        *v = if for_input_grad { k[8 - (r * 3 + q)] } else { k[r * 3 + q] };
-                    }
-                }
-                // G g: combine rows.
-                let mut gg = [[0.0f32; 3]; 4];
-                for j in 0..3 {
-                    gg[0][j] = g[0][j];
-                    gg[1][j] = 0.5 * (g[0][j] + g[1][j] + g[2][j]);
-                    gg[2][j] = 0.5 * (g[0][j] - g[1][j] + g[2][j]);
-                    gg[3][j] = g[2][j];
-                }
-                // (G g) Gᵀ: combine columns.
-                for (r, row) in gg.iter().enumerate() {
-                    let vals = [row[0], 0.5 * (row[0] + row[1] + row[2]), 0.5 * (row[0] - row[1] + row[2]), row[2]];
-                    for (s, val) in vals.into_iter().enumerate() {
-                        u[(r * 4 + s) * cp * ocp + i * ocp + o] = val;
-                    }
-                }
-            }
-        }
+        transform_kernels(self, w, for_input_grad, u);
     }
 
     /// This input-gradient plan's kernels from the forward plan's (`forward`, laid out by
@@ -391,6 +362,66 @@ impl Plan {
         }
     }
 }
+
+/// `U = G g Gᵀ` (see [`Plan::transform_kernels`]) for sixteen output channels at a time: their
+/// nine kernel values gathered into registers, the transform done lane-wise, and each of the
+/// sixteen `U_ξ` rows stored whole.
+#[inline(always)]
+fn transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
+    let (cin, cout) = (plan.in_channels, plan.out_channels);
+    let (cp, ocp) = plan.padded_channels();
+    u.fill(0.0);
+    for i in 0..cin {
+        for o0 in (0..cout).step_by(LANES) {
+            let valid = LANES.min(cout - o0);
+            // g[r][q][lane] = kernel (i, o0 + lane) at row r, column q.
+            let mut g = [[[0.0f32; LANES]; 3]; 3];
+            for lane in 0..valid {
+                let o = o0 + lane;
+                let k = if for_input_grad { &w[(i * cout + o) * 9..(i * cout + o + 1) * 9] } else { &w[(o * cin + i) * 9..(o * cin + i + 1) * 9] };
+                for (r, row) in g.iter_mut().enumerate() {
+                    for (q, v) in row.iter_mut().enumerate() {
+                        // Turning a 3×3 kernel by 180° reverses its nine values.
+                        v[lane] = if for_input_grad { k[8 - (r * 3 + q)] } else { k[r * 3 + q] };
+                    }
+                }
+            }
+            // G g: combine rows.
+            let mut gg = [[[0.0f32; LANES]; 3]; 4];
+            for j in 0..3 {
+                for l in 0..LANES {
+                    gg[0][j][l] = g[0][j][l];
+                    gg[1][j][l] = 0.5 * (g[0][j][l] + g[1][j][l] + g[2][j][l]);
+                    gg[2][j][l] = 0.5 * (g[0][j][l] - g[1][j][l] + g[2][j][l]);
+                    gg[3][j][l] = g[2][j][l];
+                }
+            }
+            // (G g) Gᵀ: combine columns, store U_ξ[i, o0…].
+            for (r, row) in gg.iter().enumerate() {
+                let mut vals = [[0.0f32; LANES]; 4];
+                for l in 0..LANES {
+                    vals[0][l] = row[0][l];
+                    vals[1][l] = 0.5 * (row[0][l] + row[1][l] + row[2][l]);
+                    vals[2][l] = 0.5 * (row[0][l] - row[1][l] + row[2][l]);
+                    vals[3][l] = row[2][l];
+                }
+                for (s, val) in vals.iter().enumerate() {
+                    let at = (r * 4 + s) * cp * ocp + i * ocp + o0;
+                    if valid == LANES {
+                        u[at..at + LANES].copy_from_slice(val);
+                    } else {
+                        u[at..at + valid].copy_from_slice(&val[..valid]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion!(
+    /// The kernel transform (see `transform_kernels_kernel`).
+    fn transform_kernels => transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32])
+);
 
 /// A register's worth of floats from `src[at..]`.
 #[inline(always)]
