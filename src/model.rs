@@ -23,9 +23,9 @@ pub struct Sequential {
     /// Eval-mode chunking buffers: one chunk of input, the whole batch's output.
     eval_in: Tensor,
     eval_out: Tensor,
-    /// Per layer: it is followed by ReLU and a 2×2, stride-2 max pool, which inference may run
-    /// fused with it ([`Layer::forward_relu_max_pool`]).
-    fusable: Vec<bool>,
+    /// Per layer: it is followed by a 2×2, stride-2 max pool, directly (`Some(false)`) or after
+    /// a ReLU (`Some(true)`), which inference may run fused with it ([`Layer::forward_max_pool`]).
+    fusable: Vec<Option<bool>>,
     /// The last forward fused layers, so some activations are stale and no backward may follow.
     fused_last: bool,
     /// Per layer: it is a ReLU followed by max pooling, which run as one pass
@@ -39,13 +39,17 @@ pub struct Sequential {
 /// Images per chunk when a large batch is run in eval mode.
 pub const EVAL_CHUNK: usize = 64;
 
-/// True when layers `i + 1` and `i + 2` are a ReLU and a 2×2, stride-2 max pool.
-fn relu_max_pool_follows(layers: &[LayerSpec], i: usize) -> bool {
-    matches!(
-        layers.get(i + 1..i + 3),
-        Some([LayerSpec::Relu, LayerSpec::MaxPool2d { kernel, stride }])
-            if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2]
-    )
+/// `Some(relu)` when layer `i` is followed by a 2×2, stride-2 max pool: after a ReLU
+/// (`Some(true)`, layers `i + 1` and `i + 2`) or directly (`Some(false)`, layer `i + 1`).
+fn max_pool_follows(layers: &[LayerSpec], i: usize) -> Option<bool> {
+    let pool_2x2 = |spec: &LayerSpec| {
+        matches!(spec, LayerSpec::MaxPool2d { kernel, stride } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2])
+    };
+    match layers.get(i + 1..)? {
+        [LayerSpec::Relu, pool, ..] if pool_2x2(pool) => Some(true),
+        [pool, ..] if pool_2x2(pool) => Some(false),
+        _ => None,
+    }
 }
 
 /// True when layer `i` is a ReLU and layer `i + 1` a max pool.
@@ -125,7 +129,7 @@ impl Sequential {
             layers,
             lr_factors: vec![1.0; n],
             acts: (0..n).map(|_| Tensor::default()).collect(),
-            fusable: (0..n).map(|i| relu_max_pool_follows(&arch.layers, i)).collect(),
+            fusable: (0..n).map(|i| max_pool_follows(&arch.layers, i)).collect(),
             fused_last: false,
             relu_then_max_pool: (0..n).map(|i| relu_then_max_pool(&arch.layers, i)).collect(),
             relu_fused: vec![false; n],
@@ -176,7 +180,7 @@ impl Sequential {
     /// stream 100 MB activations through memory layer by layer); the output is the same, and
     /// [`Sequential::activations`] then hold the last chunk's. A ReLU followed by max pooling
     /// runs as one pass in either mode (its own activation is not formed), and eval mode also
-    /// runs a Winograd convolution, the ReLU and the 2×2 max pool after it as one pass, so the
+    /// runs a convolution, the ReLU (if any) and the 2×2 max pool after it as one pass, so the
     /// activations of such a convolution and its ReLU are not kept (use
     /// [`Sequential::forward_keeping_activations`] for feature maps), and no backward may
     /// follow an eval forward (it needs a training-mode forward anyway).
@@ -229,8 +233,8 @@ impl Sequential {
     ///
     /// With `fuse`, a ReLU followed by max pooling runs as one pass
     /// ([`Layer::forward_after_relu`]; the ReLU's own activation is not formed), and in
-    /// inference a layer that can run with the ReLU and max pool after it
-    /// ([`Layer::forward_relu_max_pool`]) writes the pool's output directly.
+    /// inference a layer that can run with the (ReLU and) max pool after it
+    /// ([`Layer::forward_max_pool`]) writes the pool's output directly.
     fn forward_layers(&mut self, x: &Tensor, mode: Mode, fuse: bool) -> Result<()> {
         let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
         self.fused_last = false;
@@ -239,11 +243,13 @@ impl Sequential {
         while i < self.layers.len() {
             let (before, after) = self.acts.split_at_mut(i);
             let input = if i == 0 { x } else { &before[i - 1] };
-            if fuse && mode == Mode::Eval && self.fusable[i] {
-                if let Some(done) = self.layers[i].forward_relu_max_pool(input, &mut after[2]) {
+            if let (true, Mode::Eval, Some(relu)) = (fuse, mode, self.fusable[i]) {
+                // The pool is layer i + 2 after a ReLU, else i + 1.
+                let pool = if relu { 2 } else { 1 };
+                if let Some(done) = self.layers[i].forward_max_pool(input, &mut after[pool], relu) {
                     done?;
                     self.fused_last = true;
-                    i += 3;
+                    i += pool + 1;
                     continue;
                 }
             }
@@ -467,13 +473,21 @@ mod tests {
         }
     }
 
-    /// `keras` in eval mode fuses its Winograd convolutions with the ReLU and pool after them;
-    /// the logits match the layers run one by one, chunked or not, and the fused layers'
-    /// activations are the only ones left stale.
+    /// In eval mode `keras` fuses its convolutions (two Winograd, one im2col) with the ReLU and
+    /// pool after them, `lenet` its convolutions (im2col, rows) with the pool after them, and
+    /// `scratch8` its im2col convolution with ReLU and pool; the logits match the layers run
+    /// one by one, chunked or not, and backward needs a training forward.
     #[test]
     fn fused_eval_matches_layer_by_layer() {
-        let mut m = Sequential::new(&Architecture::builtin("keras").unwrap(), 2).unwrap();
-        assert!(m.fusable.iter().filter(|&&f| f).count() == 3, "three conv → ReLU → pool blocks");
+        for (name, relu) in [("keras", true), ("lenet", false), ("scratch8", true)] {
+            check_fused_eval(name, relu);
+        }
+    }
+
+    fn check_fused_eval(name: &str, relu: bool) {
+        let mut m = Sequential::new(&Architecture::builtin(name).unwrap(), 2).unwrap();
+        let convs: Vec<usize> = (0..m.layers.len()).filter(|&i| m.layers[i].kind() == "Conv2d").collect();
+        assert!(convs.iter().all(|&i| m.fusable[i] == Some(relu)), "{name}: every convolution is followed by a pool");
         let n = EVAL_CHUNK + 3;
         let x = random_tensor(&[n, 1, 28, 28], 4);
         let fused = m.forward(&x, Mode::Eval).unwrap().clone();
@@ -484,12 +498,12 @@ mod tests {
         let whole = m.forward_keeping_activations(&x).unwrap().clone();
         assert!(!m.fused_last);
         for (a, b) in fused.data.iter().zip(&whole.data) {
-            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{name}: {a} vs {b}");
         }
         let x1 = Tensor::from_vec(&[1, 1, 28, 28], x.sample(n - 1).to_vec()).unwrap();
         let one = m.forward(&x1, Mode::Eval).unwrap().clone();
         for (a, b) in one.data.iter().zip(whole.sample(n - 1)) {
-            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{name}: {a} vs {b}");
         }
         // A training forward makes backward possible again.
         m.forward(&x, Mode::Train).unwrap();

@@ -27,8 +27,8 @@
 //! [`Plan::weight_grad_from_transformed`]).
 //!
 //! Two epilogues write the tiles: [`Epilogue::Store`] (plus bias, the plain convolution) and
-//! [`Epilogue::ReluMaxPool`], which fuses bias, ReLU and a 2×2/stride-2 max pool — a 2×2 output
-//! tile is exactly one pooling window — for inference.
+//! [`Epilogue::MaxPool`], which fuses bias, an optional ReLU and a 2×2/stride-2 max pool — a
+//! 2×2 output tile is exactly one pooling window — for inference.
 
 use crate::gemm::{sgemm, Strides};
 use crate::simd::{multiversion, transpose16, LANES};
@@ -65,9 +65,9 @@ pub fn applies(geo: &crate::conv_geometry::Geometry) -> bool {
 pub enum Epilogue<'a> {
     /// `y[OC, H, W] = conv + bias`.
     Store { bias: Option<&'a [f32]> },
-    /// `y[OC, ⌊H/2⌋, ⌊W/2⌋] = max(0, max over each 2×2 window of (conv + bias))`: the
-    /// convolution, ReLU and a 2×2, stride-2 max pool in one pass.
-    ReluMaxPool { bias: Option<&'a [f32]> },
+    /// `y[OC, ⌊H/2⌋, ⌊W/2⌋] = max over each 2×2 window of (conv + bias)`, clamped at zero with
+    /// `relu`: the convolution, a ReLU and a 2×2, stride-2 max pool in one pass.
+    MaxPool { bias: Option<&'a [f32]>, relu: bool },
 }
 
 /// Shapes of one F(2×2, 3×3) convolution over `[C, H, W]` samples into `OC` channels.
@@ -92,7 +92,7 @@ pub struct Plan {
 
 impl Plan {
     /// A plan for samples of `[in_channels, h, w]`; `pooled` when the epilogue is
-    /// [`Epilogue::ReluMaxPool`].
+    /// [`Epilogue::MaxPool`].
     pub fn new(in_channels: usize, out_channels: usize, h: usize, w: usize, pooled: bool) -> Plan {
         let (tiles_h, tiles_w) = if pooled { (h / 2, w / 2) } else { (h.div_ceil(2), w.div_ceil(2)) };
         let per_image = (tiles_h * tiles_w).max(1);
@@ -277,7 +277,7 @@ impl Plan {
         let in_len = self.in_channels * self.h * self.w;
         let out_len = match epilogue {
             Epilogue::Store { .. } => self.out_channels * self.h * self.w,
-            Epilogue::ReluMaxPool { .. } => self.out_channels * (self.h / 2) * (self.w / 2),
+            Epilogue::MaxPool { .. } => self.out_channels * (self.h / 2) * (self.w / 2),
         };
         debug_assert_eq!(u.len(), self.kernels_len());
         debug_assert_eq!(x.len() / in_len, y.len() / out_len);
@@ -488,10 +488,12 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
     let ocp = plan.padded_channels().1;
     let m_stride = m.len() / XI;
     let (h, w) = (plan.h, plan.w);
-    let (bias, pooled) = match epilogue {
-        Epilogue::Store { bias } => (bias, false),
-        Epilogue::ReluMaxPool { bias } => (bias, true),
+    let (bias, pooled, relu) = match epilogue {
+        Epilogue::Store { bias } => (bias, false, false),
+        Epilogue::MaxPool { bias, relu } => (bias, true, relu),
     };
+    // The ReLU's clamp: max(·, 0), or max(·, −∞) which changes nothing.
+    let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
     let tpi = plan.tiles_per_image();
     for block in 0..ocp / LANES {
         let o0 = block * LANES;
@@ -528,7 +530,7 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
                     // The pooled plane is the tile grid itself.
                     let mut best = [0.0f32; LANES];
                     for l in 0..LANES {
-                        best[l] = out[0][l].max(out[1][l]).max(out[2][l]).max(out[3][l]).max(0.0);
+                        best[l] = out[0][l].max(out[1][l]).max(out[2][l]).max(out[3][l]).max(floor);
                     }
                     for (l, &val) in best[..valid].iter().enumerate() {
                         y[(o0 + l) * tpi + t] = val;
@@ -684,25 +686,32 @@ mod tests {
     }
 
     #[test]
-    fn fused_relu_max_pool_matches_the_three_layers() {
+    fn fused_max_pool_matches_the_layers() {
         for &(n, c, oc, h, w) in &[(4, 3, 5, 7, 7), (2, 2, 3, 6, 9), (3, 1, 4, 28, 28), (2, 20, 18, 7, 7)] {
             let x = random_tensor(&[n, c, h, w], 4).data;
             let k = random_tensor(&[oc, c, 3, 3], 5).data;
-            let b = random_tensor(&[oc], 6).data;
+            // Biases low enough that some windows' maxima are negative (for the ReLU to clamp).
+            let b: Vec<f32> = random_tensor(&[oc], 6).data.iter().map(|v| v - 3.0).collect();
             let full = direct(&x, &k, &b, n, c, oc, h, w);
             let (ph, pw) = (h / 2, w / 2);
             let plan = Plan::new(c, oc, h, w, true);
-            let mut y = vec![f32::NAN; n * oc * ph * pw];
-            run(&plan, &k, false, &x, &mut y, Epilogue::ReluMaxPool { bias: Some(&b) });
-            for s in 0..n * oc {
-                for r in 0..ph {
-                    for q in 0..pw {
-                        let at = |i: usize, j: usize| full[s * h * w + (2 * r + i) * w + 2 * q + j];
-                        let want = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)).max(0.0);
-                        let got = y[s * ph * pw + r * pw + q];
-                        assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "{got} vs {want}");
+            for relu in [true, false] {
+                let mut y = vec![f32::NAN; n * oc * ph * pw];
+                run(&plan, &k, false, &x, &mut y, Epilogue::MaxPool { bias: Some(&b), relu });
+                let mut negatives = 0;
+                for s in 0..n * oc {
+                    for r in 0..ph {
+                        for q in 0..pw {
+                            let at = |i: usize, j: usize| full[s * h * w + (2 * r + i) * w + 2 * q + j];
+                            let max = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
+                            let want = if relu { max.max(0.0) } else { max };
+                            let got = y[s * ph * pw + r * pw + q];
+                            negatives += (got < 0.0) as usize;
+                            assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "relu {relu}: {got} vs {want}");
+                        }
                     }
                 }
+                assert_eq!(negatives == 0, relu, "only the ReLU clamps");
             }
         }
     }

@@ -29,18 +29,21 @@
 //!   ([`crate::winograd`]): 2.25× fewer multiply-adds, no im2col in the forward, no col2im in
 //!   the backward. Its weight gradient is Winograd too: the transformed output gradient times
 //!   the transformed input, summed over tiles ([`Plan::accumulate_weight_grad`]), then brought
-//!   back to 3×3 once per step. Inference can also fuse the following ReLU and 2×2 max pool
-//!   into it ([`Conv2d::forward_relu_max_pool`]);
+//!   back to 3×3 once per step;
 //! * another stride-1 convolution with enough input channels (`lenet` conv2) computes
 //!   `y = W' · rowsᵀ` with `W'` the weight reordered like the rows, and keeps the rows for
 //!   the weight gradient;
 //! * everything else uses the im2col products above.
+//!
+//! Inference can fuse a following (ReLU and) 2×2 max pool into any of them
+//! ([`Conv2d::forward_max_pool`]).
 
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::conv_geometry::{Geometry, Padding};
 use crate::error::Result;
 use crate::gemm::{sgemm, Strides};
 use crate::init::{Init, Rng};
+use crate::layers::pool::max_pool_2x2_planes;
 use crate::tensor::Tensor;
 use crate::winograd::{self, Epilogue, Plan};
 use rayon::prelude::*;
@@ -161,22 +164,87 @@ impl Conv2d {
         self.winograd.is_none() && self.geo.has_rows() && self.geo.channels >= ROWS_MIN_CHANNELS
     }
 
-    /// True when this layer runs as Winograd F(2×2, 3×3), and so can fuse a following ReLU
-    /// and 2×2, stride-2 max pool ([`Conv2d::forward_relu_max_pool`]).
+    /// True when this layer runs as Winograd F(2×2, 3×3).
     pub fn uses_winograd(&self) -> bool {
         self.winograd.is_some()
     }
 
-    /// Inference through this convolution, a ReLU and a 2×2, stride-2 max pool in one pass:
-    /// `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, equal (up to float rounding) to the three layers run one
-    /// after the other. An error if the layer does not use Winograd.
+    /// Inference through this convolution, a ReLU and a 2×2, stride-2 max pool in one pass
+    /// (see [`Conv2d::forward_max_pool`]).
     pub fn forward_relu_max_pool(&mut self, x: &Tensor, y: &mut Tensor) -> Result<()> {
+        self.forward_max_pool(x, y, true)
+    }
+
+    /// Inference through this convolution, a ReLU if `relu`, and a 2×2, stride-2 max pool in
+    /// one pass: `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, equal (up to float rounding) to the layers run one
+    /// after the other. A Winograd layer pools in its output transform; the others compute
+    /// each sample's convolution into a per-thread scratch and pool it from there, so the full
+    /// convolution output never goes out to memory.
+    pub fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) -> Result<()> {
         let n = check_input(self, x)?;
-        let plans = self.winograd.ok_or_else(|| crate::error::Error::config("Conv2d: only a Winograd convolution fuses ReLU and max pooling"))?;
         y.resize(n, &[self.out_channels, self.geo.out_h / 2, self.geo.out_w / 2]);
         self.cols_cached_for = None;
-        self.run_winograd(plans.relu_max_pool, x, y, true);
+        if n == 0 {
+            return Ok(());
+        }
+        match self.winograd {
+            Some(plans) => self.run_winograd(plans.relu_max_pool, x, y, Some(relu)),
+            None => self.forward_pooled_lowered(x, y, relu),
+        }
         Ok(())
+    }
+
+    /// [`Conv2d::forward_max_pool`] through im2col columns or channels-last rows.
+    fn forward_pooled_lowered(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) {
+        let rows = self.rows_layout();
+        if rows {
+            self.ensure_rows_kernels();
+        }
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let n = x.batch();
+        let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
+        let (in_len, out_len) = (geo.in_len(), y.sample_len());
+        let padded_len = if rows { geo.padded_hwc_len() } else { 0 };
+        let work = ensure_work(&mut self.work, n.div_ceil(chunk), kk * p + oc * p + padded_len);
+        let weight = if rows { &self.kernels } else { &self.params[0].value };
+        let bias = self.params.get(1).map(|b| b.value.as_slice());
+        y.data.par_chunks_mut(chunk * out_len).zip(x.data.par_chunks(chunk * in_len)).zip(work.par_iter_mut()).for_each(|((ys, xs), work)| {
+            let (cols, rest) = work.split_at_mut(kk * p);
+            let (conv, rest) = rest.split_at_mut(oc * p);
+            let padded = &mut rest[..padded_len];
+            for (ys, xs) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)) {
+                fill_bias(conv, bias, p);
+                if rows {
+                    geo.im2row(xs, padded, cols);
+                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::transposed(kk), 1.0, conv, Strides::row_major(p));
+                } else {
+                    geo.im2col(xs, cols);
+                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, conv, Strides::row_major(p));
+                }
+                max_pool_2x2_planes(conv, oc, geo.out_h, geo.out_w, relu, ys);
+            }
+        });
+    }
+
+    /// Makes `kernels` the weight in the rows' order, `W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj]`,
+    /// unless it already is.
+    fn ensure_rows_kernels(&mut self) {
+        if self.kernels_fresh {
+            return;
+        }
+        let geo = self.geo;
+        let kk = geo.col_rows();
+        let (c, taps) = (geo.channels, geo.kernel_h * geo.kernel_w);
+        self.kernels.resize(self.out_channels * kk, 0.0);
+        for (dst, src) in self.kernels.chunks_mut(kk).zip(self.params[0].value.chunks(kk)) {
+            for ch in 0..c {
+                for k in 0..taps {
+                    dst[k * c + ch] = src[ch * taps + k];
+                }
+            }
+        }
+        self.kernels_fresh = true;
     }
 
     /// The forward through channels-last rows: per sample `y = W' · rowsᵀ + b`, where `W'` is
@@ -188,19 +256,7 @@ impl Conv2d {
         let (in_len, out_len) = (geo.in_len(), oc * p);
         let n = x.batch();
         let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
-        if !self.kernels_fresh {
-            // W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj].
-            let (c, taps) = (geo.channels, geo.kernel_h * geo.kernel_w);
-            self.kernels.resize(oc * kk, 0.0);
-            for (dst, src) in self.kernels.chunks_mut(kk).zip(self.params[0].value.chunks(kk)) {
-                for ch in 0..c {
-                    for k in 0..taps {
-                        dst[k * c + ch] = src[ch * taps + k];
-                    }
-                }
-            }
-            self.kernels_fresh = true;
-        }
+        self.ensure_rows_kernels();
         let padded = ensure_work(&mut self.work, n.div_ceil(chunk), geo.padded_hwc_len());
         let cols_per_chunk = if keep_all { chunk } else { 1 };
         let weight = &self.kernels;
@@ -220,8 +276,9 @@ impl Conv2d {
             });
     }
 
-    /// Runs a forward Winograd plan over the batch, one chunk of samples per thread.
-    fn run_winograd(&mut self, plan: Plan, x: &Tensor, y: &mut Tensor, pooled: bool) {
+    /// Runs a forward Winograd plan over the batch, one chunk of samples per thread; with
+    /// `pooled = Some(relu)` through the max-pool epilogue.
+    fn run_winograd(&mut self, plan: Plan, x: &Tensor, y: &mut Tensor, pooled: Option<bool>) {
         let n = x.batch();
         if n == 0 {
             return;
@@ -235,7 +292,10 @@ impl Conv2d {
         let (in_len, out_len) = (x.sample_len(), y.sample_len());
         let work = ensure_work(&mut self.winograd_work, n.div_ceil(chunk), plan.work_len());
         let bias = self.params.get(1).map(|b| b.value.as_slice());
-        let epilogue = if pooled { Epilogue::ReluMaxPool { bias } } else { Epilogue::Store { bias } };
+        let epilogue = match pooled {
+            Some(relu) => Epilogue::MaxPool { bias, relu },
+            None => Epilogue::Store { bias },
+        };
         let kernels = &self.kernels;
         y.data
             .par_chunks_mut(chunk * out_len)
@@ -296,8 +356,11 @@ impl Layer for Conv2d {
         &mut self.params
     }
 
-    fn forward_relu_max_pool(&mut self, x: &Tensor, y: &mut Tensor) -> Option<Result<()>> {
-        self.uses_winograd().then(|| Conv2d::forward_relu_max_pool(self, x, y))
+    fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) -> Option<Result<()>> {
+        // A single image through a lowered convolution keeps its channel split across threads
+        // (latency) and runs unfused.
+        let split = self.winograd.is_none() && x.batch() < rayon::current_num_threads();
+        (!split).then(|| Conv2d::forward_max_pool(self, x, y, relu))
     }
 
     fn flops(&self) -> usize {
@@ -313,7 +376,7 @@ impl Layer for Conv2d {
         if let Some(plans) = self.winograd {
             // The backward builds the columns its weight gradient needs.
             self.cols_cached_for = None;
-            self.run_winograd(plans.forward, x, y, false);
+            self.run_winograd(plans.forward, x, y, None);
             return Ok(());
         }
         let geo = self.geo;
@@ -703,25 +766,33 @@ mod tests {
         }
     }
 
-    /// The fused inference path equals Conv2d → ReLU → MaxPool2d(2×2) run as layers.
+    /// The fused inference path equals Conv2d → (ReLU →) MaxPool2d(2×2) run as layers, for
+    /// every lowering: Winograd (odd and even sizes), channels-last rows, im2col (strided,
+    /// odd output).
     #[test]
-    fn fused_relu_max_pool_matches_the_layers() {
+    fn fused_max_pool_matches_the_layers() {
         use crate::layers::{Activation, ActivationKind, Pool2d, PoolKind};
-        for input in [[8, 7, 6], [16, 14, 14]] {
-            let mut c = conv(input, 5, [3, 3], 1, Padding::Named(PaddingName::Same), 1, true, 9);
+        let same = Padding::Named(PaddingName::Same);
+        let cases = [([8, 7, 6], [3, 3], 1, same), ([16, 14, 14], [3, 3], 1, same), ([10, 9, 8], [5, 5], 1, Padding::Uniform(0)), ([2, 11, 9], [3, 3], 2, Padding::Uniform(1)), ([1, 12, 12], [5, 5], 1, Padding::Uniform(0))];
+        for (i, (input, k, s, p)) in cases.into_iter().enumerate() {
+            let mut c = conv(input, 5, k, s, p, 1, true, 9);
+            assert_eq!(c.uses_winograd(), i < 2);
+            assert_eq!(c.rows_layout(), i == 2);
             let x = random_tensor(&[3, input[0], input[1], input[2]], 10);
-            let (mut y, mut r, mut want, mut got) = (Tensor::default(), Tensor::default(), Tensor::default(), Tensor::default());
+            let (mut y, mut r) = (Tensor::default(), Tensor::default());
             c.forward(&x, &mut y, Mode::Eval).unwrap();
-            Activation::new(ActivationKind::Relu, &[5, input[1], input[2]]).forward(&y, &mut r, Mode::Eval).unwrap();
-            Pool2d::new(PoolKind::Max, [5, input[1], input[2]], [2, 2], [2, 2]).unwrap().forward(&r, &mut want, Mode::Eval).unwrap();
-            c.forward_relu_max_pool(&x, &mut got).unwrap();
-            assert_eq!(got.shape(), want.shape());
-            for (a, w) in got.data.iter().zip(&want.data) {
-                assert!((a - w).abs() < 1e-5, "{a} vs {w}");
+            let shape = [5, c.geo.out_h, c.geo.out_w];
+            Activation::new(ActivationKind::Relu, &shape).forward(&y, &mut r, Mode::Eval).unwrap();
+            for (relu, input) in [(true, &r), (false, &y)] {
+                let (mut want, mut got) = (Tensor::default(), Tensor::default());
+                Pool2d::new(PoolKind::Max, shape, [2, 2], [2, 2]).unwrap().forward(input, &mut want, Mode::Eval).unwrap();
+                c.forward_max_pool(&x, &mut got, relu).unwrap();
+                assert_eq!(got.shape(), want.shape());
+                for (a, w) in got.data.iter().zip(&want.data) {
+                    assert!((a - w).abs() < 1e-5, "case {i}, relu {relu}: {a} vs {w}");
+                }
             }
         }
-        let mut plain = conv([2, 6, 6], 2, [3, 3], 1, Padding::Uniform(1), 1, true, 1);
-        assert!(plain.forward_relu_max_pool(&random_tensor(&[1, 2, 6, 6], 1), &mut Tensor::default()).is_err());
     }
 
     /// Backward after an eval-mode forward recomputes the columns and gives the same answer.

@@ -122,10 +122,10 @@ pub trait Layer: Send + Sync {
         None
     }
 
-    /// Inference through this layer, a ReLU and a 2×2, stride-2 max pool in one pass, writing
-    /// the pool's output into `y`; `None` when this layer cannot fuse them (only a Winograd
-    /// convolution can: [`Conv2d::forward_relu_max_pool`]).
-    fn forward_relu_max_pool(&mut self, _x: &Tensor, _y: &mut Tensor) -> Option<Result<()>> {
+    /// Inference through this layer, a ReLU if `relu`, and a 2×2, stride-2 max pool in one
+    /// pass, writing the pool's output into `y`; `None` when this layer does not fuse them
+    /// (only convolutions do: [`Conv2d::forward_max_pool`]).
+    fn forward_max_pool(&mut self, _x: &Tensor, _y: &mut Tensor, _relu: bool) -> Option<Result<()>> {
         None
     }
 

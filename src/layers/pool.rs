@@ -294,6 +294,22 @@ fn max_pool_2x2(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32], re
     }
 }
 
+/// `y[c, i, j] = max(x[c, 2i…2i+1, 2j…2j+1])`, clamped at zero with `relu`, for `channels`
+/// planes of `h × w` (a trailing odd row or column is never pooled): the pooling of fused
+/// inference ([`crate::layers::Conv2d::forward_max_pool`]), which keeps no arg-max.
+pub(crate) fn max_pool_2x2_planes(x: &[f32], channels: usize, h: usize, w: usize, relu: bool, y: &mut [f32]) {
+    let (oh, ow) = (h / 2, w / 2);
+    let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
+    for (plane, out) in x.chunks(h * w).zip(y.chunks_mut(oh * ow)).take(channels) {
+        for (i, out_row) in out.chunks_mut(ow).enumerate() {
+            let (top, bottom) = (&plane[2 * i * w..2 * i * w + w], &plane[(2 * i + 1) * w..(2 * i + 1) * w + w]);
+            for (j, o) in out_row.iter_mut().enumerate() {
+                *o = top[2 * j].max(top[2 * j + 1]).max(bottom[2 * j]).max(bottom[2 * j + 1]).max(floor);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
