@@ -34,6 +34,9 @@ pub struct Sequential {
     /// Per layer: the last forward ran this ReLU fused into the pool after it, so its own
     /// activation is stale and the backward runs the pair as one.
     relu_fused: Vec<bool>,
+    /// Per pool layer: the last training forward ran it fused into this earlier layer (a
+    /// convolution, with or without a ReLU between), whose backward runs them all.
+    pool_fused_into: Vec<Option<usize>>,
 }
 
 /// Images per chunk when a large batch is run in eval mode.
@@ -133,6 +136,7 @@ impl Sequential {
             fused_last: false,
             relu_then_max_pool: (0..n).map(|i| relu_then_max_pool(&arch.layers, i)).collect(),
             relu_fused: vec![false; n],
+            pool_fused_into: vec![None; n],
             grad_cur: Tensor::default(),
             grad_next: Tensor::default(),
             eval_in: Tensor::default(),
@@ -239,16 +243,23 @@ impl Sequential {
         let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
         self.fused_last = false;
         self.relu_fused.iter_mut().for_each(|f| *f = false);
+        self.pool_fused_into.iter_mut().for_each(|f| *f = None);
         let mut i = 0;
         while i < self.layers.len() {
             let (before, after) = self.acts.split_at_mut(i);
             let input = if i == 0 { x } else { &before[i - 1] };
-            if let (true, Mode::Eval, Some(relu)) = (fuse, mode, self.fusable[i]) {
+            // Frozen layers run in eval mode within a training forward: not fused there, so a
+            // backward through them (for an input gradient) finds their activations.
+            let layer_mode = if i < frozen_prefix { Mode::Eval } else { mode };
+            if let (true, Some(relu)) = (fuse && layer_mode == mode, self.fusable[i]) {
                 // The pool is layer i + 2 after a ReLU, else i + 1.
                 let pool = if relu { 2 } else { 1 };
-                if let Some(done) = self.layers[i].forward_max_pool(input, &mut after[pool], relu) {
+                if let Some(done) = self.layers[i].forward_max_pool(input, &mut after[pool], relu, mode) {
                     done?;
-                    self.fused_last = true;
+                    match mode {
+                        Mode::Eval => self.fused_last = true,
+                        Mode::Train => self.pool_fused_into[i + pool] = Some(i),
+                    }
                     i += pool + 1;
                     continue;
                 }
@@ -261,7 +272,6 @@ impl Sequential {
                     continue;
                 }
             }
-            let layer_mode = if i < frozen_prefix { Mode::Eval } else { mode };
             self.layers[i].forward(input, &mut after[0], layer_mode)?;
             i += 1;
         }
@@ -302,6 +312,16 @@ impl Sequential {
         while i > first {
             i -= 1;
             let dy = if i == last { dlogits } else { &self.grad_cur };
+            if let Some(conv) = self.pool_fused_into[i].filter(|&c| c >= first) {
+                // A pool (and ReLU) fused into layer `conv`: back through all of them at once.
+                let trains = self.trains(conv);
+                let input = if conv == 0 { x } else { &self.acts[conv - 1] };
+                let dx = if conv > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
+                self.layers[conv].backward_max_pool(input, &self.acts[i], dy, dx, trains)?;
+                std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
+                i = conv;
+                continue;
+            }
             if i > first && self.relu_fused[i - 1] {
                 // A ReLU (layer i − 1) fused into this max pool: back through both at once.
                 let relu = i - 1;
@@ -510,25 +530,29 @@ mod tests {
         m.backward(&x, &dl).unwrap();
     }
 
-    /// A ReLU followed by max pooling runs as one pass in training; outputs, parameter
-    /// gradients and the input gradient equal those of the two layers run one by one (the
-    /// whole-network gradient checks below run them unfused, with frozen patterns). Covers
-    /// a ReLU after batch norm (`small`), after convolutions (`keras`), with a general 3×3/2
-    /// pool, and as the very first layer with the input gradient asked for.
+    /// In training a ReLU followed by max pooling runs as one pass, and a lowered convolution
+    /// followed by (a ReLU and) a 2×2 max pool too; outputs, parameter gradients and the input
+    /// gradient equal those of the layers run one by one (the whole-network gradient checks
+    /// below run them unfused, with frozen patterns). Covers a ReLU after batch norm (`small`),
+    /// after Winograd convolutions and an im2col one fused (`keras`), convolution → pool
+    /// (`lenet`, im2col and rows), a general 3×3/2 pool, and a ReLU as the very first layer
+    /// with the input gradient asked for.
     #[test]
     fn fused_relu_max_pool_training_matches_layer_by_layer() {
         let mut first_relu = Architecture::builtin("small").unwrap();
         first_relu.layers.insert(0, LayerSpec::Relu);
         first_relu.layers.insert(1, LayerSpec::MaxPool2d { kernel: crate::arch::Size2::Square(3), stride: Some(crate::arch::Size2::Square(2)) });
         first_relu.layers.insert(2, LayerSpec::Conv2d { out_channels: 2, kernel: crate::arch::Size2::Square(3), stride: crate::arch::Size2::Square(1), padding: crate::conv_geometry::Padding::Uniform(4), dilation: crate::arch::Size2::Square(1), bias: true });
-        for arch in [Architecture::builtin("keras").unwrap(), Architecture::builtin("small").unwrap(), first_relu] {
+        let archs = ["keras", "small", "lenet", "scratch8"].map(|name| Architecture::builtin(name).unwrap());
+        for arch in archs.into_iter().chain([first_relu]) {
             let n = 5;
             let x = random_tensor(&[n, 1, 28, 28], 7);
             let dl = random_tensor(&[n, 10], 8);
             let run = |fuse: bool| {
                 let mut m = Sequential::new(&arch, 3).unwrap();
                 m.forward_layers(&x, Mode::Train, fuse).unwrap();
-                assert_eq!(m.relu_fused.iter().any(|&f| f), fuse, "{}", arch.name);
+                let fused_any = m.relu_fused.iter().any(|&f| f) || m.pool_fused_into.iter().any(Option::is_some);
+                assert_eq!(fused_any, fuse, "{}", arch.name);
                 let out = m.output().clone();
                 let mut dx = Tensor::default();
                 m.backward_with_input_grad(&x, &dl, &mut dx).unwrap();

@@ -43,7 +43,7 @@ use crate::conv_geometry::{Geometry, Padding};
 use crate::error::Result;
 use crate::gemm::{sgemm, Strides};
 use crate::init::{Init, Rng};
-use crate::layers::pool::max_pool_2x2_planes;
+use crate::layers::pool::{max_pool_2x2_planes, max_unpool_2x2};
 use crate::tensor::Tensor;
 use crate::winograd::{self, Epilogue, Plan};
 use rayon::prelude::*;
@@ -95,6 +95,15 @@ pub struct Conv2d {
     grad_kernels: Vec<f32>,
     /// Per-chunk Winograd scratch.
     winograd_work: Vec<Vec<f32>>,
+    /// After a training forward fused with a max pool ([`Conv2d::forward_max_pool`]): each
+    /// pooled value's position in its 2×2 window (`2·row + column`), or
+    /// [`crate::layers::pool::CLAMPED`] where the ReLU clamped it (no gradient), for `pooled_for`
+    /// samples.
+    pool_choice: Vec<u8>,
+    pooled_for: Option<usize>,
+    /// While a network's piecewise patterns are frozen (gradient checks), the pool after this
+    /// layer must run as itself, with its recorded pattern: no fusing.
+    patterns_frozen: bool,
 }
 
 impl Conv2d {
@@ -138,6 +147,9 @@ impl Conv2d {
             kernels_fresh: false,
             grad_kernels: Vec::new(),
             winograd_work: Vec::new(),
+            pool_choice: Vec::new(),
+            pooled_for: None,
+            patterns_frozen: false,
         };
         conv.set_winograd(input[0] >= WINOGRAD_MIN_CHANNELS);
         Ok(conv)
@@ -172,30 +184,50 @@ impl Conv2d {
     /// Inference through this convolution, a ReLU and a 2×2, stride-2 max pool in one pass
     /// (see [`Conv2d::forward_max_pool`]).
     pub fn forward_relu_max_pool(&mut self, x: &Tensor, y: &mut Tensor) -> Result<()> {
-        self.forward_max_pool(x, y, true)
+        self.forward_max_pool(x, y, true, Mode::Eval)
     }
 
-    /// Inference through this convolution, a ReLU if `relu`, and a 2×2, stride-2 max pool in
-    /// one pass: `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, equal (up to float rounding) to the layers run one
-    /// after the other. A Winograd layer pools in its output transform; the others compute
-    /// each sample's convolution into a per-thread scratch and pool it from there, so the full
-    /// convolution output never goes out to memory.
-    pub fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) -> Result<()> {
+    /// This convolution, a ReLU if `relu`, and a 2×2, stride-2 max pool in one pass:
+    /// `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, equal (up to float rounding) to the layers run one after the
+    /// other. A Winograd layer pools in its output transform (inference only); the others
+    /// compute each sample's convolution into a per-thread scratch and pool it from there, so
+    /// the full convolution output never goes out to memory. In training they keep their
+    /// columns and each window's choice for [`Conv2d::backward_max_pool`].
+    pub fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool, mode: Mode) -> Result<()> {
         let n = check_input(self, x)?;
         y.resize(n, &[self.out_channels, self.geo.out_h / 2, self.geo.out_w / 2]);
         self.cols_cached_for = None;
+        self.pooled_for = None;
         if n == 0 {
             return Ok(());
         }
-        match self.winograd {
-            Some(plans) => self.run_winograd(plans.relu_max_pool, x, y, Some(relu)),
-            None => self.forward_pooled_lowered(x, y, relu),
+        match (self.winograd, mode) {
+            (Some(plans), Mode::Eval) => self.run_winograd(plans.relu_max_pool, x, y, Some(relu)),
+            (Some(_), Mode::Train) => return Err(crate::error::Error::config("Conv2d: a Winograd convolution fuses max pooling in inference only")),
+            (None, _) => self.forward_pooled_lowered(x, y, relu, mode == Mode::Train),
         }
         Ok(())
     }
 
-    /// [`Conv2d::forward_max_pool`] through im2col columns or channels-last rows.
-    fn forward_pooled_lowered(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) {
+    /// The backward of a training [`Conv2d::forward_max_pool`]: `dy` is ∂L/∂(pooled output),
+    /// and the convolution's own output gradient is rebuilt per sample from the recorded
+    /// choices (`dy` at each window's maximum, zero elsewhere and where the ReLU clamped).
+    pub fn backward_max_pool(&mut self, x: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
+        let n = check_input(self, x)?;
+        let pooled_len = self.out_channels * (self.geo.out_h / 2) * (self.geo.out_w / 2);
+        if self.pooled_for != Some(n) || self.cols_cached_for != Some(n) || dy.data.len() != n * pooled_len {
+            return Err(crate::error::Error::config("Conv2d: backward_max_pool needs a matching training forward_max_pool"));
+        }
+        let choice = std::mem::take(&mut self.pool_choice);
+        let result = self.backward_from(x, n, OutputGrad::Pooled { grad: &dy.data, choice: &choice }, dx, param_grads);
+        self.pool_choice = choice;
+        result
+    }
+
+    /// [`Conv2d::forward_max_pool`] through im2col columns or channels-last rows; with `train`,
+    /// every sample's columns are kept (as a training forward keeps them) and each window's
+    /// choice recorded.
+    fn forward_pooled_lowered(&mut self, x: &Tensor, y: &mut Tensor, relu: bool, train: bool) {
         let rows = self.rows_layout();
         if rows {
             self.ensure_rows_kernels();
@@ -205,26 +237,44 @@ impl Conv2d {
         let n = x.batch();
         let chunk = n.div_ceil(rayon::current_num_threads()).max(1);
         let (in_len, out_len) = (geo.in_len(), y.sample_len());
+        let chunks = n.div_ceil(chunk);
         let padded_len = if rows { geo.padded_hwc_len() } else { 0 };
-        let work = ensure_work(&mut self.work, n.div_ceil(chunk), kk * p + oc * p + padded_len);
+        let work = ensure_work(&mut self.work, chunks, oc * p + padded_len);
+        // Training keeps every sample's columns (sample s at s·K·P) and choices; inference one
+        // column buffer per chunk and no choices (one unused byte per chunk, for the zip).
+        let cols_per_chunk = if train { chunk } else { 1 };
+        self.cols.resize(chunks * cols_per_chunk * kk * p, 0.0);
+        let choices_per_chunk = if train { chunk * out_len } else { 1 };
+        self.pool_choice.resize(if train { n * out_len } else { chunks }, 0);
         let weight = if rows { &self.kernels } else { &self.params[0].value };
         let bias = self.params.get(1).map(|b| b.value.as_slice());
-        y.data.par_chunks_mut(chunk * out_len).zip(x.data.par_chunks(chunk * in_len)).zip(work.par_iter_mut()).for_each(|((ys, xs), work)| {
-            let (cols, rest) = work.split_at_mut(kk * p);
-            let (conv, rest) = rest.split_at_mut(oc * p);
-            let padded = &mut rest[..padded_len];
-            for (ys, xs) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)) {
-                fill_bias(conv, bias, p);
-                if rows {
-                    geo.im2row(xs, padded, cols);
-                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::transposed(kk), 1.0, conv, Strides::row_major(p));
-                } else {
-                    geo.im2col(xs, cols);
-                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, conv, Strides::row_major(p));
+        y.data
+            .par_chunks_mut(chunk * out_len)
+            .zip(x.data.par_chunks(chunk * in_len))
+            .zip(work.par_iter_mut())
+            .zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p))
+            .zip(self.pool_choice.par_chunks_mut(choices_per_chunk))
+            .for_each(|((((ys, xs), work), cols), choices)| {
+                let (conv, rest) = work.split_at_mut(oc * p);
+                let padded = &mut rest[..padded_len];
+                for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                    let cols = if train { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
+                    fill_bias(conv, bias, p);
+                    if rows {
+                        geo.im2row(xs, padded, cols);
+                        sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::transposed(kk), 1.0, conv, Strides::row_major(p));
+                    } else {
+                        geo.im2col(xs, cols);
+                        sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, conv, Strides::row_major(p));
+                    }
+                    let choice = train.then(|| &mut choices[i * out_len..(i + 1) * out_len]);
+                    max_pool_2x2_planes(conv, oc, geo.out_h, geo.out_w, relu, ys, choice);
                 }
-                max_pool_2x2_planes(conv, oc, geo.out_h, geo.out_w, relu, ys);
-            }
-        });
+            });
+        if train {
+            self.cols_cached_for = Some(n);
+            self.pooled_for = Some(n);
+        }
     }
 
     /// Makes `kernels` the weight in the rows' order, `W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj]`,
@@ -356,11 +406,28 @@ impl Layer for Conv2d {
         &mut self.params
     }
 
-    fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool) -> Option<Result<()>> {
-        // A single image through a lowered convolution keeps its channel split across threads
-        // (latency) and runs unfused.
-        let split = self.winograd.is_none() && x.batch() < rayon::current_num_threads();
-        (!split).then(|| Conv2d::forward_max_pool(self, x, y, relu))
+    fn set_frozen_pattern(&mut self, frozen: bool) {
+        self.patterns_frozen = frozen;
+    }
+
+    fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool, mode: Mode) -> Option<Result<()>> {
+        if self.patterns_frozen {
+            return None;
+        }
+        let fuses = match (self.winograd.is_some(), mode) {
+            (true, Mode::Eval) => true,
+            // Winograd training keeps its own full output gradient path.
+            (true, Mode::Train) => false,
+            // A single image through a lowered convolution keeps its channel split across
+            // threads (latency) and runs unfused.
+            (false, Mode::Eval) => x.batch() >= rayon::current_num_threads(),
+            (false, Mode::Train) => true,
+        };
+        fuses.then(|| Conv2d::forward_max_pool(self, x, y, relu, mode))
+    }
+
+    fn backward_max_pool(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
+        Conv2d::backward_max_pool(self, x, dy, dx, param_grads)
     }
 
     fn flops(&self) -> usize {
@@ -426,6 +493,23 @@ impl Layer for Conv2d {
 
     fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
         let n = check_grad(self, x, dy)?;
+        self.backward_from(x, n, OutputGrad::Full(&dy.data), dx, param_grads)
+    }
+}
+
+/// The gradient a backward starts from.
+#[derive(Clone, Copy)]
+enum OutputGrad<'a> {
+    /// ∂L/∂y of the convolution's output, `[N, OC, OH, OW]`.
+    Full(&'a [f32]),
+    /// ∂L/∂(its 2×2 max pool, after a ReLU or not), `[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, with each
+    /// window's recorded choice ([`Conv2d::forward_max_pool`] in training).
+    Pooled { grad: &'a [f32], choice: &'a [u8] },
+}
+
+impl Conv2d {
+    /// The backward from `grad` (see [`OutputGrad`]) for a batch of `n`.
+    fn backward_from(&mut self, x: &Tensor, n: usize, grad: OutputGrad, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
         if n == 0 || (dx.is_none() && !param_grads) {
             return Ok(());
         }
@@ -442,9 +526,17 @@ impl Layer for Conv2d {
         let rows_cached = cached && self.rows_layout();
         let use_rows = param_grads && winograd_dw.is_none() && (rows_cached || (!cached && geo.has_rows() && geo.channels >= ROWS_MIN_CHANNELS));
         let padded_len = if use_rows && !rows_cached { geo.padded_hwc_len() } else { 0 };
+        // A pooled gradient is spread back onto one sample's output at a time.
+        let (pooled_len, unpooled_len) = match grad {
+            OutputGrad::Full(_) => (0, 0),
+            OutputGrad::Pooled { .. } => (oc * (geo.out_h / 2) * (geo.out_w / 2), out_len),
+        };
+        if let (OutputGrad::Pooled { .. }, Some(_)) = (grad, self.winograd) {
+            return Err(crate::error::Error::config("Conv2d: a Winograd convolution has no fused max-pool backward"));
+        }
         let work_len = match winograd_dw {
             Some(plan) => plan.weight_grad_len() + oc,
-            None => oc * kk + oc + 2 * kk * p + padded_len,
+            None => oc * kk + oc + 2 * kk * p + padded_len + unpooled_len,
         };
         let work = ensure_work(&mut self.work, chunks, work_len);
         let winograd_dx = match (self.winograd, dx.is_some()) {
@@ -466,7 +558,14 @@ impl Layer for Conv2d {
         let cols = &self.cols;
         let weight = &self.params[0].value;
         let grad_kernels = &self.grad_kernels;
-        let body = |ci: usize, dys: &[f32], dxs: Option<&mut [f32]>, work: &mut Vec<f32>, winograd_work: &mut Vec<f32>| {
+        let body = |ci: usize, dxs: Option<&mut [f32]>, work: &mut Vec<f32>, winograd_work: &mut Vec<f32>| {
+            let samples = chunk.min(n - ci * chunk);
+            let first = ci * chunk;
+            // This chunk's output gradient, when it is given whole.
+            let dys: &[f32] = match grad {
+                OutputGrad::Full(dy) => &dy[first * out_len..(first + samples) * out_len],
+                OutputGrad::Pooled { .. } => &[],
+            };
             if let Some(plan) = winograd_dw {
                 // ∂U += Σ_tiles (A ∂Y Aᵀ)ᵀ · V, and ∂b.
                 let (du, rest) = work.split_at_mut(plan.weight_grad_len());
@@ -490,12 +589,29 @@ impl Layer for Conv2d {
             let (db, rest) = rest.split_at_mut(oc);
             let (dcols, rest) = rest.split_at_mut(kk * p);
             let (own_cols, rest) = rest.split_at_mut(kk * p);
-            let padded = &mut rest[..padded_len];
-            if param_grads && winograd_dw.is_none() {
+            let (padded, rest) = rest.split_at_mut(padded_len);
+            let unpooled = &mut rest[..unpooled_len];
+            if param_grads {
                 dw.fill(0.0);
                 db.fill(0.0);
-                for (i, dys) in dys.chunks(out_len).enumerate() {
-                    let s = ci * chunk + i;
+            }
+            let mut dxs = dxs;
+            if let (Some(dxs), Some(plan)) = (dxs.as_deref_mut(), winograd_dx) {
+                // A Winograd layer without parameter gradients: its input gradient only.
+                plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, winograd_work);
+                return;
+            }
+            for i in 0..samples {
+                let s = first + i;
+                let dys: &[f32] = match grad {
+                    OutputGrad::Full(_) => &dys[i * out_len..(i + 1) * out_len],
+                    OutputGrad::Pooled { grad, choice } => {
+                        let at = s * pooled_len..(s + 1) * pooled_len;
+                        max_unpool_2x2(&grad[at.clone()], &choice[at], oc, geo.out_h, geo.out_w, unpooled);
+                        unpooled
+                    }
+                };
+                if param_grads {
                     if use_rows {
                         // ∂W (kernel index channels-last) += dy · rows.
                         let rows: &[f32] = if rows_cached {
@@ -505,33 +621,26 @@ impl Layer for Conv2d {
                             own_cols
                         };
                         sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), rows, Strides::row_major(kk), 1.0, dw, Strides::row_major(kk));
-                        for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
-                            *d += crate::simd::sum(row);
-                        }
-                        continue;
-                    }
-                    let c: &[f32] = if cached {
-                        &cols[s * kk * p..(s + 1) * kk * p]
                     } else {
-                        // After an eval-mode forward: build this sample's columns.
-                        geo.im2col(&x.data[s * in_len..(s + 1) * in_len], own_cols);
-                        own_cols
-                    };
-                    sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
+                        let c: &[f32] = if cached {
+                            &cols[s * kk * p..(s + 1) * kk * p]
+                        } else {
+                            // After an eval-mode forward: build this sample's columns.
+                            geo.im2col(&x.data[s * in_len..(s + 1) * in_len], own_cols);
+                            own_cols
+                        };
+                        sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
+                    }
                     for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
                         *d += crate::simd::sum(row);
                     }
                 }
-            }
-            let Some(dxs) = dxs else { return };
-            if let Some(plan) = winograd_dx {
-                plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, winograd_work);
-                return;
-            }
-            for (dys, d) in dys.chunks(out_len).zip(dxs.chunks_mut(in_len)) {
-                sgemm(kk, oc, p, 1.0, weight, Strides::transposed(kk), dys, Strides::row_major(p), 0.0, dcols, Strides::row_major(p));
-                d.fill(0.0);
-                geo.col2im_add(dcols, d);
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    let d = &mut dxs[i * in_len..(i + 1) * in_len];
+                    sgemm(kk, oc, p, 1.0, weight, Strides::transposed(kk), dys, Strides::row_major(p), 0.0, dcols, Strides::row_major(p));
+                    d.fill(0.0);
+                    geo.col2im_add(dcols, d);
+                }
             }
         };
         match dx {
@@ -539,17 +648,12 @@ impl Layer for Conv2d {
                 dx.resize(n, &self.in_shape);
                 dx.data
                     .par_chunks_mut(chunk * in_len)
-                    .zip(dy.data.par_chunks(chunk * out_len))
                     .zip(work.par_iter_mut().zip(winograd_work.par_iter_mut()))
                     .enumerate()
-                    .for_each(|(ci, ((dxs, dys), (w, ww)))| body(ci, dys, Some(dxs), w, ww));
+                    .for_each(|(ci, (dxs, (w, ww)))| body(ci, Some(dxs), w, ww));
             }
             None => {
-                dy.data
-                    .par_chunks(chunk * out_len)
-                    .zip(work.par_iter_mut().zip(winograd_work.par_iter_mut()))
-                    .enumerate()
-                    .for_each(|(ci, (dys, (w, ww)))| body(ci, dys, None, w, ww));
+                work.par_iter_mut().zip(winograd_work.par_iter_mut()).enumerate().for_each(|(ci, (w, ww))| body(ci, None, w, ww));
             }
         }
         if let Some(plan) = winograd_dw {
@@ -786,11 +890,62 @@ mod tests {
             for (relu, input) in [(true, &r), (false, &y)] {
                 let (mut want, mut got) = (Tensor::default(), Tensor::default());
                 Pool2d::new(PoolKind::Max, shape, [2, 2], [2, 2]).unwrap().forward(input, &mut want, Mode::Eval).unwrap();
-                c.forward_max_pool(&x, &mut got, relu).unwrap();
+                c.forward_max_pool(&x, &mut got, relu, Mode::Eval).unwrap();
                 assert_eq!(got.shape(), want.shape());
                 for (a, w) in got.data.iter().zip(&want.data) {
                     assert!((a - w).abs() < 1e-5, "case {i}, relu {relu}: {a} vs {w}");
                 }
+            }
+            assert_eq!(c.uses_winograd(), c.forward_max_pool(&x, &mut Tensor::default(), true, Mode::Train).is_err(), "Winograd fuses in inference only");
+        }
+    }
+
+    /// Training through a lowered convolution fused with (ReLU and) max pooling gives the
+    /// layers' outputs, parameter gradients and input gradient exactly: im2col (odd sizes,
+    /// stride 2), rows, and a single channel.
+    #[test]
+    fn fused_max_pool_training_matches_the_layers() {
+        use crate::layers::{Activation, ActivationKind, Pool2d, PoolKind};
+        let cases = [([2, 11, 9], [3, 3], 2, Padding::Uniform(1)), ([10, 9, 8], [5, 5], 1, Padding::Uniform(0)), ([1, 12, 12], [5, 5], 1, Padding::Uniform(0))];
+        for (i, (input, k, s, p)) in cases.into_iter().enumerate() {
+            for relu in [true, false] {
+                let x = random_tensor(&[3, input[0], input[1], input[2]], 20 + i as u64);
+                let (mut plain, mut fused) = (conv(input, 5, k, s, p, 1, true, 9), conv(input, 5, k, s, p, 1, true, 9));
+                let shape = [5, plain.geo.out_h, plain.geo.out_w];
+                let mut act = Activation::new(ActivationKind::Relu, &shape);
+                let mut pool = Pool2d::new(PoolKind::Max, shape, [2, 2], [2, 2]).unwrap();
+                // Layer by layer.
+                let (mut y, mut r, mut want) = (Tensor::default(), Tensor::default(), Tensor::default());
+                plain.forward(&x, &mut y, Mode::Train).unwrap();
+                let pooled_input = if relu {
+                    act.forward(&y, &mut r, Mode::Train).unwrap();
+                    &r
+                } else {
+                    &y
+                };
+                pool.forward(pooled_input, &mut want, Mode::Train).unwrap();
+                let dp = random_tensor(want.shape(), 30 + i as u64);
+                let (mut dpool, mut dconv, mut dx_want) = (Tensor::default(), Tensor::default(), Tensor::default());
+                pool.backward(pooled_input, &want, &dp, Some(&mut dpool), true).unwrap();
+                if relu {
+                    act.backward(&y, &r, &dpool, Some(&mut dconv), true).unwrap();
+                } else {
+                    dconv = dpool;
+                }
+                plain.backward(&x, &y, &dconv, Some(&mut dx_want), true).unwrap();
+                // Fused.
+                let (mut got, mut dx_got) = (Tensor::default(), Tensor::default());
+                fused.forward_max_pool(&x, &mut got, relu, Mode::Train).unwrap();
+                fused.backward_max_pool(&x, &dp, Some(&mut dx_got), true).unwrap();
+                assert_eq!(got.data, want.data, "case {i}, relu {relu}: forward");
+                assert_eq!(dx_got.data, dx_want.data, "case {i}, relu {relu}: input gradient");
+                for (a, b) in fused.params.iter().zip(&plain.params) {
+                    assert_eq!(a.grad, b.grad, "case {i}, relu {relu}: {} gradient", a.name);
+                }
+                assert!(dx_got.data.iter().any(|&v| v != 0.0));
+                // A second backward without a new forward is still valid; a mismatched
+                // gradient shape is an error, not a panic.
+                assert!(fused.backward_max_pool(&x, &Tensor::zeros(&[2, 5, 1, 1]), None, true).is_err());
             }
         }
     }

@@ -122,11 +122,19 @@ pub trait Layer: Send + Sync {
         None
     }
 
-    /// Inference through this layer, a ReLU if `relu`, and a 2×2, stride-2 max pool in one
-    /// pass, writing the pool's output into `y`; `None` when this layer does not fuse them
-    /// (only convolutions do: [`Conv2d::forward_max_pool`]).
-    fn forward_max_pool(&mut self, _x: &Tensor, _y: &mut Tensor, _relu: bool) -> Option<Result<()>> {
+    /// This layer, a ReLU if `relu`, and a 2×2, stride-2 max pool in one pass, writing the
+    /// pool's output into `y`; `None` when this layer does not fuse them in this mode (only
+    /// convolutions do: [`Conv2d::forward_max_pool`]). After a training-mode fused forward,
+    /// [`Layer::backward_max_pool`] is the backward of all of them.
+    fn forward_max_pool(&mut self, _x: &Tensor, _y: &mut Tensor, _relu: bool, _mode: Mode) -> Option<Result<()>> {
         None
+    }
+
+    /// The backward of a training-mode [`Layer::forward_max_pool`] on `x`, with the pool's
+    /// output `y` and its gradient `dy`: `dx = ∂L/∂x` and, with `param_grads`, this layer's
+    /// parameter gradients.
+    fn backward_max_pool(&mut self, _x: &Tensor, _y: &Tensor, _dy: &Tensor, _dx: Option<&mut Tensor>, _param_grads: bool) -> Result<()> {
+        Err(crate::error::Error::config(format!("{} does not run fused with max pooling", self.kind())))
     }
 
     /// This layer applied to `max(0, x)` — a ReLU and this layer in one pass, writing only

@@ -294,17 +294,59 @@ fn max_pool_2x2(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32], re
     }
 }
 
+/// The recorded choice of a pooling window the ReLU clamped to zero: it gets no gradient.
+pub(crate) const CLAMPED: u8 = u8::MAX;
+
 /// `y[c, i, j] = max(x[c, 2i…2i+1, 2j…2j+1])`, clamped at zero with `relu`, for `channels`
 /// planes of `h × w` (a trailing odd row or column is never pooled): the pooling of fused
-/// inference ([`crate::layers::Conv2d::forward_max_pool`]), which keeps no arg-max.
-pub(crate) fn max_pool_2x2_planes(x: &[f32], channels: usize, h: usize, w: usize, relu: bool, y: &mut [f32]) {
+/// convolutions ([`crate::layers::Conv2d::forward_max_pool`]). With `choice`, each window's
+/// maximum is also recorded as `2·row + column` (the first on ties, as [`Pool2d`] picks it), or
+/// [`CLAMPED`] where the ReLU clamped the window (no gradient flows back through it).
+pub(crate) fn max_pool_2x2_planes(x: &[f32], channels: usize, h: usize, w: usize, relu: bool, y: &mut [f32], choice: Option<&mut [u8]>) {
     let (oh, ow) = (h / 2, w / 2);
     let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
-    for (plane, out) in x.chunks(h * w).zip(y.chunks_mut(oh * ow)).take(channels) {
-        for (i, out_row) in out.chunks_mut(ow).enumerate() {
+    let planes = x.chunks(h * w).zip(y.chunks_mut(oh * ow)).take(channels);
+    let Some(choice) = choice else {
+        for (plane, out) in planes {
+            for (i, out_row) in out.chunks_mut(ow).enumerate() {
+                let (top, bottom) = (&plane[2 * i * w..2 * i * w + w], &plane[(2 * i + 1) * w..(2 * i + 1) * w + w]);
+                for (j, o) in out_row.iter_mut().enumerate() {
+                    *o = top[2 * j].max(top[2 * j + 1]).max(bottom[2 * j]).max(bottom[2 * j + 1]).max(floor);
+                }
+            }
+        }
+        return;
+    };
+    for ((plane, out), choice) in planes.zip(choice.chunks_mut(oh * ow)) {
+        for (i, (out_row, choice_row)) in out.chunks_mut(ow).zip(choice.chunks_mut(ow)).enumerate() {
             let (top, bottom) = (&plane[2 * i * w..2 * i * w + w], &plane[(2 * i + 1) * w..(2 * i + 1) * w + w]);
-            for (j, o) in out_row.iter_mut().enumerate() {
-                *o = top[2 * j].max(top[2 * j + 1]).max(bottom[2 * j]).max(bottom[2 * j + 1]).max(floor);
+            for (j, (o, c)) in out_row.iter_mut().zip(choice_row.iter_mut()).enumerate() {
+                // The window in Pool2d's order, strictly greater to win: first maximum on ties.
+                let (mut best, mut at) = (top[2 * j], 0);
+                for (k, v) in [top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]].into_iter().enumerate() {
+                    if v > best {
+                        (best, at) = (v, k as u8 + 1);
+                    }
+                }
+                let alive = !relu || best > 0.0;
+                *o = if relu { best.max(0.0) } else { best };
+                *c = if alive { at } else { CLAMPED };
+            }
+        }
+    }
+}
+
+/// The backward of [`max_pool_2x2_planes`] with choices: `dy` (pooled, `channels` planes of
+/// `⌊h/2⌋ × ⌊w/2⌋`) written at each window's recorded maximum of `dx` (`h × w` planes), zero
+/// everywhere else.
+pub(crate) fn max_unpool_2x2(dy: &[f32], choice: &[u8], channels: usize, h: usize, w: usize, dx: &mut [f32]) {
+    let (oh, ow) = (h / 2, w / 2);
+    dx.fill(0.0);
+    for ((plane, grads), choice) in dx.chunks_mut(h * w).zip(dy.chunks(oh * ow)).zip(choice.chunks(oh * ow)).take(channels) {
+        for (k, (&g, &c)) in grads.iter().zip(choice).enumerate() {
+            if c != CLAMPED {
+                let (i, j) = (k / ow, k % ow);
+                plane[(2 * i + (c as usize >> 1)) * w + 2 * j + (c as usize & 1)] = g;
             }
         }
     }
