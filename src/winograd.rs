@@ -252,12 +252,11 @@ impl Plan {
             for i in 0..cin {
                 let d = |r: usize, s: usize| du[(r * 4 + s) * ocp * cp + o * cp + i];
                 // Gᵀ ∂U: combine rows (Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]).
-                let mut rows = [[0.0f32; 4]; 3];
-                for s in 0..4 {
-                    rows[0][s] = d(0, s) + 0.5 * (d(1, s) + d(2, s));
-                    rows[1][s] = 0.5 * (d(1, s) - d(2, s));
-                    rows[2][s] = 0.5 * (d(1, s) + d(2, s)) + d(3, s);
-                }
+                let rows = [
+                    [0, 1, 2, 3].map(|s| d(0, s) + 0.5 * (d(1, s) + d(2, s))),
+                    [0, 1, 2, 3].map(|s| 0.5 * (d(1, s) - d(2, s))),
+                    [0, 1, 2, 3].map(|s| 0.5 * (d(1, s) + d(2, s)) + d(3, s)),
+                ];
                 // (Gᵀ ∂U) G: combine columns.
                 let g = &mut dw[(o * cin + i) * 9..(o * cin + i + 1) * 9];
                 for (r, row) in rows.iter().enumerate() {
