@@ -24,7 +24,8 @@ pub struct Sequential {
     eval_in: Tensor,
     eval_out: Tensor,
     /// Per layer: it is followed by a 2×2, stride-2 max pool, directly (`Some(false)`) or after
-    /// a ReLU (`Some(true)`), which inference may run fused with it ([`Layer::forward_max_pool`]).
+    /// a ReLU (`Some(true)`), which may run fused with it ([`Layer::forward_max_pool`]: every
+    /// convolution in inference, the im2col and rows ones in training too).
     fusable: Vec<Option<bool>>,
     /// The last forward fused layers, so some activations are stale and no backward may follow.
     fused_last: bool,
@@ -186,9 +187,10 @@ impl Sequential {
     /// every layer's activations stay in cache (a batch of 1,000 through `keras` would otherwise
     /// stream 100 MB activations through memory layer by layer); the output is the same, and
     /// [`Sequential::activations`] then hold the last chunk's. A ReLU followed by max pooling
-    /// runs as one pass in either mode (its own activation is not formed), and eval mode also
-    /// runs a convolution, the ReLU (if any) and the 2×2 max pool after it as one pass, so the
-    /// activations of such a convolution and its ReLU are not kept (use
+    /// runs as one pass in either mode (its own activation is not formed), and a convolution,
+    /// the ReLU (if any) and the 2×2 max pool after it run as one pass (in training only for
+    /// convolutions that are not Winograd), so the activations of such a convolution and its
+    /// ReLU are not kept (use
     /// [`Sequential::forward_keeping_activations`] for feature maps), and no backward may
     /// follow an eval forward (it needs a training-mode forward anyway).
     pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<&Tensor> {
@@ -239,9 +241,10 @@ impl Sequential {
     /// bit-identical; no gradient ever flows into that prefix (see [`Sequential::backward`]).
     ///
     /// With `fuse`, a ReLU followed by max pooling runs as one pass
-    /// ([`Layer::forward_after_relu`]; the ReLU's own activation is not formed), and in
-    /// inference a layer that can run with the (ReLU and) max pool after it
-    /// ([`Layer::forward_max_pool`]) writes the pool's output directly.
+    /// ([`Layer::forward_after_relu`]; the ReLU's own activation is not formed), and a layer
+    /// that can run with the (ReLU and) max pool after it in this mode
+    /// ([`Layer::forward_max_pool`]) writes the pool's output directly; after a training
+    /// forward, [`Layer::backward_max_pool`] runs back through all of them.
     fn forward_layers(&mut self, x: &Tensor, mode: Mode, fuse: bool) -> Result<()> {
         let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
         self.fused_last = false;

@@ -4,7 +4,7 @@
 //! training  mᵢ = 1/(1 − p) with probability 1 − p, else 0;   y = m ⊙ x,   ∂L/∂x = m ⊙ dy
 //! eval      y = x,                                             ∂L/∂x = dy
 //! ```
-//! Scaling by 1/(1 − p) during training keeps E[y] = x, so eval needs no rescaling. The mask
+//! Scaling by 1/(1 − p) during training keeps E\[y\] = x, so eval needs no rescaling. The mask
 //! is drawn from the layer's own seeded [`Rng`], whose state checkpoints save and restore.
 
 use super::{check_grad, check_input, Layer, Mode};
