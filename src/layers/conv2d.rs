@@ -36,7 +36,10 @@
 //! * everything else uses the im2col products above.
 //!
 //! Inference can fuse a following (ReLU and) 2×2 max pool into any of them
-//! ([`Conv2d::forward_max_pool`]).
+//! ([`Conv2d::forward_max_pool`]), and training into the im2col and rows ones: each sample's
+//! output is pooled from a per-thread scratch with every window's choice recorded, and
+//! [`Conv2d::backward_max_pool`] rebuilds that sample's `dy` from the pooled gradient and the
+//! choices before the products above.
 
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::conv_geometry::{Geometry, Padding};
