@@ -574,7 +574,7 @@ impl Conv2d {
                 let (du, rest) = work.split_at_mut(plan.weight_grad_len());
                 let db = &mut rest[..oc];
                 du.fill(0.0);
-                let xs = &x.data[ci * chunk * in_len..(ci * chunk * in_len + dys.len() / out_len * in_len)];
+                let xs = &x.data[first * in_len..(first + samples) * in_len];
                 plan.accumulate_weight_grad(xs, dys, du, winograd_work);
                 db.fill(0.0);
                 for dys in dys.chunks(out_len) {
@@ -946,8 +946,11 @@ mod tests {
                     assert_eq!(a.grad, b.grad, "case {i}, relu {relu}: {} gradient", a.name);
                 }
                 assert!(dx_got.data.iter().any(|&v| v != 0.0));
-                // A second backward without a new forward is still valid; a mismatched
-                // gradient shape is an error, not a panic.
+                // A second backward without a new forward is still valid (the choices are
+                // kept); a mismatched gradient shape is an error, not a panic.
+                let mut dx_again = Tensor::default();
+                fused.backward_max_pool(&x, &dp, Some(&mut dx_again), false).unwrap();
+                assert_eq!(dx_again.data, dx_want.data, "case {i}, relu {relu}: second backward");
                 assert!(fused.backward_max_pool(&x, &Tensor::zeros(&[2, 5, 1, 1]), None, true).is_err());
             }
         }
