@@ -1,106 +1,321 @@
-//! Winograd F(2×2, 3×3): a 3×3, stride-1, pad-1 ("same") convolution computed on 2×2 output
-//! tiles with 16 multiplications per tile and channel pair instead of 36 (Lavin & Gray, "Fast
-//! Algorithms for Convolutional Neural Networks", 2016).
+//! Winograd minimal filtering F(m×m, r×r) (Lavin & Gray, "Fast Algorithms for Convolutional
+//! Neural Networks", 2016): a stride-1 convolution computed on m×m output tiles with α² = (m+r−1)²
+//! multiplications per tile and channel pair instead of m²r². Two algorithms:
 //!
-//! For one channel pair, a 3×3 kernel `g` and a 4×4 input tile `d` (padded-input rows
-//! `2ty … 2ty+3`, columns `2tx … 2tx+3`, i.e. image rows `2ty−1 … 2ty+2`):
+//! * [`Algorithm::F2x3`]: 3×3 kernels, 2×2 tiles, α = 4 — 16 multiplications for 36
+//!   (`keras`'s 3×3 layers);
+//! * [`Algorithm::F4x5`]: 5×5 kernels, 4×4 tiles, α = 8 — 64 for 400 (`lenet` conv2).
+//!
+//! For one channel pair, an r×r kernel `g` and an α×α input tile `d` (padded-input rows
+//! `m·ty … m·ty+α−1`, columns `m·tx … m·tx+α−1`):
 //!
 //! ```text
-//! U = G g Gᵀ        G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
-//! V = Bᵀ d B        Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
-//! Y = Aᵀ M A        Aᵀ = [1 1 1 0; 0 1 −1 −1],   M = Σ_c U ⊙ V   (element-wise, 4×4)
+//! U = G g Gᵀ     V = Bᵀ d B     Y = Aᵀ M A,   M = Σ_c U ⊙ V   (element-wise, α×α)
 //! ```
 //!
-//! `Y` is the tile's 2×2 output. The sum over input channels, for each of the 16 positions ξ
-//! of the 4×4 tile, is a matrix product over every tile of a group of images:
-//! `M_ξ[OC, T] = U_ξ[OC, C] · V_ξ[C, T]` — sixteen GEMMs with 2.25× fewer multiply-adds than
-//! the im2col product (`OC·C·9` per output pixel against `OC·C·16/4`).
+//! with `Aᵀ` (m×α), `G` (α×r) and `Bᵀ` (α×α) the Toom–Cook matrices of the interpolation
+//! points 0, ±1 (F2x3) or 0, ±1, ±2, ±½ (F4x5), and ∞ (derived exactly and checked against
+//! the definition by `docs/winograd-matrices.py`; the tests here check every algorithm
+//! against direct convolution). `Y` is the tile's m×m output. The sum over input channels,
+//! for each of the α² positions ξ, is a matrix product over every tile of a group of images:
+//! `M_ξ[T, OC] = V_ξ[T, C] · U_ξ[C, OC]` — α² GEMMs with `m²r²/α²` fewer multiply-adds than
+//! the im2col product (2.25× for F2x3, 6.25× for F4x5).
 //!
-//! The same routine computes the input gradient of such a convolution: `∂L/∂x` is the "same"
-//! convolution of `∂L/∂y` with the kernels turned by 180° and input/output channels swapped
-//! ([`Plan::transform_kernels`] with `for_input_grad`, or [`Plan::kernels_from_forward`]).
+//! The same routine computes the input gradient of such a convolution: `∂L/∂x` is the
+//! convolution of `∂L/∂y`, padded by `r−1−pad`, with the kernels turned by 180° and input and
+//! output channels swapped ([`Plan::transform_kernels`] with `for_input_grad`).
 //!
 //! And its weight gradient: the forward is bilinear, `Y = Aᵀ [(G g Gᵀ) ⊙ V] A`, so its adjoint
 //! in `g` is `∂L/∂g = Gᵀ [(A ∂Y Aᵀ) ⊙ V] G` with the forward's own `V` — summed over tiles,
-//! `∂U_ξ[OC, C] = Σ_t M'_ξ[t, OC]ᵀ · V_ξ[t, C]` with `M' = A ∂Y Aᵀ` (the tile's 2×2 output
-//! gradient spread onto 4×4), sixteen GEMMs again ([`Plan::accumulate_weight_grad`], then
+//! `∂U_ξ[OC, C] = Σ_t M'_ξ[t, OC]ᵀ · V_ξ[t, C]` with `M' = A ∂Y Aᵀ` (the tile's m×m output
+//! gradient spread onto α×α), α² GEMMs again ([`Plan::accumulate_weight_grad`], then
 //! [`Plan::weight_grad_from_transformed`]).
 //!
 //! Two epilogues write the tiles: [`Epilogue::Store`] (plus bias, the plain convolution) and
-//! [`Epilogue::MaxPool`], which fuses bias, an optional ReLU and a 2×2/stride-2 max pool — a
-//! 2×2 output tile is exactly one pooling window — for inference.
+//! [`Epilogue::MaxPool`], which fuses bias, an optional ReLU and a 2×2/stride-2 max pool — an
+//! m×m output tile holds (m/2)² whole pooling windows — for inference.
+//!
+//! Every transform works on [`LANES`] channels at once (one vector register), written once
+//! over the algorithm's constant matrices (`combine`); inlined with the constants, the zero
+//! entries vanish and the ±1 ones become additions.
 
 use crate::gemm::{sgemm, Strides};
 use crate::simd::{multiversion, transpose16, LANES};
 
-/// Positions in a 4×4 transformed tile.
-const XI: usize = 16;
+/// A Winograd algorithm F(m×m, r×r).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// F(2×2, 3×3).
+    F2x3,
+    /// F(4×4, 5×5).
+    F4x5,
+}
 
-/// Tiles per GEMM (over a group of images) that the grouping aims for: large enough that the
-/// sixteen products are not dominated by per-call overhead, small enough that the transformed
-/// tiles stay in the core's L2 cache.
-const TARGET_TILES: usize = 96;
+impl Algorithm {
+    /// The algorithm for a square kernel of this size, if there is one.
+    pub fn for_kernel(r: usize) -> Option<Algorithm> {
+        match r {
+            3 => Some(Algorithm::F2x3),
+            5 => Some(Algorithm::F4x5),
+            _ => None,
+        }
+    }
 
-/// Floats between consecutive transformed matrices (V_ξ, M_ξ), so that the sixteen streams a
+    /// Output tile side m.
+    pub const fn m(self) -> usize {
+        match self {
+            Algorithm::F2x3 => 2,
+            Algorithm::F4x5 => 4,
+        }
+    }
+
+    /// Kernel side r.
+    pub const fn r(self) -> usize {
+        match self {
+            Algorithm::F2x3 => 3,
+            Algorithm::F4x5 => 5,
+        }
+    }
+
+    /// Transformed tile side α = m + r − 1.
+    pub const fn alpha(self) -> usize {
+        self.m() + self.r() - 1
+    }
+
+    /// Positions ξ of a transformed tile, α².
+    const fn positions(self) -> usize {
+        self.alpha() * self.alpha()
+    }
+
+    /// Tiles per GEMM (over a group of images) that the grouping aims for: large enough that
+    /// the α² products are not dominated by per-call overhead, small enough that the
+    /// transformed tiles stay in the core's L2 cache (the same 1,536 positions per channel
+    /// for both algorithms).
+    const fn target_tiles(self) -> usize {
+        match self { Algorithm::F2x3 => 96, Algorithm::F4x5 => 48 }
+    }
+}
+
+/// The transform matrices of one algorithm: `at` = Aᵀ (m×α), `a` = A (α×m), `g` = G (α×r),
+/// `gt` = Gᵀ (r×α), `bt` = Bᵀ (α×α).
+struct Matrices<const M: usize, const R: usize, const A: usize> {
+    at: [[f32; A]; M],
+    a: [[f32; M]; A],
+    g: [[f32; R]; A],
+    gt: [[f32; A]; R],
+    bt: [[f32; A]; A],
+}
+
+/// The transpose of a constant matrix.
+const fn transpose<const R: usize, const C: usize>(m: [[f32; C]; R]) -> [[f32; R]; C] {
+    let mut t = [[0.0; R]; C];
+    let mut i = 0;
+    while i < R {
+        let mut j = 0;
+        while j < C {
+            t[j][i] = m[i][j];
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+impl<const M: usize, const R: usize, const A: usize> Matrices<M, R, A> {
+    const fn new(at: [[f32; A]; M], g: [[f32; R]; A], bt: [[f32; A]; A]) -> Self {
+        Matrices { at, a: transpose(at), g, gt: transpose(g), bt }
+    }
+}
+
+/// F(2×2, 3×3): points 0, 1, −1, ∞.
+const F2X3: Matrices<2, 3, 4> = Matrices::new(
+    [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, 1.0]],
+    [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]],
+    [[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, -1.0, 0.0, 1.0]],
+);
+
+/// F(4×4, 5×5): points 0, 1, −1, 2, −2, ½, −½, ∞.
+const F4X5: Matrices<4, 5, 8> = Matrices::new(
+    [
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0],
+        [0.0, 1.0, 1.0, 4.0, 4.0, 0.25, 0.25, 0.0],
+        [0.0, 1.0, -1.0, 8.0, -8.0, 0.125, -0.125, 1.0],
+    ],
+    [
+        [1.0, 0.0, 0.0, 0.0, 0.0],
+        [-2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0],
+        [-2.0 / 9.0, 2.0 / 9.0, -2.0 / 9.0, 2.0 / 9.0, -2.0 / 9.0],
+        [1.0 / 90.0, 1.0 / 45.0, 2.0 / 45.0, 4.0 / 45.0, 8.0 / 45.0],
+        [1.0 / 90.0, -1.0 / 45.0, 2.0 / 45.0, -4.0 / 45.0, 8.0 / 45.0],
+        [32.0 / 45.0, 16.0 / 45.0, 8.0 / 45.0, 4.0 / 45.0, 2.0 / 45.0],
+        [32.0 / 45.0, -16.0 / 45.0, 8.0 / 45.0, -4.0 / 45.0, 2.0 / 45.0],
+        [0.0, 0.0, 0.0, 0.0, 1.0],
+    ],
+    [
+        [1.0, 0.0, -5.25, 0.0, 5.25, 0.0, -1.0, 0.0],
+        [0.0, 1.0, 1.0, -4.25, -4.25, 1.0, 1.0, 0.0],
+        [0.0, -1.0, 1.0, 4.25, -4.25, -1.0, 1.0, 0.0],
+        [0.0, 0.5, 0.25, -2.5, -1.25, 2.0, 1.0, 0.0],
+        [0.0, -0.5, 0.25, 2.5, -1.25, -2.0, 1.0, 0.0],
+        [0.0, 2.0, 4.0, -2.5, -5.0, 0.5, 1.0, 0.0],
+        [0.0, -2.0, 4.0, 2.5, -5.0, -0.5, 1.0, 0.0],
+        [0.0, -1.0, 0.0, 5.25, 0.0, -5.25, 0.0, 1.0],
+    ],
+);
+
+/// Runs `$body` with `$i` bound to 0, 1, …, `$n − 1` (`$n` a constant ≤ 8), one copy per
+/// value: the transforms' short loops unrolled, so that their matrices' entries are constants
+/// at every use (the compiler keeps loops this size rolled, reading the entries at run time).
+macro_rules! unroll {
+    ($n:expr, |$i:ident| $body:block) => {{
+        const { assert!($n <= 8) };
+        unroll!(@ $n, $i, $body; 0 1 2 3 4 5 6 7)
+    }};
+    (@ $n:expr, $i:ident, $body:block; $($k:literal)*) => {{
+        $(
+            if $k < $n {
+                let $i: usize = $k;
+                $body
+            }
+        )*
+    }};
+}
+
+/// `out[o] = Σ_i mat[o][i] · src[i]`, lane-wise. Inlined with a constant `mat`, the zero
+/// terms are dropped and multiplications by ±1 become additions.
+#[inline(always)]
+#[allow(unused_assignments)] // `first` after the last term
+fn combine<const I: usize, const O: usize>(mat: &[[f32; I]; O], src: &[[f32; LANES]; I]) -> [[f32; LANES]; O] {
+    let mut out = [[0.0f32; LANES]; O];
+    unroll!(O, |o| {
+        let mut first = true;
+        unroll!(I, |i| {
+            let c = mat[o][i];
+            if c != 0.0 {
+                for (d, &v) in out[o].iter_mut().zip(&src[i]) {
+                    *d = if first { c * v } else { *d + c * v };
+                }
+                first = false;
+            }
+        });
+    });
+    out
+}
+
+/// `left · x · rightᵀ` on [`LANES`]-wide entries (`x` is I×J, `left` O×I, `right` P×J): the
+/// columns of `x` (entry (i, j) from `x(i, j)`) combined by `left` into `tmp` (O·J entries),
+/// then the rows of that by `right`, each result row handed to `emit(o, row)`. Working one
+/// column or row at a time keeps every array the compiler sees small enough to live in
+/// vector registers.
+#[inline(always)]
+fn sandwich<const I: usize, const J: usize, const O: usize, const P: usize>(
+    left: &[[f32; I]; O],
+    right: &[[f32; J]; P],
+    x: impl Fn(usize, usize) -> [f32; LANES],
+    tmp: &mut [[f32; LANES]],
+    mut emit: impl FnMut(usize, &[[f32; LANES]; P]),
+) {
+    let tmp = &mut tmp[..O * J];
+    unroll!(J, |j| {
+        let mut col = [[0.0f32; LANES]; I];
+        unroll!(I, |i| {
+            col[i] = x(i, j);
+        });
+        let out = combine(left, &col);
+        unroll!(O, |o| {
+            tmp[o * J + j] = out[o];
+        });
+    });
+    unroll!(O, |o| {
+        let mut row = [[0.0f32; LANES]; J];
+        unroll!(J, |j| {
+            row[j] = tmp[o * J + j];
+        });
+        emit(o, &combine(right, &row));
+    });
+}
+
+/// Entries of the scratch a transform's intermediate `left · x` needs: at most α × α.
+const TILE_SCRATCH: usize = 64;
+
+/// Floats between consecutive transformed matrices (V_ξ, M_ξ), so that the α² streams a
 /// transform reads or writes never sit a power of two apart (cache-set conflicts).
 const SKEW: usize = 16;
 
-/// True when a convolution with this geometry can run as F(2×2, 3×3): 3×3 kernel, stride 1,
-/// dilation 1, one pixel of padding on every side.
-pub fn applies(geo: &crate::conv_geometry::Geometry) -> bool {
-    geo.kernel_h == 3
-        && geo.kernel_w == 3
-        && geo.stride_h == 1
-        && geo.stride_w == 1
-        && geo.dilation_h == 1
-        && geo.dilation_w == 1
-        && geo.pad_top == 1
-        && geo.pad_bottom == 1
-        && geo.pad_left == 1
-        && geo.pad_right == 1
+/// The Winograd algorithm and padding for a convolution with this geometry, if one applies:
+/// a square 3×3 or 5×5 kernel, stride 1, dilation 1, the same padding (at most r−1) on
+/// every side.
+pub fn algorithm_for(geo: &crate::conv_geometry::Geometry) -> Option<(Algorithm, usize)> {
+    let algorithm = Algorithm::for_kernel(geo.kernel_h).filter(|_| geo.kernel_w == geo.kernel_h)?;
+    let pad = geo.pad_top;
+    let uniform = [geo.pad_bottom, geo.pad_left, geo.pad_right].iter().all(|&p| p == pad);
+    let unit = geo.stride_h == 1 && geo.stride_w == 1 && geo.dilation_h == 1 && geo.dilation_w == 1;
+    (uniform && unit && pad < algorithm.r()).then_some((algorithm, pad))
 }
 
 /// How the output tiles are written.
 #[derive(Clone, Copy)]
 pub enum Epilogue<'a> {
-    /// `y[OC, H, W] = conv + bias`.
+    /// `y[OC, OH, OW] = conv + bias`.
     Store { bias: Option<&'a [f32]> },
-    /// `y[OC, ⌊H/2⌋, ⌊W/2⌋] = max over each 2×2 window of (conv + bias)`, clamped at zero with
-    /// `relu`: the convolution, a ReLU and a 2×2, stride-2 max pool in one pass.
+    /// `y[OC, ⌊OH/2⌋, ⌊OW/2⌋] = max over each 2×2 window of (conv + bias)`, clamped at zero
+    /// with `relu`: the convolution, a ReLU and a 2×2, stride-2 max pool in one pass.
     MaxPool { bias: Option<&'a [f32]>, relu: bool },
 }
 
-/// Shapes of one F(2×2, 3×3) convolution over `[C, H, W]` samples into `OC` channels.
+/// Shapes of one Winograd convolution over `[C, H, W]` samples, padded by `pad` on every
+/// side, into `[OC, OH, OW]` (`OH = H + 2·pad − r + 1`).
 ///
 /// Channels are handled in blocks of [`LANES`] (one vector register; the last block padded
 /// with zeros): the input is copied once into a padded, channel-blocked image
-/// `[C/16][H+2][W+2][16]`, so that every transform works on whole registers, and the
+/// `[C/16][PH][PW][16]`, so that every transform works on whole registers, and the
 /// transformed tiles are laid out `V_ξ[T, C]`, `M_ξ[T, OC]`.
 #[derive(Clone, Copy, Debug)]
 pub struct Plan {
+    algorithm: Algorithm,
     pub in_channels: usize,
     pub out_channels: usize,
     pub h: usize,
     pub w: usize,
-    /// Tiles per image computed: ⌈H/2⌉ × ⌈W/2⌉ for the plain convolution; ⌊H/2⌋ × ⌊W/2⌋ when
-    /// only the pooled output is wanted (a trailing odd row or column is never pooled).
+    pad: usize,
+    out_h: usize,
+    out_w: usize,
+    /// Tiles per image computed: ⌈OH/m⌉ × ⌈OW/m⌉ for the plain convolution; enough to cover
+    /// the ⌊OH/2⌋ × ⌊OW/2⌋ pooling windows when only the pooled output is wanted.
     tiles_h: usize,
     tiles_w: usize,
-    /// Images per group (per set of sixteen GEMMs).
+    /// Images per group (per set of α² GEMMs).
     group: usize,
 }
 
 impl Plan {
-    /// A plan for samples of `[in_channels, h, w]`; `pooled` when the epilogue is
-    /// [`Epilogue::MaxPool`].
-    pub fn new(in_channels: usize, out_channels: usize, h: usize, w: usize, pooled: bool) -> Plan {
-        let (tiles_h, tiles_w) = if pooled { (h / 2, w / 2) } else { (h.div_ceil(2), w.div_ceil(2)) };
+    /// A plan for samples of `[in_channels, h, w]` padded by `pad` (< r, and the padded
+    /// input at least r wide); `pooled` when the epilogue is [`Epilogue::MaxPool`].
+    pub fn new(algorithm: Algorithm, in_channels: usize, out_channels: usize, [h, w]: [usize; 2], pad: usize, pooled: bool) -> Plan {
+        let (m, r) = (algorithm.m(), algorithm.r());
+        debug_assert!(pad < r && h + 2 * pad >= r && w + 2 * pad >= r);
+        let (out_h, out_w) = (h + 2 * pad + 1 - r, w + 2 * pad + 1 - r);
+        let (cover_h, cover_w) = if pooled { (out_h / 2 * 2, out_w / 2 * 2) } else { (out_h, out_w) };
+        let (tiles_h, tiles_w) = (cover_h.div_ceil(m), cover_w.div_ceil(m));
         let per_image = (tiles_h * tiles_w).max(1);
-        Plan { in_channels, out_channels, h, w, tiles_h, tiles_w, group: TARGET_TILES.div_ceil(per_image) }
+        let group = algorithm.target_tiles().div_ceil(per_image);
+        Plan { algorithm, in_channels, out_channels, h, w, pad, out_h, out_w, tiles_h, tiles_w, group }
+    }
+
+    /// The plan of this convolution's input gradient: the output gradient `[OC, OH, OW]`,
+    /// padded by `r − 1 − pad`, convolved into `[C, H, W]`.
+    pub fn input_grad(&self) -> Plan {
+        let r = self.algorithm.r();
+        Plan::new(self.algorithm, self.out_channels, self.in_channels, [self.out_h, self.out_w], r - 1 - self.pad, false)
     }
 
     fn tiles_per_image(&self) -> usize {
         self.tiles_h * self.tiles_w
+    }
+
+    fn positions(&self) -> usize {
+        self.algorithm.positions()
     }
 
     /// Input and output channels rounded up to whole blocks.
@@ -108,9 +323,10 @@ impl Plan {
         (self.in_channels.div_ceil(LANES) * LANES, self.out_channels.div_ceil(LANES) * LANES)
     }
 
-    /// Rows and columns of the padded image.
+    /// Rows and columns of the padded image: every tile's α×α input.
     fn padded(&self) -> (usize, usize) {
-        (2 * self.tiles_h + 2, 2 * self.tiles_w + 2)
+        let (m, r) = (self.algorithm.m(), self.algorithm.r());
+        (self.tiles_h * m + r - 1, self.tiles_w * m + r - 1)
     }
 
     /// Floats of the padded, channel-blocked image.
@@ -119,18 +335,25 @@ impl Plan {
         self.padded_channels().0 * ph * pw
     }
 
-    /// Scratch floats one thread needs: the blocked image, V (16·T·C) and M (16·T·OC), each
-    /// of the last two with a skew between its 16 matrices, and one row of output tiles
-    /// channels-last (two image rows of 16 channels) on its way back to NCHW.
+    /// Floats of the output gradient blocked by tiles (`[OC/16][tiles·m][tiles·m][16]`).
+    fn blocked_grad_len(&self) -> usize {
+        let m = self.algorithm.m();
+        self.padded_channels().1 * self.tiles_h * m * self.tiles_w * m
+    }
+
+    /// Scratch floats one thread needs: the blocked image, V (α²·T·C) and M (α²·T·OC), each
+    /// of the last two with a skew between its matrices, and one row of output tiles
+    /// channels-last (m image rows of 16 channels) on its way back to NCHW.
     pub fn work_len(&self) -> usize {
         let (cp, ocp) = self.padded_channels();
         let t = self.group * self.tiles_per_image();
-        self.blocked_len() + XI * (t * cp + SKEW) + XI * (t * ocp + SKEW) + self.stage_len()
+        let xi = self.positions();
+        self.blocked_len() + xi * (t * cp + SKEW) + xi * (t * ocp + SKEW) + self.stage_len()
     }
 
-    /// Floats of the output staging row: two image rows of [`LANES`] channels.
+    /// Floats of the output staging row: m image rows of [`LANES`] channels.
     fn stage_len(&self) -> usize {
-        2 * self.padded().1 * LANES
+        self.algorithm.m() * self.tiles_w * self.algorithm.m() * LANES
     }
 
     /// `work` cut into the blocked image, the largest V and M (see [`Plan::work_len`]) and
@@ -138,50 +361,29 @@ impl Plan {
     fn split_work<'w>(&self, work: &'w mut [f32]) -> (&'w mut [f32], &'w mut [f32], &'w mut [f32], &'w mut [f32]) {
         let (cp, ocp) = self.padded_channels();
         let tmax = self.group * self.tiles_per_image();
+        let xi = self.positions();
         let (blocked, rest) = work.split_at_mut(self.blocked_len());
-        let (v, rest) = rest.split_at_mut(XI * (tmax * cp + SKEW));
-        let (m, rest) = rest.split_at_mut(XI * (tmax * ocp + SKEW));
+        let (v, rest) = rest.split_at_mut(xi * (tmax * cp + SKEW));
+        let (m, rest) = rest.split_at_mut(xi * (tmax * ocp + SKEW));
         (blocked, v, m, rest)
     }
 
-    /// Floats of the transformed kernels `U`: 16·C·OC (channels rounded up to blocks).
+    /// Floats of the transformed kernels `U`: α²·C·OC (channels rounded up to blocks).
     pub fn kernels_len(&self) -> usize {
         let (cp, ocp) = self.padded_channels();
-        XI * cp * ocp
+        self.positions() * cp * ocp
     }
 
     /// `U_ξ[i, o] = (G g Gᵀ)_ξ` for this plan's kernels `g`, `u` of [`Plan::kernels_len`]
-    /// floats. For the forward `w` is the layer's `[OC, C, 3, 3]` weight and `g = w[o, i]`;
+    /// floats. For the forward `w` is the layer's `[OC, C, r, r]` weight and `g = w[o, i]`;
     /// with `for_input_grad` the plan runs the input-gradient convolution (its input channels
     /// are the layer's outputs), `w` is still the layer's weight and `g` is `w[i, o]` turned by
     /// 180°.
     pub fn transform_kernels(&self, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
-        debug_assert_eq!(w.len(), self.in_channels * self.out_channels * 9);
+        let r = self.algorithm.r();
+        debug_assert_eq!(w.len(), self.in_channels * self.out_channels * r * r);
         debug_assert_eq!(u.len(), self.kernels_len());
         transform_kernels(self, w, for_input_grad, u);
-    }
-
-    /// This input-gradient plan's kernels from the forward plan's (`forward`, laid out by
-    /// [`Plan::transform_kernels`] without `for_input_grad`): no arithmetic, because turning
-    /// a kernel by 180° only swaps the first and last rows and columns of its transform
-    /// (`G J = P G`, `J` reversing three entries, `P` swapping entries 0 and 3 of four), and
-    /// the channels swap roles.
-    pub fn kernels_from_forward(&self, forward: &[f32], u: &mut [f32]) {
-        let (ip, op) = self.padded_channels();
-        debug_assert_eq!(forward.len(), self.kernels_len());
-        debug_assert_eq!(u.len(), self.kernels_len());
-        const P: [usize; 4] = [3, 1, 2, 0];
-        for r in 0..4 {
-            for s in 0..4 {
-                let src = &forward[(P[r] * 4 + P[s]) * op * ip..(P[r] * 4 + P[s] + 1) * op * ip];
-                let dst = &mut u[(r * 4 + s) * ip * op..(r * 4 + s + 1) * ip * op];
-                for (i, row) in dst.chunks_mut(op).enumerate() {
-                    for (o, v) in row.iter_mut().enumerate() {
-                        *v = src[o * ip + i];
-                    }
-                }
-            }
-        }
     }
 
     /// Floats of the transformed weight gradient `∂U`: as [`Plan::kernels_len`], laid out
@@ -191,43 +393,41 @@ impl Plan {
     }
 
     /// Scratch floats one thread needs for [`Plan::accumulate_weight_grad`]: those of
-    /// [`Plan::run`] plus the padded, channel-blocked output gradient.
+    /// [`Plan::run`] plus the blocked output gradient.
     pub fn weight_grad_work_len(&self) -> usize {
-        let (ph, pw) = self.padded();
-        self.work_len() - self.stage_len() + self.padded_channels().1 * ph * pw
+        self.work_len() - self.stage_len() + self.blocked_grad_len()
     }
 
     /// `∂U_ξ[o, c] += Σ_t M'_ξ[t, o] · V_ξ[t, c]` over every tile of the samples `x`
-    /// (`[C, H, W]` each) and their output gradients `dy` (`[OC, H, W]` each, this plan's
+    /// (`[C, H, W]` each) and their output gradients `dy` (`[OC, OH, OW]` each, this plan's
     /// plain forward), `du` of [`Plan::weight_grad_len`] floats; `work` of at least
-    /// [`Plan::weight_grad_work_len`]. Output positions past the image (odd sizes) have zero
-    /// gradient, so the tiles that overhang contribute only what they should.
+    /// [`Plan::weight_grad_work_len`]. Output positions past the image (tiles that overhang)
+    /// have zero gradient, so those tiles contribute only what they should.
     pub fn accumulate_weight_grad(&self, x: &[f32], dy: &[f32], du: &mut [f32], work: &mut [f32]) {
         let (cp, ocp) = self.padded_channels();
-        let (in_len, out_len) = (self.in_channels * self.h * self.w, self.out_channels * self.h * self.w);
+        let (in_len, out_len) = (self.in_channels * self.h * self.w, self.out_channels * self.out_h * self.out_w);
         debug_assert_eq!(du.len(), self.weight_grad_len());
         debug_assert_eq!(x.len() / in_len, dy.len() / out_len);
-        let tpi = self.tiles_per_image();
+        let (tpi, xi_count, m_side) = (self.tiles_per_image(), self.positions(), self.algorithm.m());
         let (blocked, v, m, rest) = self.split_work(work);
-        // The output gradient blocked as the input-gradient convolution's input.
-        let dy_plan = Plan { in_channels: self.out_channels, out_channels: self.in_channels, ..*self };
-        let blocked_dy = &mut rest[..dy_plan.blocked_len()];
+        let blocked_dy = &mut rest[..self.blocked_grad_len()];
+        let (gh, gw) = (self.tiles_h * m_side, self.tiles_w * m_side);
         for (xs, dys) in x.chunks(self.group * in_len).zip(dy.chunks(self.group * out_len)) {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
-            let v = &mut v[..XI * v_stride];
-            let m = &mut m[..XI * m_stride];
+            let v = &mut v[..xi_count * v_stride];
+            let m = &mut m[..xi_count * m_stride];
             for (img, (xi, dyi)) in xs.chunks(in_len).zip(dys.chunks(out_len)).enumerate() {
                 self.block_input(xi, blocked);
                 transform_input(self, blocked, v, img * tpi);
-                dy_plan.block_input(dyi, blocked_dy);
+                block_channels(dyi, self.out_channels, [self.out_h, self.out_w], 0, [gh, gw], blocked_dy);
                 transform_output_grad(self, blocked_dy, m, img * tpi);
             }
-            for xi in 0..XI {
+            for xi in 0..xi_count {
                 sgemm(
-                    ocp,
+                    self.out_channels,
                     t,
-                    cp,
+                    self.in_channels,
                     1.0,
                     &m[xi * m_stride..xi * m_stride + t * ocp],
                     Strides::transposed(ocp),
@@ -241,31 +441,13 @@ impl Plan {
         }
     }
 
-    /// `∂W[o, c] += Gᵀ ∂U[o, c] G` for every channel pair: the weight gradient, `[OC, C, 3, 3]`
+    /// `∂W[o, c] += Gᵀ ∂U[o, c] G` for every channel pair: the weight gradient, `[OC, C, r, r]`
     /// as the layer stores it, from `du` of [`Plan::accumulate_weight_grad`].
     pub fn weight_grad_from_transformed(&self, du: &[f32], dw: &mut [f32]) {
-        let (cin, cout) = (self.in_channels, self.out_channels);
-        let (cp, ocp) = self.padded_channels();
+        let r = self.algorithm.r();
         debug_assert_eq!(du.len(), self.weight_grad_len());
-        debug_assert_eq!(dw.len(), cin * cout * 9);
-        for o in 0..cout {
-            for i in 0..cin {
-                let d = |r: usize, s: usize| du[(r * 4 + s) * ocp * cp + o * cp + i];
-                // Gᵀ ∂U: combine rows (Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]).
-                let rows = [
-                    [0, 1, 2, 3].map(|s| d(0, s) + 0.5 * (d(1, s) + d(2, s))),
-                    [0, 1, 2, 3].map(|s| 0.5 * (d(1, s) - d(2, s))),
-                    [0, 1, 2, 3].map(|s| 0.5 * (d(1, s) + d(2, s)) + d(3, s)),
-                ];
-                // (Gᵀ ∂U) G: combine columns.
-                let g = &mut dw[(o * cin + i) * 9..(o * cin + i + 1) * 9];
-                for (r, row) in rows.iter().enumerate() {
-                    g[r * 3] += row[0] + 0.5 * (row[1] + row[2]);
-                    g[r * 3 + 1] += 0.5 * (row[1] - row[2]);
-                    g[r * 3 + 2] += 0.5 * (row[1] + row[2]) + row[3];
-                }
-            }
-        }
+        debug_assert_eq!(dw.len(), self.in_channels * self.out_channels * r * r);
+        weight_grad_from_transformed(self, du, dw);
     }
 
     /// Runs the convolution over `x` (whole `[C, H, W]` samples, any count) into `y` (the
@@ -275,27 +457,27 @@ impl Plan {
         let (cp, ocp) = self.padded_channels();
         let in_len = self.in_channels * self.h * self.w;
         let out_len = match epilogue {
-            Epilogue::Store { .. } => self.out_channels * self.h * self.w,
-            Epilogue::MaxPool { .. } => self.out_channels * (self.h / 2) * (self.w / 2),
+            Epilogue::Store { .. } => self.out_channels * self.out_h * self.out_w,
+            Epilogue::MaxPool { .. } => self.out_channels * (self.out_h / 2) * (self.out_w / 2),
         };
         debug_assert_eq!(u.len(), self.kernels_len());
-        debug_assert_eq!(x.len() / in_len, y.len() / out_len);
-        let tpi = self.tiles_per_image();
+        debug_assert!(out_len == 0 || x.len() / in_len == y.len() / out_len);
+        let (tpi, xi_count) = (self.tiles_per_image(), self.positions());
         let (blocked, v, m, rest) = self.split_work(work);
         let stage = &mut rest[..self.stage_len()];
-        for (xs, ys) in x.chunks(self.group * in_len).zip(y.chunks_mut(self.group * out_len)) {
+        for (xs, ys) in x.chunks(self.group * in_len).zip(y.chunks_mut((self.group * out_len).max(1))) {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
-            let v = &mut v[..XI * v_stride];
+            let v = &mut v[..xi_count * v_stride];
             for (img, xi) in xs.chunks(in_len).enumerate() {
                 self.block_input(xi, blocked);
                 transform_input(self, blocked, v, img * tpi);
             }
-            for xi in 0..XI {
+            for xi in 0..xi_count {
                 sgemm(
                     t,
-                    cp,
-                    ocp,
+                    self.in_channels,
+                    self.out_channels,
                     1.0,
                     &v[xi * v_stride..xi * v_stride + t * cp],
                     Strides::row_major(cp),
@@ -306,121 +488,67 @@ impl Plan {
                     Strides::row_major(ocp),
                 );
             }
-            for (img, yi) in ys.chunks_mut(out_len).enumerate() {
-                transform_output(self, &m[..XI * m_stride], img * tpi, epilogue, yi, stage);
+            for (img, yi) in ys.chunks_mut(out_len.max(1)).enumerate() {
+                transform_output(self, &m[..xi_count * m_stride], img * tpi, epilogue, yi, stage);
             }
         }
     }
 
-    /// `blocked[c / 16][r + 1][q + 1][c % 16] = x[c, r, q]`, zero elsewhere: sixteen channel
-    /// planes at a time, sixteen pixels at a time, through a 16×16 transpose.
+    /// This plan's input, padded and channel-blocked (see [`block_channels`]).
     fn block_input(&self, x: &[f32], blocked: &mut [f32]) {
-        let (ph, pw) = self.padded();
-        let (h, w) = (self.h.min(ph - 1), self.w.min(pw - 1));
-        let hw = self.h * self.w;
-        let mut pixels = [[0.0f32; LANES]; LANES];
-        let mut lanes = [[0.0f32; LANES]; LANES];
-        for (block, plane) in blocked.chunks_mut(ph * pw * LANES).enumerate() {
-            // Every lane of rows 1…h, columns 1…w is written below: zero only the border.
-            for (r, row) in plane.chunks_mut(pw * LANES).enumerate() {
-                if r == 0 || r > h {
-                    row.fill(0.0);
+        block_channels(x, self.in_channels, [self.h, self.w], self.pad, [self.padded().0, self.padded().1], blocked);
+    }
+}
+
+/// `blocked[c / 16][r + pad][q + pad][c % 16] = x[c, r, q]` for the image pixels that fit in
+/// `[ph, pw]`, zero elsewhere: sixteen channel planes at a time, sixteen pixels at a time,
+/// through a 16×16 transpose. `x` is `[channels, h, w]`.
+fn block_channels(x: &[f32], channels: usize, [h, w]: [usize; 2], pad: usize, [ph, pw]: [usize; 2], blocked: &mut [f32]) {
+    // Image rows and columns that land inside the padded image.
+    let (hc, wc) = (h.min(ph.saturating_sub(pad)), w.min(pw.saturating_sub(pad)));
+    let hw = h * w;
+    let mut pixels = [[0.0f32; LANES]; LANES];
+    let mut lanes = [[0.0f32; LANES]; LANES];
+    for (block, plane) in blocked.chunks_mut(ph * pw * LANES).enumerate() {
+        // Every lane of rows pad…pad+hc, columns pad…pad+wc is written below: zero the rest.
+        for (r, row) in plane.chunks_mut(pw * LANES).enumerate() {
+            if r < pad || r >= pad + hc {
+                row.fill(0.0);
+            } else {
+                row[..pad * LANES].fill(0.0);
+                row[(pad + wc) * LANES..].fill(0.0);
+            }
+        }
+        let c0 = block * LANES;
+        let valid = LANES.min(channels - c0);
+        // Channels past the last are zero (`lanes` rows never written).
+        lanes[valid..].iter_mut().for_each(|row| row.fill(0.0));
+        let (mut r, mut q) = (0, 0);
+        for p0 in (0..hc * w).step_by(LANES) {
+            let n = LANES.min(hc * w - p0);
+            for (l, row) in lanes[..valid].iter_mut().enumerate() {
+                let at = (c0 + l) * hw + p0;
+                if n == LANES {
+                    // A constant length: an inlined vector copy, not a memmove call.
+                    *row = load(x, at);
                 } else {
-                    row[..LANES].fill(0.0);
-                    row[(w + 1) * LANES..].fill(0.0);
+                    row[..n].copy_from_slice(&x[at..at + n]);
                 }
             }
-            let c0 = block * LANES;
-            let valid = LANES.min(self.in_channels - c0);
-            // Channels past the last are zero (`lanes` rows never written).
-            lanes[valid..].iter_mut().for_each(|row| row.fill(0.0));
-            let (mut r, mut q) = (0, 0);
-            for p0 in (0..h * self.w).step_by(LANES) {
-                let n = LANES.min(h * self.w - p0);
-                for (l, row) in lanes[..valid].iter_mut().enumerate() {
-                    let at = (c0 + l) * hw + p0;
-                    if n == LANES {
-                        // A constant length: an inlined vector copy, not a memmove call.
-                        *row = load(x, at);
-                    } else {
-                        row[..n].copy_from_slice(&x[at..at + n]);
-                    }
+            transpose16(&lanes, &mut pixels);
+            for px in &pixels[..n] {
+                if q < wc {
+                    let at = ((r + pad) * pw + q + pad) * LANES;
+                    plane[at..at + LANES].copy_from_slice(px);
                 }
-                transpose16(&lanes, &mut pixels);
-                for px in &pixels[..n] {
-                    if q < w {
-                        let at = ((r + 1) * pw + q + 1) * LANES;
-                        plane[at..at + LANES].copy_from_slice(px);
-                    }
-                    q += 1;
-                    if q == self.w {
-                        (r, q) = (r + 1, 0);
-                    }
+                q += 1;
+                if q == w {
+                    (r, q) = (r + 1, 0);
                 }
             }
         }
     }
 }
-
-/// `U = G g Gᵀ` (see [`Plan::transform_kernels`]) for sixteen output channels at a time: their
-/// nine kernel values gathered into registers, the transform done lane-wise, and each of the
-/// sixteen `U_ξ` rows stored whole.
-#[inline(always)]
-fn transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
-    let (cin, cout) = (plan.in_channels, plan.out_channels);
-    let (cp, ocp) = plan.padded_channels();
-    u.fill(0.0);
-    for i in 0..cin {
-        for o0 in (0..cout).step_by(LANES) {
-            let valid = LANES.min(cout - o0);
-            // g[r][q][lane] = kernel (i, o0 + lane) at row r, column q.
-            let mut g = [[[0.0f32; LANES]; 3]; 3];
-            for lane in 0..valid {
-                let o = o0 + lane;
-                let k = if for_input_grad { &w[(i * cout + o) * 9..(i * cout + o + 1) * 9] } else { &w[(o * cin + i) * 9..(o * cin + i + 1) * 9] };
-                for (r, row) in g.iter_mut().enumerate() {
-                    for (q, v) in row.iter_mut().enumerate() {
-                        // Turning a 3×3 kernel by 180° reverses its nine values.
-                        v[lane] = if for_input_grad { k[8 - (r * 3 + q)] } else { k[r * 3 + q] };
-                    }
-                }
-            }
-            // G g: combine rows.
-            let mut gg = [[[0.0f32; LANES]; 3]; 4];
-            for j in 0..3 {
-                for l in 0..LANES {
-                    gg[0][j][l] = g[0][j][l];
-                    gg[1][j][l] = 0.5 * (g[0][j][l] + g[1][j][l] + g[2][j][l]);
-                    gg[2][j][l] = 0.5 * (g[0][j][l] - g[1][j][l] + g[2][j][l]);
-                    gg[3][j][l] = g[2][j][l];
-                }
-            }
-            // (G g) Gᵀ: combine columns, store U_ξ[i, o0…].
-            for (r, row) in gg.iter().enumerate() {
-                let mut vals = [[0.0f32; LANES]; 4];
-                for l in 0..LANES {
-                    vals[0][l] = row[0][l];
-                    vals[1][l] = 0.5 * (row[0][l] + row[1][l] + row[2][l]);
-                    vals[2][l] = 0.5 * (row[0][l] - row[1][l] + row[2][l]);
-                    vals[3][l] = row[2][l];
-                }
-                for (s, val) in vals.iter().enumerate() {
-                    let at = (r * 4 + s) * cp * ocp + i * ocp + o0;
-                    if valid == LANES {
-                        u[at..at + LANES].copy_from_slice(val);
-                    } else {
-                        u[at..at + valid].copy_from_slice(&val[..valid]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-multiversion!(
-    /// The kernel transform (see `transform_kernels_kernel`).
-    fn transform_kernels => transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32])
-);
 
 /// A register's worth of floats from `src[at..]`.
 #[inline(always)]
@@ -430,49 +558,90 @@ fn load(src: &[f32], at: usize) -> [f32; LANES] {
     a
 }
 
+/// Runs `$body` with `$mat` bound to the plan's algorithm's matrices (each arm compiled with
+/// its own constants).
+macro_rules! with_matrices {
+    ($plan:expr, $mat:ident => $body:expr) => {
+        match $plan.algorithm {
+            Algorithm::F2x3 => {
+                let $mat = &F2X3;
+                $body
+            }
+            Algorithm::F4x5 => {
+                let $mat = &F4X5;
+                $body
+            }
+        }
+    };
+}
+
+/// `U = G g Gᵀ` (see [`Plan::transform_kernels`]) for sixteen output channels at a time: their
+/// kernel values gathered into registers, the transform done lane-wise, and each of the α²
+/// `U_ξ` rows stored whole.
+#[inline(always)]
+fn transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
+    with_matrices!(plan, mat => kernels_with(mat, plan, w, for_input_grad, u))
+}
+
+#[inline(always)]
+fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
+    let (cin, cout) = (plan.in_channels, plan.out_channels);
+    let (cp, ocp) = plan.padded_channels();
+    let taps = R * R;
+    let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
+    u.fill(0.0);
+    for i in 0..cin {
+        for o0 in (0..cout).step_by(LANES) {
+            let valid = LANES.min(cout - o0);
+            // g[a][b][lane] = kernel (i, o0 + lane) at row a, column b.
+            let mut g = [[[0.0f32; LANES]; R]; R];
+            for lane in 0..valid {
+                let o = o0 + lane;
+                let first = if for_input_grad { (i * cout + o) * taps } else { (o * cin + i) * taps };
+                let k = &w[first..first + taps];
+                for (a, row) in g.iter_mut().enumerate() {
+                    for (b, v) in row.iter_mut().enumerate() {
+                        // Turning a kernel by 180° reverses its values.
+                        v[lane] = if for_input_grad { k[taps - 1 - (a * R + b)] } else { k[a * R + b] };
+                    }
+                }
+            }
+            sandwich(&mat.g, &mat.g, |a, b| g[a][b], &mut tmp, |p, row| {
+                for (q, val) in row.iter().enumerate() {
+                    let at = (p * A + q) * cp * ocp + i * ocp + o0;
+                    u[at..at + valid].copy_from_slice(&val[..valid]);
+                }
+            });
+        }
+    }
+}
+
 /// `V_ξ[t0 + t, c] = (Bᵀ d B)_ξ` for every tile `t` of one image and every channel block,
-/// from the blocked image; `v` holds the 16 matrices at equal strides.
+/// from the blocked image; `v` holds the α² matrices at equal strides.
 #[inline(always)]
 fn transform_input_kernel(plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize) {
+    with_matrices!(plan, mat => input_with(mat, plan, blocked, v, t0))
+}
+
+#[inline(always)]
+fn input_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize) {
     let (ph, pw) = plan.padded();
     let cp = plan.padded_channels().0;
-    let v_stride = v.len() / XI;
+    let v_stride = v.len() / (A * A);
+    let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
     for block in 0..cp / LANES {
         let plane = &blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
         for ty in 0..plan.tiles_h {
             for tx in 0..plan.tiles_w {
-                let base = (2 * ty * pw + 2 * tx) * LANES;
-                let mut d = [[[0.0f32; LANES]; 4]; 4];
-                for (i, row) in d.iter_mut().enumerate() {
-                    for (j, lanes) in row.iter_mut().enumerate() {
-                        *lanes = load(plane, base + (i * pw + j) * LANES);
-                    }
-                }
-                // Bᵀ d: combine rows.
-                let mut e = [[[0.0f32; LANES]; 4]; 4];
-                for j in 0..4 {
-                    for l in 0..LANES {
-                        e[0][j][l] = d[0][j][l] - d[2][j][l];
-                        e[1][j][l] = d[1][j][l] + d[2][j][l];
-                        e[2][j][l] = d[2][j][l] - d[1][j][l];
-                        e[3][j][l] = d[1][j][l] - d[3][j][l];
-                    }
-                }
-                // (Bᵀ d) B: combine columns, store V_ξ[t, block].
+                let base = (M * ty * pw + M * tx) * LANES;
                 let at = (t0 + ty * plan.tiles_w + tx) * cp + block * LANES;
-                for (r, er) in e.iter().enumerate() {
-                    let mut vals = [[0.0f32; LANES]; 4];
-                    for l in 0..LANES {
-                        vals[0][l] = er[0][l] - er[2][l];
-                        vals[1][l] = er[1][l] + er[2][l];
-                        vals[2][l] = er[2][l] - er[1][l];
-                        vals[3][l] = er[1][l] - er[3][l];
-                    }
-                    for (s, val) in vals.iter().enumerate() {
-                        let xi = r * 4 + s;
+                let d = |i: usize, j: usize| load(plane, base + (i * pw + j) * LANES);
+                sandwich(&mat.bt, &mat.bt, d, &mut tmp, |p, row| {
+                    for (q, val) in row.iter().enumerate() {
+                        let xi = p * A + q;
                         v[xi * v_stride + at..xi * v_stride + at + LANES].copy_from_slice(val);
                     }
-                }
+                });
             }
         }
     }
@@ -480,20 +649,34 @@ fn transform_input_kernel(plan: &Plan, blocked: &[f32], v: &mut [f32], t0: usize
 
 /// `Y = Aᵀ M A` for every tile of one image (tiles `t0…` of `m`) and every output channel,
 /// written into that image's output `y` by the epilogue. The plain store collects a row of
-/// tiles channels-last in `stage` (two image rows, which are contiguous in each NCHW plane)
+/// tiles channels-last in `stage` (m image rows, which are contiguous in each NCHW plane)
 /// and writes it out sixteen pixels at a time through a 16×16 transpose.
 #[inline(always)]
 fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32]) {
+    with_matrices!(plan, mat => output_with(mat, plan, m, t0, epilogue, y, stage))
+}
+
+#[inline(always)]
+fn output_with<const M: usize, const R: usize, const A: usize>(
+    mat: &Matrices<M, R, A>,
+    plan: &Plan,
+    m: &[f32],
+    t0: usize,
+    epilogue: Epilogue<'_>,
+    y: &mut [f32],
+    stage: &mut [f32],
+) {
     let ocp = plan.padded_channels().1;
-    let m_stride = m.len() / XI;
-    let (h, w) = (plan.h, plan.w);
+    let m_stride = m.len() / (A * A);
+    let (h, w) = (plan.out_h, plan.out_w);
+    let (pool_h, pool_w) = (h / 2, w / 2);
     let (bias, pooled, relu) = match epilogue {
         Epilogue::Store { bias } => (bias, false, false),
         Epilogue::MaxPool { bias, relu } => (bias, true, relu),
     };
     // The ReLU's clamp: max(·, 0), or max(·, −∞) which changes nothing.
     let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
-    let tpi = plan.tiles_per_image();
+    let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
     for block in 0..ocp / LANES {
         let o0 = block * LANES;
         let valid = LANES.min(plan.out_channels - o0);
@@ -503,54 +686,53 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
         }
         for ty in 0..plan.tiles_h {
             for tx in 0..plan.tiles_w {
-                let t = ty * plan.tiles_w + tx;
-                let at = (t0 + t) * ocp + o0;
-                let mut mm = [[0.0f32; LANES]; XI];
-                for (xi, lanes) in mm.iter_mut().enumerate() {
-                    *lanes = load(m, xi * m_stride + at);
-                }
-                // Aᵀ M: combine rows.
-                let mut f = [[[0.0f32; LANES]; 4]; 2];
-                for j in 0..4 {
-                    for l in 0..LANES {
-                        f[0][j][l] = mm[j][l] + mm[4 + j][l] + mm[8 + j][l];
-                        f[1][j][l] = mm[4 + j][l] - mm[8 + j][l] - mm[12 + j][l];
+                let at = (t0 + ty * plan.tiles_w + tx) * ocp + o0;
+                let mut out = [[[0.0f32; LANES]; M]; M];
+                let mm = |i: usize, j: usize| load(m, (i * A + j) * m_stride + at);
+                sandwich(&mat.at, &mat.at, mm, &mut tmp, |p, row| {
+                    // Plus the bias.
+                    for (dst, src) in out[p].iter_mut().zip(row) {
+                        for ((d, &v), &bl) in dst.iter_mut().zip(src).zip(&b) {
+                            *d = v + bl;
+                        }
                     }
-                }
-                // (Aᵀ M) A: combine columns, add the bias.
-                let mut out = [[0.0f32; LANES]; 4];
-                for l in 0..LANES {
-                    out[0][l] = f[0][0][l] + f[0][1][l] + f[0][2][l] + b[l];
-                    out[1][l] = f[0][1][l] - f[0][2][l] - f[0][3][l] + b[l];
-                    out[2][l] = f[1][0][l] + f[1][1][l] + f[1][2][l] + b[l];
-                    out[3][l] = f[1][1][l] - f[1][2][l] - f[1][3][l] + b[l];
-                }
+                });
                 if pooled {
-                    // The pooled plane is the tile grid itself.
-                    let mut best = [0.0f32; LANES];
-                    for l in 0..LANES {
-                        best[l] = out[0][l].max(out[1][l]).max(out[2][l]).max(out[3][l]).max(floor);
-                    }
-                    for (l, &val) in best[..valid].iter().enumerate() {
-                        y[(o0 + l) * tpi + t] = val;
+                    // The tile holds (m/2)² whole windows; those past the pooled plane are dropped.
+                    for pr in 0..M / 2 {
+                        for pc in 0..M / 2 {
+                            let (row, col) = (ty * M / 2 + pr, tx * M / 2 + pc);
+                            if row >= pool_h || col >= pool_w {
+                                continue;
+                            }
+                            let (top, bottom) = (&out[2 * pr], &out[2 * pr + 1]);
+                            let mut best = [0.0f32; LANES];
+                            for (l, v) in best.iter_mut().enumerate() {
+                                *v = top[2 * pc][l].max(top[2 * pc + 1][l]).max(bottom[2 * pc][l]).max(bottom[2 * pc + 1][l]).max(floor);
+                            }
+                            for (l, &val) in best[..valid].iter().enumerate() {
+                                y[((o0 + l) * pool_h + row) * pool_w + col] = val;
+                            }
+                        }
                     }
                     continue;
                 }
-                // stage[a · w + q] = the pixel at row 2ty + a, column q (16 channels).
-                let c = 2 * tx;
-                stage[c * LANES..(c + 1) * LANES].copy_from_slice(&out[0]);
-                stage[(w + c) * LANES..(w + c + 1) * LANES].copy_from_slice(&out[2]);
-                if c + 1 < w {
-                    stage[(c + 1) * LANES..(c + 2) * LANES].copy_from_slice(&out[1]);
-                    stage[(w + c + 1) * LANES..(w + c + 2) * LANES].copy_from_slice(&out[3]);
+                // stage[a · w + q] = the pixel at row m·ty + a, column q (16 channels).
+                for (a, row) in out.iter().enumerate() {
+                    for (q, px) in row.iter().enumerate() {
+                        let col = M * tx + q;
+                        if col < w {
+                            stage[(a * w + col) * LANES..(a * w + col + 1) * LANES].copy_from_slice(px);
+                        }
+                    }
                 }
             }
             if pooled {
                 continue;
             }
-            // Rows 2ty and 2ty + 1 (if inside the image) are `len` contiguous floats of each plane.
-            let len = (h - 2 * ty).min(2) * w;
-            let first = 2 * ty * w;
+            // Rows m·ty … (inside the image) are `len` contiguous floats of each plane.
+            let len = (h - M * ty).min(M) * w;
+            let first = M * ty * w;
             let mut pixels = [[0.0f32; LANES]; LANES];
             let mut lanes = [[0.0f32; LANES]; LANES];
             for j0 in (0..len).step_by(LANES) {
@@ -573,43 +755,60 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
 }
 
 /// `M'_ξ[t0 + t, o] = (A ∂Y Aᵀ)_ξ` for every tile `t` of one image and every output-channel
-/// block, from its output gradient blocked like an input (`blocked`, padded by one pixel: the
-/// tile's 2×2 gradient sits at padded rows `2ty + 1, 2ty + 2`, columns `2tx + 1, 2tx + 2`).
-/// `A` is the 4×2 matrix `[1 0; 1 1; 1 −1; 0 −1]`, so a pair `(a, b)` becomes `(a, a+b, a−b, −b)`.
+/// block, from its output gradient blocked by tiles (`blocked`, `[OC/16][tiles·m][tiles·m][16]`,
+/// zero past the image).
 #[inline(always)]
 fn transform_output_grad_kernel(plan: &Plan, blocked: &[f32], m: &mut [f32], t0: usize) {
-    let (ph, pw) = plan.padded();
+    with_matrices!(plan, mat => output_grad_with(mat, plan, blocked, m, t0))
+}
+
+#[inline(always)]
+fn output_grad_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, blocked: &[f32], m: &mut [f32], t0: usize) {
+    let (gh, gw) = (plan.tiles_h * M, plan.tiles_w * M);
     let ocp = plan.padded_channels().1;
-    let m_stride = m.len() / XI;
+    let m_stride = m.len() / (A * A);
+    let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
     for block in 0..ocp / LANES {
-        let plane = &blocked[block * ph * pw * LANES..(block + 1) * ph * pw * LANES];
+        let plane = &blocked[block * gh * gw * LANES..(block + 1) * gh * gw * LANES];
         for ty in 0..plan.tiles_h {
             for tx in 0..plan.tiles_w {
-                let base = ((2 * ty + 1) * pw + 2 * tx + 1) * LANES;
-                let d = [[load(plane, base), load(plane, base + LANES)], [load(plane, base + pw * LANES), load(plane, base + (pw + 1) * LANES)]];
-                // A ∂Y: spread the two rows onto four.
-                let mut e = [[[0.0f32; LANES]; 2]; 4];
-                for j in 0..2 {
-                    for l in 0..LANES {
-                        e[0][j][l] = d[0][j][l];
-                        e[1][j][l] = d[0][j][l] + d[1][j][l];
-                        e[2][j][l] = d[0][j][l] - d[1][j][l];
-                        e[3][j][l] = -d[1][j][l];
-                    }
-                }
-                // (A ∂Y) Aᵀ: spread the two columns onto four, store M'_ξ[t, block].
+                let base = (M * ty * gw + M * tx) * LANES;
                 let at = (t0 + ty * plan.tiles_w + tx) * ocp + block * LANES;
-                for (r, er) in e.iter().enumerate() {
-                    let mut vals = [[0.0f32; LANES]; 4];
-                    for l in 0..LANES {
-                        vals[0][l] = er[0][l];
-                        vals[1][l] = er[0][l] + er[1][l];
-                        vals[2][l] = er[0][l] - er[1][l];
-                        vals[3][l] = -er[1][l];
-                    }
-                    for (s, val) in vals.iter().enumerate() {
-                        let xi = r * 4 + s;
+                let d = |i: usize, j: usize| load(plane, base + (i * gw + j) * LANES);
+                sandwich(&mat.a, &mat.a, d, &mut tmp, |p, row| {
+                    for (q, val) in row.iter().enumerate() {
+                        let xi = p * A + q;
                         m[xi * m_stride + at..xi * m_stride + at + LANES].copy_from_slice(val);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// `∂W[o, c] += Gᵀ ∂U[o, c] G` (see [`Plan::weight_grad_from_transformed`]), sixteen input
+/// channels at a time.
+#[inline(always)]
+fn weight_grad_kernel(plan: &Plan, du: &[f32], dw: &mut [f32]) {
+    with_matrices!(plan, mat => weight_grad_with(mat, plan, du, dw))
+}
+
+#[inline(always)]
+fn weight_grad_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, du: &[f32], dw: &mut [f32]) {
+    let (cin, cout) = (plan.in_channels, plan.out_channels);
+    let (cp, ocp) = plan.padded_channels();
+    let taps = R * R;
+    let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
+    for o in 0..cout {
+        for c0 in (0..cin).step_by(LANES) {
+            let mut g = [[[0.0f32; LANES]; R]; R];
+            let d = |i: usize, j: usize| load(du, (i * A + j) * ocp * cp + o * cp + c0);
+            sandwich(&mat.gt, &mat.gt, d, &mut tmp, |a, row| g[a] = *row);
+            for l in 0..LANES.min(cin - c0) {
+                let k = &mut dw[(o * cin + c0 + l) * taps..(o * cin + c0 + l + 1) * taps];
+                for (a, row) in g.iter().enumerate() {
+                    for (b, val) in row.iter().enumerate() {
+                        k[a * R + b] += val[l];
                     }
                 }
             }
@@ -617,6 +816,10 @@ fn transform_output_grad_kernel(plan: &Plan, blocked: &[f32], m: &mut [f32], t0:
     }
 }
 
+multiversion!(
+    /// The kernel transform (see `transform_kernels_kernel`).
+    fn transform_kernels => transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32])
+);
 multiversion!(
     /// Winograd output-gradient transform of one image (see `transform_output_grad_kernel`).
     fn transform_output_grad => transform_output_grad_kernel(plan: &Plan, blocked: &[f32], m: &mut [f32], t0: usize)
@@ -629,31 +832,54 @@ multiversion!(
     /// Winograd output transform of one image (see `transform_output_kernel`).
     fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32])
 );
+multiversion!(
+    /// The weight gradient back from transformed tiles (see `weight_grad_kernel`).
+    fn weight_grad_from_transformed => weight_grad_kernel(plan: &Plan, du: &[f32], dw: &mut [f32])
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gradcheck::random_tensor;
 
-    /// Direct "same" 3×3 convolution, the definition.
-    fn direct(x: &[f32], w: &[f32], bias: &[f32], n: usize, c: usize, oc: usize, h: usize, wd: usize) -> Vec<f32> {
-        let mut y = vec![0.0; n * oc * h * wd];
+    /// Shapes of one test convolution: batch, channels in and out, input size, padding.
+    #[derive(Clone, Copy, Debug)]
+    struct Case {
+        n: usize,
+        c: usize,
+        oc: usize,
+        h: usize,
+        w: usize,
+        pad: usize,
+    }
+
+    impl Case {
+        fn out(&self, r: usize) -> (usize, usize) {
+            (self.h + 2 * self.pad + 1 - r, self.w + 2 * self.pad + 1 - r)
+        }
+    }
+
+    /// Direct r×r convolution (cross-correlation) padded by `pad`, the definition.
+    fn direct(case: Case, r: usize, x: &[f32], k: &[f32], bias: &[f32]) -> Vec<f32> {
+        let Case { n, c, oc, h, w, pad } = case;
+        let (oh, ow) = case.out(r);
+        let mut y = vec![0.0; n * oc * oh * ow];
         for s in 0..n {
             for o in 0..oc {
-                for r in 0..h {
-                    for q in 0..wd {
+                for row in 0..oh {
+                    for col in 0..ow {
                         let mut acc = bias[o] as f64;
                         for i in 0..c {
-                            for ki in 0..3 {
-                                for kj in 0..3 {
-                                    let (rr, qq) = (r as isize + ki as isize - 1, q as isize + kj as isize - 1);
-                                    if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < wd {
-                                        acc += (x[((s * c + i) * h + rr as usize) * wd + qq as usize] * w[((o * c + i) * 3 + ki) * 3 + kj]) as f64;
+                            for ki in 0..r {
+                                for kj in 0..r {
+                                    let (rr, qq) = ((row + ki) as isize - pad as isize, (col + kj) as isize - pad as isize);
+                                    if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < w {
+                                        acc += (x[((s * c + i) * h + rr as usize) * w + qq as usize] * k[((o * c + i) * r + ki) * r + kj]) as f64;
                                     }
                                 }
                             }
                         }
-                        y[((s * oc + o) * h + r) * wd + q] = acc as f32;
+                        y[((s * oc + o) * oh + row) * ow + col] = acc as f32;
                     }
                 }
             }
@@ -661,138 +887,169 @@ mod tests {
         y
     }
 
-    fn run(plan: &Plan, w: &[f32], grad: bool, x: &[f32], y: &mut [f32], epilogue: Epilogue) {
+    fn run(plan: &Plan, k: &[f32], grad: bool, x: &[f32], y: &mut [f32], epilogue: Epilogue) {
         let mut u = vec![0.0; plan.kernels_len()];
-        plan.transform_kernels(w, grad, &mut u);
+        plan.transform_kernels(k, grad, &mut u);
         let mut work = vec![f32::NAN; plan.work_len()];
         plan.run(&u, x, y, epilogue, &mut work);
     }
 
+    /// Odd and even sizes, partial channel blocks, batches that split into several groups,
+    /// every padding each algorithm allows.
+    fn cases(algorithm: Algorithm) -> Vec<Case> {
+        let case = |n, c, oc, h, w, pad| Case { n, c, oc, h, w, pad };
+        match algorithm {
+            Algorithm::F2x3 => vec![case(3, 2, 3, 6, 6, 1), case(2, 3, 4, 7, 5, 1), case(1, 1, 2, 1, 1, 1), case(5, 4, 2, 3, 8, 1), case(9, 2, 2, 7, 7, 1), case(3, 17, 33, 6, 5, 1), case(2, 32, 16, 14, 14, 1), case(3, 5, 6, 7, 6, 0), case(2, 3, 4, 5, 5, 2)],
+            Algorithm::F4x5 => vec![case(3, 20, 50, 12, 12, 0), case(2, 3, 4, 9, 7, 0), case(1, 2, 3, 5, 5, 0), case(4, 5, 17, 7, 8, 2), case(2, 3, 2, 3, 4, 4), case(30, 2, 3, 8, 8, 1), case(2, 50, 20, 8, 8, 4)],
+        }
+    }
+
+    const ALGORITHMS: [Algorithm; 2] = [Algorithm::F2x3, Algorithm::F4x5];
+
+    /// Largest error allowed, relative to the outputs' root-mean-square (plus one). F(4×4, 5×5)
+    /// rounds more than F(2×2, 3×3) (its matrices hold 1/90 … 5.25; measured up to ~2e-5 on
+    /// these cases, 1e-6 for F2x3), well inside what training tolerates.
+    const TOLERANCE: f64 = 1e-4;
+
+    /// `max |got − want| / (1 + rms(want))`.
+    fn worst_error(got: &[f32], want: &[f32]) -> f64 {
+        let rms = (want.iter().map(|&e| (e as f64).powi(2)).sum::<f64>() / want.len().max(1) as f64).sqrt();
+        got.iter().zip(want).map(|(&a, &e)| (a as f64 - e as f64).abs()).fold(0.0, f64::max) / (1.0 + rms)
+    }
+
     #[test]
-    fn matches_direct_convolution_on_even_and_odd_sizes() {
-        for &(n, c, oc, h, w) in &[(3, 2, 3, 6, 6), (2, 3, 4, 7, 5), (1, 1, 2, 1, 1), (5, 4, 2, 3, 8), (9, 2, 2, 7, 7), (3, 17, 33, 6, 5), (2, 32, 16, 14, 14)] {
-            let x = random_tensor(&[n, c, h, w], 1).data;
-            let k = random_tensor(&[oc, c, 3, 3], 2).data;
-            let b = random_tensor(&[oc], 3).data;
-            let want = direct(&x, &k, &b, n, c, oc, h, w);
-            let plan = Plan::new(c, oc, h, w, false);
-            let mut y = vec![f32::NAN; n * oc * h * w];
-            run(&plan, &k, false, &x, &mut y, Epilogue::Store { bias: Some(&b) });
-            for (a, e) in y.iter().zip(&want) {
-                assert!((a - e).abs() < 1e-4 * (1.0 + e.abs()), "{:?}: {a} vs {e}", (n, c, oc, h, w));
+    fn matches_direct_convolution() {
+        for algorithm in ALGORITHMS {
+            let r = algorithm.r();
+            for case in cases(algorithm) {
+                let Case { n, c, oc, h, w, pad } = case;
+                let (oh, ow) = case.out(r);
+                let x = random_tensor(&[n, c, h, w], 1).data;
+                let k = random_tensor(&[oc, c, r, r], 2).data;
+                let b = random_tensor(&[oc], 3).data;
+                let want = direct(case, r, &x, &k, &b);
+                let plan = Plan::new(algorithm, c, oc, [h, w], pad, false);
+                let mut y = vec![f32::NAN; n * oc * oh * ow];
+                run(&plan, &k, false, &x, &mut y, Epilogue::Store { bias: Some(&b) });
+                let worst = worst_error(&y, &want);
+                assert!(worst < TOLERANCE, "{algorithm:?} {case:?}: largest error {worst} of the outputs' scale");
             }
         }
     }
 
     #[test]
     fn fused_max_pool_matches_the_layers() {
-        for &(n, c, oc, h, w) in &[(4, 3, 5, 7, 7), (2, 2, 3, 6, 9), (3, 1, 4, 28, 28), (2, 20, 18, 7, 7)] {
-            let x = random_tensor(&[n, c, h, w], 4).data;
-            let k = random_tensor(&[oc, c, 3, 3], 5).data;
-            // Biases low enough that some windows' maxima are negative (for the ReLU to clamp).
-            let b: Vec<f32> = random_tensor(&[oc], 6).data.iter().map(|v| v - 3.0).collect();
-            let full = direct(&x, &k, &b, n, c, oc, h, w);
-            let (ph, pw) = (h / 2, w / 2);
-            let plan = Plan::new(c, oc, h, w, true);
-            for relu in [true, false] {
-                let mut y = vec![f32::NAN; n * oc * ph * pw];
-                run(&plan, &k, false, &x, &mut y, Epilogue::MaxPool { bias: Some(&b), relu });
-                let mut negatives = 0;
-                for s in 0..n * oc {
-                    for r in 0..ph {
-                        for q in 0..pw {
-                            let at = |i: usize, j: usize| full[s * h * w + (2 * r + i) * w + 2 * q + j];
-                            let max = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
-                            let want = if relu { max.max(0.0) } else { max };
-                            let got = y[s * ph * pw + r * pw + q];
-                            negatives += (got < 0.0) as usize;
-                            assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "relu {relu}: {got} vs {want}");
+        for algorithm in ALGORITHMS {
+            let r = algorithm.r();
+            for case in cases(algorithm) {
+                let Case { n, c, oc, h, w, pad } = case;
+                let (oh, ow) = case.out(r);
+                let x = random_tensor(&[n, c, h, w], 4).data;
+                let k = random_tensor(&[oc, c, r, r], 5).data;
+                // Biases low enough that some windows' maxima are negative (for the ReLU to clamp).
+                let b: Vec<f32> = random_tensor(&[oc], 6).data.iter().map(|v| v - 3.0).collect();
+                let full = direct(case, r, &x, &k, &b);
+                let (ph, pw) = (oh / 2, ow / 2);
+                let plan = Plan::new(algorithm, c, oc, [h, w], pad, true);
+                for relu in [true, false] {
+                    let mut y = vec![f32::NAN; n * oc * ph * pw];
+                    run(&plan, &k, false, &x, &mut y, Epilogue::MaxPool { bias: Some(&b), relu });
+                    let mut negatives = 0;
+                    for s in 0..n * oc {
+                        for row in 0..ph {
+                            for col in 0..pw {
+                                let at = |i: usize, j: usize| full[s * oh * ow + (2 * row + i) * ow + 2 * col + j];
+                                let max = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
+                                let want = if relu { max.max(0.0) } else { max };
+                                let got = y[s * ph * pw + row * pw + col];
+                                negatives += (got < 0.0) as usize;
+                                assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "{algorithm:?} {case:?} relu {relu}: {got} vs {want}");
+                            }
                         }
                     }
+                    assert!(!relu || negatives == 0, "the ReLU clamps");
                 }
-                assert_eq!(negatives == 0, relu, "only the ReLU clamps");
             }
         }
     }
 
-    /// ⟨conv(x), dy⟩ = ⟨x, conv_grad(dy)⟩: the turned, channel-swapped kernels give the adjoint.
+    /// ⟨conv(x), dy⟩ = ⟨x, conv_grad(dy)⟩: the turned, channel-swapped kernels and the
+    /// complementary padding give the adjoint.
     #[test]
-    fn input_grad_kernels_give_the_adjoint() {
-        let (n, c, oc, h, w) = (2, 3, 17, 7, 6);
-        let x = random_tensor(&[n, c, h, w], 7).data;
-        let dy = random_tensor(&[n, oc, h, w], 8).data;
-        let k = random_tensor(&[oc, c, 3, 3], 9).data;
-        let y = direct(&x, &k, &vec![0.0; oc], n, c, oc, h, w);
-        let plan = Plan::new(oc, c, h, w, false);
-        let mut dx = vec![f32::NAN; n * c * h * w];
-        run(&plan, &k, true, &dy, &mut dx, Epilogue::Store { bias: None });
-        let lhs: f64 = y.iter().zip(&dy).map(|(a, b)| (a * b) as f64).sum();
-        let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| (a * b) as f64).sum();
-        assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+    fn input_grad_plan_gives_the_adjoint() {
+        for algorithm in ALGORITHMS {
+            let r = algorithm.r();
+            for case in cases(algorithm) {
+                let Case { n, c, oc, h, w, .. } = case;
+                let (oh, ow) = case.out(r);
+                let x = random_tensor(&[n, c, h, w], 7).data;
+                let dy = random_tensor(&[n, oc, oh, ow], 8).data;
+                let k = random_tensor(&[oc, c, r, r], 9).data;
+                let y = direct(case, r, &x, &k, &vec![0.0; oc]);
+                let plan = Plan::new(algorithm, c, oc, [h, w], case.pad, false).input_grad();
+                let mut dx = vec![f32::NAN; n * c * h * w];
+                run(&plan, &k, true, &dy, &mut dx, Epilogue::Store { bias: None });
+                let lhs: f64 = y.iter().zip(&dy).map(|(a, b)| (a * b) as f64).sum();
+                let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| (a * b) as f64).sum();
+                assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "{algorithm:?} {case:?}: {lhs} vs {rhs}");
+            }
+        }
     }
 
     /// The weight gradient from transformed tiles equals the direct sum
-    /// `∂W[o, c, ki, kj] = Σ_n Σ_(r,q) ∂y[n, o, r, q] · x[n, c, r + ki − 1, q + kj − 1]`, on odd
-    /// and even sizes, partial channel blocks, and batches that split into several groups;
+    /// `∂W[o, c, ki, kj] = Σ_n Σ_(r,q) ∂y[n, o, r, q] · x[n, c, r + ki − pad, q + kj − pad]`;
     /// it adds onto what `dw` held.
     #[test]
     fn weight_grad_matches_direct_sum() {
-        for &(n, c, oc, h, w) in &[(3, 2, 3, 6, 6), (2, 3, 4, 7, 5), (1, 1, 2, 1, 1), (5, 17, 33, 6, 5), (4, 32, 16, 14, 14), (9, 4, 5, 7, 7)] {
-            let x = random_tensor(&[n, c, h, w], 21).data;
-            let dy = random_tensor(&[n, oc, h, w], 22).data;
-            let mut want = vec![0.0f64; oc * c * 9];
-            for s in 0..n {
-                for o in 0..oc {
-                    for i in 0..c {
-                        for k in 0..9 {
-                            let (ki, kj) = (k / 3, k % 3);
-                            for r in 0..h {
-                                for q in 0..w {
-                                    let (rr, qq) = (r as isize + ki as isize - 1, q as isize + kj as isize - 1);
-                                    if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < w {
-                                        want[(o * c + i) * 9 + k] += (dy[((s * oc + o) * h + r) * w + q] * x[((s * c + i) * h + rr as usize) * w + qq as usize]) as f64;
+        for algorithm in ALGORITHMS {
+            let r = algorithm.r();
+            for case in cases(algorithm) {
+                let Case { n, c, oc, h, w, pad } = case;
+                let (oh, ow) = case.out(r);
+                let x = random_tensor(&[n, c, h, w], 21).data;
+                let dy = random_tensor(&[n, oc, oh, ow], 22).data;
+                let mut want = vec![0.0f64; oc * c * r * r];
+                for s in 0..n {
+                    for o in 0..oc {
+                        for i in 0..c {
+                            for k in 0..r * r {
+                                let (ki, kj) = (k / r, k % r);
+                                for row in 0..oh {
+                                    for col in 0..ow {
+                                        let (rr, qq) = ((row + ki) as isize - pad as isize, (col + kj) as isize - pad as isize);
+                                        if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < w {
+                                            want[(o * c + i) * r * r + k] += (dy[((s * oc + o) * oh + row) * ow + col] * x[((s * c + i) * h + rr as usize) * w + qq as usize]) as f64;
+                                        }
                                     }
                                 }
                             }
                         }
                     }
                 }
+                let plan = Plan::new(algorithm, c, oc, [h, w], pad, false);
+                let mut du = vec![0.0; plan.weight_grad_len()];
+                let mut work = vec![f32::NAN; plan.weight_grad_work_len()];
+                plan.accumulate_weight_grad(&x, &dy, &mut du, &mut work);
+                let mut dw = vec![1.0; oc * c * r * r];
+                plan.weight_grad_from_transformed(&du, &mut dw);
+                let worst = dw.iter().zip(&want).map(|(a, e)| ((a - 1.0) as f64 - e).abs() / (1.0 + e.abs())).fold(0.0, f64::max);
+                assert!(worst < 1e-4, "{algorithm:?} {case:?}: largest relative difference {worst}");
             }
-            let plan = Plan::new(c, oc, h, w, false);
-            let mut du = vec![0.0; plan.weight_grad_len()];
-            let mut work = vec![f32::NAN; plan.weight_grad_work_len()];
-            plan.accumulate_weight_grad(&x, &dy, &mut du, &mut work);
-            let mut dw = vec![1.0; oc * c * 9];
-            plan.weight_grad_from_transformed(&du, &mut dw);
-            let worst = dw.iter().zip(&want).map(|(a, e)| ((a - 1.0) as f64 - e).abs() / (1.0 + e.abs())).fold(0.0, f64::max);
-            assert!(worst < 1e-4, "{:?}: largest relative difference {worst}", (n, c, oc, h, w));
         }
     }
 
-    /// The permuted forward kernels equal the input-gradient kernels computed directly.
     #[test]
-    fn input_grad_kernels_from_forward_kernels() {
-        let (c, oc) = (5, 19);
-        let k = random_tensor(&[oc, c, 3, 3], 11).data;
-        let (fwd, grad) = (Plan::new(c, oc, 6, 6, false), Plan::new(oc, c, 6, 6, false));
-        let (mut u, mut want, mut got) = (vec![0.0; fwd.kernels_len()], vec![0.0; grad.kernels_len()], vec![f32::NAN; grad.kernels_len()]);
-        fwd.transform_kernels(&k, false, &mut u);
-        grad.transform_kernels(&k, true, &mut want);
-        grad.kernels_from_forward(&u, &mut got);
-        // Equal up to the order of the sums inside G g Gᵀ.
-        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(worst < 1e-6, "largest difference {worst}");
-    }
-
-    #[test]
-    fn applies_only_to_3x3_stride_1_pad_1() {
+    fn applies_to_3x3_and_5x5_stride_1_with_uniform_padding() {
         use crate::conv_geometry::{Geometry, Padding, PaddingName};
-        let geo = |k: usize, s: usize, d: usize, p: Padding| Geometry::new("t", [2, 8, 8], [k, k], [s, s], [d, d], p).unwrap();
-        assert!(applies(&geo(3, 1, 1, Padding::Named(PaddingName::Same))));
-        assert!(applies(&geo(3, 1, 1, Padding::Uniform(1))));
-        assert!(!applies(&geo(3, 1, 1, Padding::Uniform(0))));
-        assert!(!applies(&geo(3, 2, 1, Padding::Uniform(1))));
-        assert!(!applies(&geo(3, 1, 2, Padding::Uniform(1))));
-        assert!(!applies(&geo(5, 1, 1, Padding::Uniform(1))));
+        let geo = |k: usize, s: usize, d: usize, p: Padding| Geometry::new("t", [2, 12, 12], [k, k], [s, s], [d, d], p).unwrap();
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Named(PaddingName::Same))), Some((Algorithm::F2x3, 1)));
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(1))), Some((Algorithm::F2x3, 1)));
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(0))), Some((Algorithm::F2x3, 0)));
+        assert_eq!(algorithm_for(&geo(5, 1, 1, Padding::Uniform(0))), Some((Algorithm::F4x5, 0)));
+        assert_eq!(algorithm_for(&geo(5, 1, 1, Padding::Named(PaddingName::Same))), Some((Algorithm::F4x5, 2)));
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(3))), None);
+        assert_eq!(algorithm_for(&geo(3, 2, 1, Padding::Uniform(1))), None);
+        assert_eq!(algorithm_for(&geo(3, 1, 2, Padding::Uniform(1))), None);
+        assert_eq!(algorithm_for(&geo(7, 1, 1, Padding::Uniform(1))), None);
     }
 }

@@ -24,15 +24,15 @@
 //! thread count.
 //!
 //! The lowering is chosen per layer shape:
-//! * a 3×3, stride-1, pad-1 convolution with enough input channels (every 3×3 layer of
-//!   `keras` but the first) runs its forward and its input gradient as Winograd F(2×2, 3×3)
-//!   ([`crate::winograd`]): 2.25× fewer multiply-adds, no im2col in the forward, no col2im in
-//!   the backward. Its weight gradient is Winograd too: the transformed output gradient times
-//!   the transformed input, summed over tiles ([`Plan::accumulate_weight_grad`]), then brought
-//!   back to 3×3 once per step;
-//! * another stride-1 convolution with enough input channels (`lenet` conv2) computes
-//!   `y = W' · rowsᵀ` with `W'` the weight reordered like the rows, and keeps the rows for
-//!   the weight gradient;
+//! * a 3×3 or 5×5, stride-1 convolution with the same padding on every side and enough input
+//!   channels (every 3×3 layer of `keras` but the first, `lenet` conv2) runs its forward and
+//!   its input gradient as Winograd F(2×2, 3×3) or F(4×4, 5×5) ([`crate::winograd`]): 2.25×
+//!   or 6.25× fewer multiply-adds, no im2col in the forward, no col2im in the backward. Its
+//!   weight gradient is Winograd too: the transformed output gradient times the transformed
+//!   input, summed over tiles ([`Plan::accumulate_weight_grad`]), then brought back to r×r
+//!   once per step;
+//! * another stride-1 convolution with enough input channels computes `y = W' · rowsᵀ` with
+//!   `W'` the weight reordered like the rows, and keeps the rows for the weight gradient;
 //! * everything else uses the im2col products above.
 //!
 //! Inference can fuse a following (ReLU and) 2×2 max pool into any of them
@@ -158,15 +158,14 @@ impl Conv2d {
         Ok(conv)
     }
 
-    /// Chooses the lowering: Winograd F(2×2, 3×3) where the geometry allows it (the default
-    /// for layers with enough input channels), or im2col + GEMM. For benchmarks and tests.
+    /// Chooses the lowering: Winograd where the geometry allows it (the default for layers with
+    /// enough input channels), or rows / im2col + GEMM. For benchmarks and tests.
     pub fn set_winograd(&mut self, on: bool) {
         let [c, h, w] = self.in_shape;
         let oc = self.out_channels;
-        self.winograd = (on && winograd::applies(&self.geo)).then(|| WinogradPlans {
-            forward: Plan::new(c, oc, h, w, false),
-            input_grad: Plan::new(oc, c, h, w, false),
-            relu_max_pool: Plan::new(c, oc, h, w, true),
+        self.winograd = winograd::algorithm_for(&self.geo).filter(|_| on).map(|(algorithm, pad)| {
+            let forward = Plan::new(algorithm, c, oc, [h, w], pad, false);
+            WinogradPlans { forward, input_grad: forward.input_grad(), relu_max_pool: Plan::new(algorithm, c, oc, [h, w], pad, true) }
         });
         self.cols_cached_for = None;
         self.kernels_fresh = false;
@@ -179,7 +178,7 @@ impl Conv2d {
         self.winograd.is_none() && self.geo.has_rows() && self.geo.channels >= ROWS_MIN_CHANNELS
     }
 
-    /// True when this layer runs as Winograd F(2×2, 3×3).
+    /// True when this layer runs as Winograd (F(2×2, 3×3) or F(4×4, 5×5)).
     pub fn uses_winograd(&self) -> bool {
         self.winograd.is_some()
     }
@@ -545,13 +544,8 @@ impl Conv2d {
         let winograd_dx = match (self.winograd, dx.is_some()) {
             (Some(plans), true) => {
                 let plan = plans.input_grad;
-                if !self.kernels_fresh {
-                    self.kernels.resize(plans.forward.kernels_len(), 0.0);
-                    plans.forward.transform_kernels(&self.params[0].value, false, &mut self.kernels);
-                    self.kernels_fresh = true;
-                }
                 self.grad_kernels.resize(plan.kernels_len(), 0.0);
-                plan.kernels_from_forward(&self.kernels, &mut self.grad_kernels);
+                plan.transform_kernels(&self.params[0].value, true, &mut self.grad_kernels);
                 Some(plan)
             }
             _ => None,
@@ -795,13 +789,31 @@ mod tests {
         ([2, 8, 8], 2, [3, 2], 1, Padding::Named(PaddingName::Same), 2, false),
         ([3, 5, 6], 4, [1, 1], 1, Padding::Uniform(0), 1, false),
         ([1, 6, 5], 2, [2, 3], 3, Padding::HeightWidth([1, 2]), 1, true),
-        // Channels-last rows (stride 1, ≥ 8 channels, not 3×3 pad 1).
+        // Channels-last rows (stride 1, ≥ 8 channels, no Winograd: non-square kernel or
+        // padding).
         ([8, 6, 7], 3, [3, 2], 1, Padding::HeightWidth([0, 1]), 1, true),
+        ([10, 7, 7], 4, [5, 5], 1, Padding::HeightWidth([1, 0]), 1, false),
+        // Winograd F(4×4, 5×5): valid (lenet conv2's shape, smaller) and "same".
         ([10, 7, 7], 4, [5, 5], 1, Padding::Uniform(0), 1, false),
-        // Winograd F(2×2, 3×3): odd and even sizes, with and without bias.
+        ([8, 9, 6], 3, [5, 5], 1, Padding::Named(PaddingName::Same), 1, true),
+        // Winograd F(2×2, 3×3): odd and even sizes, with and without bias (kept last).
         ([8, 7, 6], 3, [3, 3], 1, Padding::Uniform(1), 1, true),
         ([9, 4, 5], 2, [3, 3], 1, Padding::Named(PaddingName::Same), 1, false),
     ];
+
+    /// The cases above run through the lowering their comments name.
+    #[test]
+    fn cases_cover_every_lowering() {
+        let lowering = |i: usize| {
+            let (input, oc, k, s, p, d, b) = CASES[i];
+            let c = conv(input, oc, k, s, p, d, b, 0);
+            (c.uses_winograd(), c.rows_layout())
+        };
+        let n = CASES.len();
+        assert_eq!([lowering(n - 6), lowering(n - 5)], [(false, true); 2]);
+        assert_eq!([lowering(n - 4), lowering(n - 3), lowering(n - 2), lowering(n - 1)], [(true, false); 4]);
+        assert_eq!(lowering(0), (false, false));
+    }
 
     #[test]
     fn forward_matches_direct_convolution() {
@@ -874,17 +886,28 @@ mod tests {
     }
 
     /// The fused inference path equals Conv2d → (ReLU →) MaxPool2d(2×2) run as layers, for
-    /// every lowering: Winograd (odd and even sizes), channels-last rows, im2col (strided,
-    /// odd output).
+    /// every lowering: Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd and even sizes), channels-last
+    /// rows, im2col (strided, odd output).
     #[test]
     fn fused_max_pool_matches_the_layers() {
         use crate::layers::{Activation, ActivationKind, Pool2d, PoolKind};
         let same = Padding::Named(PaddingName::Same);
-        let cases = [([8, 7, 6], [3, 3], 1, same), ([16, 14, 14], [3, 3], 1, same), ([10, 9, 8], [5, 5], 1, Padding::Uniform(0)), ([2, 11, 9], [3, 3], 2, Padding::Uniform(1)), ([1, 12, 12], [5, 5], 1, Padding::Uniform(0))];
-        for (i, (input, k, s, p)) in cases.into_iter().enumerate() {
+        let valid = Padding::Uniform(0);
+        // (input, kernel, stride, padding, Winograd, rows)
+        let cases = [
+            ([8, 7, 6], [3, 3], 1, same, true, false),
+            ([16, 14, 14], [3, 3], 1, same, true, false),
+            ([20, 12, 12], [5, 5], 1, valid, true, false),
+            ([10, 9, 8], [5, 5], 1, valid, true, false),
+            ([10, 9, 8], [5, 5], 1, valid, false, true),
+            ([2, 11, 9], [3, 3], 2, Padding::Uniform(1), false, false),
+            ([1, 12, 12], [5, 5], 1, valid, false, false),
+        ];
+        for (i, (input, k, s, p, winograd, rows)) in cases.into_iter().enumerate() {
             let mut c = conv(input, 5, k, s, p, 1, true, 9);
-            assert_eq!(c.uses_winograd(), i < 2);
-            assert_eq!(c.rows_layout(), i == 2);
+            c.set_winograd(winograd);
+            assert_eq!(c.uses_winograd(), winograd);
+            assert_eq!(c.rows_layout(), rows);
             let x = random_tensor(&[3, input[0], input[1], input[2]], 10);
             let (mut y, mut r) = (Tensor::default(), Tensor::default());
             c.forward(&x, &mut y, Mode::Eval).unwrap();
@@ -914,6 +937,9 @@ mod tests {
             for relu in [true, false] {
                 let x = random_tensor(&[3, input[0], input[1], input[2]], 20 + i as u64);
                 let (mut plain, mut fused) = (conv(input, 5, k, s, p, 1, true, 9), conv(input, 5, k, s, p, 1, true, 9));
+                // The 5×5 case as rows, not Winograd.
+                plain.set_winograd(false);
+                fused.set_winograd(false);
                 let shape = [5, plain.geo.out_h, plain.geo.out_w];
                 let mut act = Activation::new(ActivationKind::Relu, &shape);
                 let mut pool = Pool2d::new(PoolKind::Max, shape, [2, 2], [2, 2]).unwrap();
