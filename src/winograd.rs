@@ -89,10 +89,13 @@ impl Algorithm {
 
     /// Tiles per GEMM (over a group of images) that the grouping aims for: large enough that
     /// the α² products are not dominated by per-call overhead, small enough that the
-    /// transformed tiles stay in the core's L2 cache (the same 1,536 positions per channel
-    /// for both algorithms).
+    /// transformed tiles stay in the core's L2 cache. (`lenet` conv2 with F4x5, profile_step:
+    /// 24 tiles ran at half the speed of 48; 32 … 128 were alike within this machine's noise.)
     const fn target_tiles(self) -> usize {
-        match self { Algorithm::F2x3 => 96, Algorithm::F4x5 => 48 }
+        match self {
+            Algorithm::F2x3 => 96,
+            Algorithm::F4x5 => 48,
+        }
     }
 }
 
@@ -310,6 +313,12 @@ impl Plan {
         Plan::new(self.algorithm, self.out_channels, self.in_channels, [self.out_h, self.out_w], r - 1 - self.pad, false)
     }
 
+    /// Images per group for a run over `n`: as many groups as [`Plan::group`] needs, evened
+    /// out (16 images with groups of 12 run as 8 + 8, not 12 + 4 with a starved second GEMM).
+    fn balanced_group(&self, n: usize) -> usize {
+        n.div_ceil(n.div_ceil(self.group).max(1)).max(1)
+    }
+
     fn tiles_per_image(&self) -> usize {
         self.tiles_h * self.tiles_w
     }
@@ -412,7 +421,8 @@ impl Plan {
         let (blocked, v, m, rest) = self.split_work(work);
         let blocked_dy = &mut rest[..self.blocked_grad_len()];
         let (gh, gw) = (self.tiles_h * m_side, self.tiles_w * m_side);
-        for (xs, dys) in x.chunks(self.group * in_len).zip(dy.chunks(self.group * out_len)) {
+        let group = self.balanced_group(x.len() / in_len);
+        for (xs, dys) in x.chunks(group * in_len).zip(dy.chunks(group * out_len)) {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
             let v = &mut v[..xi_count * v_stride];
@@ -465,7 +475,8 @@ impl Plan {
         let (tpi, xi_count) = (self.tiles_per_image(), self.positions());
         let (blocked, v, m, rest) = self.split_work(work);
         let stage = &mut rest[..self.stage_len()];
-        for (xs, ys) in x.chunks(self.group * in_len).zip(y.chunks_mut((self.group * out_len).max(1))) {
+        let group = self.balanced_group(x.len() / in_len);
+        for (xs, ys) in x.chunks(group * in_len).zip(y.chunks_mut((group * out_len).max(1))) {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
             let v = &mut v[..xi_count * v_stride];
