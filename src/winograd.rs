@@ -434,10 +434,12 @@ impl Plan {
                 transform_output_grad(self, blocked_dy, m, img * tpi);
             }
             for xi in 0..xi_count {
+                // Whole channel blocks (`ocp`, `cp`): with every dimension the GEMM kernel
+                // vectorises a multiple of 16, it reads the operands in place (no packing).
                 sgemm(
-                    self.out_channels,
+                    ocp,
                     t,
-                    self.in_channels,
+                    cp,
                     1.0,
                     &m[xi * m_stride..xi * m_stride + t * ocp],
                     Strides::transposed(ocp),
@@ -485,10 +487,12 @@ impl Plan {
                 transform_input(self, blocked, v, img * tpi);
             }
             for xi in 0..xi_count {
+                // The true input channels (the padded ones of V are zero), and whole blocks of
+                // output channels (so the kernel reads U in place, no packing).
                 sgemm(
                     t,
                     self.in_channels,
-                    self.out_channels,
+                    ocp,
                     1.0,
                     &v[xi * v_stride..xi * v_stride + t * cp],
                     Strides::row_major(cp),
