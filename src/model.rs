@@ -25,7 +25,7 @@ pub struct Sequential {
     eval_out: Tensor,
     /// Per layer: it is followed by a 2×2, stride-2 max pool, directly (`Some(false)`) or after
     /// a ReLU (`Some(true)`), which may run fused with it ([`Layer::forward_max_pool`]: every
-    /// convolution in inference, the im2col and rows ones in training too).
+    /// convolution, in training and inference).
     fusable: Vec<Option<bool>>,
     /// The last forward fused layers, so some activations are stale and no backward may follow.
     fused_last: bool,
@@ -188,9 +188,8 @@ impl Sequential {
     /// stream 100 MB activations through memory layer by layer); the output is the same, and
     /// [`Sequential::activations`] then hold the last chunk's. A ReLU followed by max pooling
     /// runs as one pass in either mode (its own activation is not formed), and a convolution,
-    /// the ReLU (if any) and the 2×2 max pool after it run as one pass (in training only for
-    /// convolutions that are not Winograd), so the activations of such a convolution and its
-    /// ReLU are not kept (use
+    /// the ReLU (if any) and the 2×2 max pool after it run as one pass, so the activations of
+    /// such a convolution and its ReLU are not kept (use
     /// [`Sequential::forward_keeping_activations`] for feature maps), and no backward may
     /// follow an eval forward (it needs a training-mode forward anyway).
     pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<&Tensor> {
@@ -536,12 +535,12 @@ mod tests {
         m.backward(&x, &dl).unwrap();
     }
 
-    /// In training a ReLU followed by max pooling runs as one pass, and a lowered convolution
-    /// followed by (a ReLU and) a 2×2 max pool too; outputs, parameter gradients and the input
+    /// In training a ReLU followed by max pooling runs as one pass, and a convolution followed
+    /// by (a ReLU and) a 2×2 max pool too; outputs, parameter gradients and the input
     /// gradient equal those of the layers run one by one (the whole-network gradient checks
     /// below run them unfused, with frozen patterns). Covers a ReLU after batch norm (`small`),
     /// after Winograd convolutions and an im2col one fused (`keras`), convolution → pool
-    /// (`lenet`, im2col and rows), a general 3×3/2 pool, and a ReLU as the very first layer
+    /// (`lenet`, im2col and Winograd F(4×4, 5×5)), a general 3×3/2 pool, and a ReLU as the very first layer
     /// with the input gradient asked for.
     #[test]
     fn fused_relu_max_pool_training_matches_layer_by_layer() {

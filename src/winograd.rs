@@ -33,13 +33,15 @@
 //!
 //! Two epilogues write the tiles: [`Epilogue::Store`] (plus bias, the plain convolution) and
 //! [`Epilogue::MaxPool`], which fuses bias, an optional ReLU and a 2×2/stride-2 max pool — an
-//! m×m output tile holds (m/2)² whole pooling windows — for inference.
+//! m×m output tile holds (m/2)² whole pooling windows — recording each window's choice when
+//! asked (training).
 //!
 //! Every transform works on [`LANES`] channels at once (one vector register), written once
 //! over the algorithm's constant matrices (`combine`); inlined with the constants, the zero
 //! entries vanish and the ±1 ones become additions.
 
 use crate::gemm::{sgemm, Strides};
+use crate::layers::pool::CLAMPED;
 use crate::simd::{multiversion, transpose16, LANES};
 
 /// A Winograd algorithm F(m×m, r×r).
@@ -465,7 +467,11 @@ impl Plan {
     /// Runs the convolution over `x` (whole `[C, H, W]` samples, any count) into `y` (the
     /// same count of outputs, shaped by the epilogue), with kernels `u` from
     /// [`Plan::transform_kernels`] and `work` of at least [`Plan::work_len`] floats.
-    pub fn run(&self, u: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue, work: &mut [f32]) {
+    ///
+    /// With [`Epilogue::MaxPool`] and a non-empty `choice` (one byte per pooled value), each
+    /// window's maximum is recorded as `2·row + column` (the first on ties, as the max-pool
+    /// layer picks it) or [`CLAMPED`] where the ReLU clamped the window, for the backward.
+    pub fn run(&self, u: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue, choice: &mut [u8], work: &mut [f32]) {
         let (cp, ocp) = self.padded_channels();
         let in_len = self.in_channels * self.h * self.w;
         let out_len = match epilogue {
@@ -478,7 +484,9 @@ impl Plan {
         let (blocked, v, m, rest) = self.split_work(work);
         let stage = &mut rest[..self.stage_len()];
         let group = self.balanced_group(x.len() / in_len);
-        for (xs, ys) in x.chunks(group * in_len).zip(y.chunks_mut((group * out_len).max(1))) {
+        let record = !choice.is_empty();
+        debug_assert!(!record || (matches!(epilogue, Epilogue::MaxPool { .. }) && choice.len() == y.len()));
+        for (gi, (xs, ys)) in x.chunks(group * in_len).zip(y.chunks_mut((group * out_len).max(1))).enumerate() {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
             let v = &mut v[..xi_count * v_stride];
@@ -504,7 +512,9 @@ impl Plan {
                 );
             }
             for (img, yi) in ys.chunks_mut(out_len.max(1)).enumerate() {
-                transform_output(self, &m[..xi_count * m_stride], img * tpi, epilogue, yi, stage);
+                let at = (gi * group + img) * out_len;
+                let choice: &mut [u8] = if record { &mut choice[at..at + out_len] } else { &mut [] };
+                transform_output(self, &m[..xi_count * m_stride], img * tpi, epilogue, yi, stage, choice);
             }
         }
     }
@@ -667,8 +677,8 @@ fn input_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, 
 /// tiles channels-last in `stage` (m image rows, which are contiguous in each NCHW plane)
 /// and writes it out sixteen pixels at a time through a 16×16 transpose.
 #[inline(always)]
-fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32]) {
-    with_matrices!(plan, mat => output_with(mat, plan, m, t0, epilogue, y, stage))
+fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8]) {
+    with_matrices!(plan, mat => output_with(mat, plan, m, t0, epilogue, y, stage, choice))
 }
 
 #[inline(always)]
@@ -680,6 +690,7 @@ fn output_with<const M: usize, const R: usize, const A: usize>(
     epilogue: Epilogue<'_>,
     y: &mut [f32],
     stage: &mut [f32],
+    choice: &mut [u8],
 ) {
     let ocp = plan.padded_channels().1;
     let m_stride = m.len() / (A * A);
@@ -721,9 +732,30 @@ fn output_with<const M: usize, const R: usize, const A: usize>(
                                 continue;
                             }
                             let (top, bottom) = (&out[2 * pr], &out[2 * pr + 1]);
+                            let window = [&top[2 * pc], &top[2 * pc + 1], &bottom[2 * pc], &bottom[2 * pc + 1]];
+                            if !choice.is_empty() {
+                                // In the pool layer's order, strictly greater to win: the first
+                                // maximum on ties.
+                                let mut best = *window[0];
+                                let mut at = [0u8; LANES];
+                                for (k, v) in window.iter().enumerate().skip(1) {
+                                    for l in 0..LANES {
+                                        if v[l] > best[l] {
+                                            (best[l], at[l]) = (v[l], k as u8);
+                                        }
+                                    }
+                                }
+                                for l in 0..valid {
+                                    let i = ((o0 + l) * pool_h + row) * pool_w + col;
+                                    let alive = !relu || best[l] > 0.0;
+                                    y[i] = if relu { best[l].max(0.0) } else { best[l] };
+                                    choice[i] = if alive { at[l] } else { CLAMPED };
+                                }
+                                continue;
+                            }
                             let mut best = [0.0f32; LANES];
                             for (l, v) in best.iter_mut().enumerate() {
-                                *v = top[2 * pc][l].max(top[2 * pc + 1][l]).max(bottom[2 * pc][l]).max(bottom[2 * pc + 1][l]).max(floor);
+                                *v = window[0][l].max(window[1][l]).max(window[2][l]).max(window[3][l]).max(floor);
                             }
                             for (l, &val) in best[..valid].iter().enumerate() {
                                 y[((o0 + l) * pool_h + row) * pool_w + col] = val;
@@ -845,7 +877,7 @@ multiversion!(
 );
 multiversion!(
     /// Winograd output transform of one image (see `transform_output_kernel`).
-    fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32])
+    fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8])
 );
 multiversion!(
     /// The weight gradient back from transformed tiles (see `weight_grad_kernel`).
@@ -906,7 +938,7 @@ mod tests {
         let mut u = vec![0.0; plan.kernels_len()];
         plan.transform_kernels(k, grad, &mut u);
         let mut work = vec![f32::NAN; plan.work_len()];
-        plan.run(&u, x, y, epilogue, &mut work);
+        plan.run(&u, x, y, epilogue, &mut [], &mut work);
     }
 
     /// Odd and even sizes, partial channel blocks, batches that split into several groups,

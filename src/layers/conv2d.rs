@@ -35,11 +35,11 @@
 //!   `W'` the weight reordered like the rows, and keeps the rows for the weight gradient;
 //! * everything else uses the im2col products above.
 //!
-//! Inference can fuse a following (ReLU and) 2×2 max pool into any of them
-//! ([`Conv2d::forward_max_pool`]), and training into the im2col and rows ones: each sample's
-//! output is pooled from a per-thread scratch with every window's choice recorded, and
-//! [`Conv2d::backward_max_pool`] rebuilds that sample's `dy` from the pooled gradient and the
-//! choices before the products above.
+//! Training and inference can fuse a following (ReLU and) 2×2 max pool into any of them
+//! ([`Conv2d::forward_max_pool`]): a Winograd layer pools in its output transform, the others
+//! pool each sample's output from a per-thread scratch; in training every window's choice is
+//! recorded, and [`Conv2d::backward_max_pool`] rebuilds `dy` from the pooled gradient and the
+//! choices (per sample, or per chunk for Winograd) before the products above.
 
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::conv_geometry::{Geometry, Padding};
@@ -191,10 +191,10 @@ impl Conv2d {
 
     /// This convolution, a ReLU if `relu`, and a 2×2, stride-2 max pool in one pass:
     /// `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`, equal (up to float rounding) to the layers run one after the
-    /// other. A Winograd layer pools in its output transform (inference only); the others
-    /// compute each sample's convolution into a per-thread scratch and pool it from there, so
-    /// the full convolution output never goes out to memory. In training they keep their
-    /// columns and each window's choice for [`Conv2d::backward_max_pool`].
+    /// other. A Winograd layer pools in its output transform; the others compute each sample's
+    /// convolution into a per-thread scratch and pool it from there, so the full convolution
+    /// output never goes out to memory. In training they keep each window's choice (and the
+    /// lowered ones their columns) for [`Conv2d::backward_max_pool`].
     pub fn forward_max_pool(&mut self, x: &Tensor, y: &mut Tensor, relu: bool, mode: Mode) -> Result<()> {
         let n = check_input(self, x)?;
         y.resize(n, &[self.out_channels, self.geo.out_h / 2, self.geo.out_w / 2]);
@@ -203,10 +203,15 @@ impl Conv2d {
         if n == 0 {
             return Ok(());
         }
-        match (self.winograd, mode) {
-            (Some(plans), Mode::Eval) => self.run_winograd(plans.relu_max_pool, x, y, Some(relu)),
-            (Some(_), Mode::Train) => return Err(crate::error::Error::config("Conv2d: a Winograd convolution fuses max pooling in inference only")),
-            (None, _) => self.forward_pooled_lowered(x, y, relu, mode == Mode::Train),
+        let train = mode == Mode::Train;
+        match self.winograd {
+            Some(plans) => {
+                self.run_winograd(plans.relu_max_pool, x, y, Some(relu), train);
+                if train {
+                    self.pooled_for = Some(n);
+                }
+            }
+            None => self.forward_pooled_lowered(x, y, relu, train),
         }
         Ok(())
     }
@@ -217,7 +222,8 @@ impl Conv2d {
     pub fn backward_max_pool(&mut self, x: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
         let n = check_input(self, x)?;
         let pooled_len = self.out_channels * (self.geo.out_h / 2) * (self.geo.out_w / 2);
-        if self.pooled_for != Some(n) || self.cols_cached_for != Some(n) || dy.data.len() != n * pooled_len {
+        let cols_ready = self.winograd.is_some() || self.cols_cached_for == Some(n);
+        if self.pooled_for != Some(n) || !cols_ready || dy.data.len() != n * pooled_len {
             return Err(crate::error::Error::config("Conv2d: backward_max_pool needs a matching training forward_max_pool"));
         }
         let choice = std::mem::take(&mut self.pool_choice);
@@ -329,8 +335,9 @@ impl Conv2d {
     }
 
     /// Runs a forward Winograd plan over the batch, one chunk of samples per thread; with
-    /// `pooled = Some(relu)` through the max-pool epilogue.
-    fn run_winograd(&mut self, plan: Plan, x: &Tensor, y: &mut Tensor, pooled: Option<bool>) {
+    /// `pooled = Some(relu)` through the max-pool epilogue, recording each window's choice in
+    /// `pool_choice` with `record`.
+    fn run_winograd(&mut self, plan: Plan, x: &Tensor, y: &mut Tensor, pooled: Option<bool>, record: bool) {
         let n = x.batch();
         if n == 0 {
             return;
@@ -349,11 +356,20 @@ impl Conv2d {
             None => Epilogue::Store { bias },
         };
         let kernels = &self.kernels;
+        let record = record && pooled.is_some();
+        // Every pooled value's choice, or (not recording) one unused byte per chunk, for the zip.
+        let chunks = n.div_ceil(chunk);
+        self.pool_choice.resize(if record { y.data.len() } else { chunks }, 0);
+        let choice_chunk = if record { chunk * out_len } else { 1 };
         y.data
             .par_chunks_mut(chunk * out_len)
             .zip(x.data.par_chunks(chunk * in_len))
             .zip(work.par_iter_mut())
-            .for_each(|((ys, xs), w)| plan.run(kernels, xs, ys, epilogue, w));
+            .zip(self.pool_choice.par_chunks_mut(choice_chunk))
+            .for_each(|(((ys, xs), w), choice)| {
+                let choice: &mut [u8] = if record { choice } else { &mut [] };
+                plan.run(kernels, xs, ys, epilogue, choice, w)
+            });
     }
 
     /// The geometry (output size, padding) this layer computes with.
@@ -417,9 +433,7 @@ impl Layer for Conv2d {
             return None;
         }
         let fuses = match (self.winograd.is_some(), mode) {
-            (true, Mode::Eval) => true,
-            // Winograd training keeps its own full output gradient path.
-            (true, Mode::Train) => false,
+            (true, _) => true,
             // A single image through a lowered convolution keeps its channel split across
             // threads (latency) and runs unfused.
             (false, Mode::Eval) => x.batch() >= rayon::current_num_threads(),
@@ -445,7 +459,7 @@ impl Layer for Conv2d {
         if let Some(plans) = self.winograd {
             // The backward builds the columns its weight gradient needs.
             self.cols_cached_for = None;
-            self.run_winograd(plans.forward, x, y, None);
+            self.run_winograd(plans.forward, x, y, None, false);
             return Ok(());
         }
         let geo = self.geo;
@@ -533,14 +547,15 @@ impl Conv2d {
             OutputGrad::Full(_) => (0, 0),
             OutputGrad::Pooled { .. } => (oc * (geo.out_h / 2) * (geo.out_w / 2), out_len),
         };
-        if let (OutputGrad::Pooled { .. }, Some(_)) = (grad, self.winograd) {
-            return Err(crate::error::Error::config("Conv2d: a Winograd convolution has no fused max-pool backward"));
-        }
-        let work_len = match winograd_dw {
+        // A Winograd backward takes a whole chunk's output gradient: a pooled one is spread
+        // back onto all of the chunk's samples first, into the end of the chunk's scratch.
+        let winograd = self.winograd.is_some();
+        let unpooled_chunk_len = if winograd { unpooled_len * chunk } else { 0 };
+        let base_len = match winograd_dw {
             Some(plan) => plan.weight_grad_len() + oc,
             None => oc * kk + oc + 2 * kk * p + padded_len + unpooled_len,
         };
-        let work = ensure_work(&mut self.work, chunks, work_len);
+        let work = ensure_work(&mut self.work, chunks, base_len + unpooled_chunk_len);
         let winograd_dx = match (self.winograd, dx.is_some()) {
             (Some(plans), true) => {
                 let plan = plans.input_grad;
@@ -558,9 +573,17 @@ impl Conv2d {
         let body = |ci: usize, dxs: Option<&mut [f32]>, work: &mut Vec<f32>, winograd_work: &mut Vec<f32>| {
             let samples = chunk.min(n - ci * chunk);
             let first = ci * chunk;
-            // This chunk's output gradient, when it is given whole.
+            let (work, unpooled_chunk) = work.split_at_mut(base_len);
+            // This chunk's output gradient, when it is given whole (or, for Winograd, made whole).
             let dys: &[f32] = match grad {
                 OutputGrad::Full(dy) => &dy[first * out_len..(first + samples) * out_len],
+                OutputGrad::Pooled { grad, choice } if winograd => {
+                    for (i, unpooled) in unpooled_chunk.chunks_mut(out_len).take(samples).enumerate() {
+                        let at = (first + i) * pooled_len..(first + i + 1) * pooled_len;
+                        max_unpool_2x2(&grad[at.clone()], &choice[at], oc, geo.out_h, geo.out_w, unpooled);
+                    }
+                    &unpooled_chunk[..samples * out_len]
+                }
                 OutputGrad::Pooled { .. } => &[],
             };
             if let Some(plan) = winograd_dw {
@@ -578,7 +601,7 @@ impl Conv2d {
                 }
                 // The input gradient of a Winograd layer is Winograd too.
                 if let (Some(dxs), Some(dx_plan)) = (dxs, winograd_dx) {
-                    dx_plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, winograd_work);
+                    dx_plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, &mut [], winograd_work);
                 }
                 return;
             }
@@ -595,7 +618,7 @@ impl Conv2d {
             let mut dxs = dxs;
             if let (Some(dxs), Some(plan)) = (dxs.as_deref_mut(), winograd_dx) {
                 // A Winograd layer without parameter gradients: its input gradient only.
-                plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, winograd_work);
+                plan.run(grad_kernels, dys, dxs, Epilogue::Store { bias: None }, &mut [], winograd_work);
                 return;
             }
             for i in 0..samples {
@@ -922,24 +945,33 @@ mod tests {
                     assert!((a - w).abs() < 1e-5, "case {i}, relu {relu}: {a} vs {w}");
                 }
             }
-            assert_eq!(c.uses_winograd(), c.forward_max_pool(&x, &mut Tensor::default(), true, Mode::Train).is_err(), "Winograd fuses in inference only");
         }
     }
 
-    /// Training through a lowered convolution fused with (ReLU and) max pooling gives the
-    /// layers' outputs, parameter gradients and input gradient exactly: im2col (odd sizes,
-    /// stride 2), rows, and a single channel.
+    /// Training through a convolution fused with (ReLU and) max pooling gives the layers'
+    /// outputs, parameter gradients and input gradient exactly: im2col (odd sizes, stride 2),
+    /// rows, a single channel, and Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd sizes, a batch
+    /// that splits into uneven chunks).
     #[test]
     fn fused_max_pool_training_matches_the_layers() {
         use crate::layers::{Activation, ActivationKind, Pool2d, PoolKind};
-        let cases = [([2, 11, 9], [3, 3], 2, Padding::Uniform(1)), ([10, 9, 8], [5, 5], 1, Padding::Uniform(0)), ([1, 12, 12], [5, 5], 1, Padding::Uniform(0))];
-        for (i, (input, k, s, p)) in cases.into_iter().enumerate() {
+        let same = Padding::Named(PaddingName::Same);
+        // (input, kernel, stride, padding, Winograd)
+        let cases = [
+            ([2, 11, 9], [3, 3], 2, Padding::Uniform(1), false),
+            ([10, 9, 8], [5, 5], 1, Padding::Uniform(0), false),
+            ([1, 12, 12], [5, 5], 1, Padding::Uniform(0), false),
+            ([8, 7, 6], [3, 3], 1, same, true),
+            ([20, 12, 12], [5, 5], 1, Padding::Uniform(0), true),
+            ([10, 9, 8], [5, 5], 1, Padding::Uniform(0), true),
+        ];
+        for (i, (input, k, s, p, winograd)) in cases.into_iter().enumerate() {
             for relu in [true, false] {
                 let x = random_tensor(&[3, input[0], input[1], input[2]], 20 + i as u64);
                 let (mut plain, mut fused) = (conv(input, 5, k, s, p, 1, true, 9), conv(input, 5, k, s, p, 1, true, 9));
-                // The 5×5 case as rows, not Winograd.
-                plain.set_winograd(false);
-                fused.set_winograd(false);
+                plain.set_winograd(winograd);
+                fused.set_winograd(winograd);
+                assert_eq!(fused.uses_winograd(), winograd);
                 let shape = [5, plain.geo.out_h, plain.geo.out_w];
                 let mut act = Activation::new(ActivationKind::Relu, &shape);
                 let mut pool = Pool2d::new(PoolKind::Max, shape, [2, 2], [2, 2]).unwrap();
