@@ -735,21 +735,21 @@ fn output_with<const M: usize, const R: usize, const A: usize>(
                             let window = [&top[2 * pc], &top[2 * pc + 1], &bottom[2 * pc], &bottom[2 * pc + 1]];
                             if !choice.is_empty() {
                                 // In the pool layer's order, strictly greater to win: the first
-                                // maximum on ties.
+                                // maximum on ties. Selects on whole registers (32-bit positions).
                                 let mut best = *window[0];
-                                let mut at = [0u8; LANES];
-                                for (k, v) in window.iter().enumerate().skip(1) {
+                                let mut at = [0u32; LANES];
+                                for (k, v) in (1u32..).zip(&window[1..]) {
                                     for l in 0..LANES {
-                                        if v[l] > best[l] {
-                                            (best[l], at[l]) = (v[l], k as u8);
-                                        }
+                                        let wins = v[l] > best[l];
+                                        best[l] = if wins { v[l] } else { best[l] };
+                                        at[l] = if wins { k } else { at[l] };
                                     }
                                 }
                                 for l in 0..valid {
                                     let i = ((o0 + l) * pool_h + row) * pool_w + col;
                                     let alive = !relu || best[l] > 0.0;
-                                    y[i] = if relu { best[l].max(0.0) } else { best[l] };
-                                    choice[i] = if alive { at[l] } else { CLAMPED };
+                                    y[i] = if alive { best[l] } else { 0.0 };
+                                    choice[i] = if alive { at[l] as u8 } else { CLAMPED };
                                 }
                                 continue;
                             }

@@ -359,11 +359,17 @@ pub(crate) fn max_pool_2x2_planes(x: &[f32], channels: usize, h: usize, w: usize
 pub(crate) fn max_unpool_2x2(dy: &[f32], choice: &[u8], channels: usize, h: usize, w: usize, dx: &mut [f32]) {
     let (oh, ow) = (h / 2, w / 2);
     dx.fill(0.0);
+    if ow == 0 {
+        return;
+    }
     for ((plane, grads), choice) in dx.chunks_mut(h * w).zip(dy.chunks(oh * ow)).zip(choice.chunks(oh * ow)).take(channels) {
-        for (k, (&g, &c)) in grads.iter().zip(choice).enumerate() {
-            if c != CLAMPED {
-                let (i, j) = (k / ow, k % ow);
-                plane[(2 * i + (c as usize >> 1)) * w + 2 * j + (c as usize & 1)] = g;
+        for (i, (g_row, c_row)) in grads.chunks(ow).zip(choice.chunks(ow)).enumerate() {
+            let window_row = &mut plane[2 * i * w..(2 * i + 2) * w];
+            for (j, (&g, &c)) in g_row.iter().zip(c_row).enumerate() {
+                // Branch-free (the ReLU clamps about half the windows, unpredictably): a
+                // clamped window writes its zero to its first position.
+                let (at, g) = if c == CLAMPED { (0, 0.0) } else { (c as usize, g) };
+                window_row[(at >> 1) * w + 2 * j + (at & 1)] = g;
             }
         }
     }
