@@ -168,6 +168,7 @@ impl Conv2d {
             WinogradPlans { forward, input_grad: forward.input_grad(), relu_max_pool: Plan::new(algorithm, c, oc, [h, w], pad, true) }
         });
         self.cols_cached_for = None;
+        self.pooled_for = None;
         self.kernels_fresh = false;
     }
 
@@ -356,20 +357,15 @@ impl Conv2d {
             None => Epilogue::Store { bias },
         };
         let kernels = &self.kernels;
-        let record = record && pooled.is_some();
-        // Every pooled value's choice, or (not recording) one unused byte per chunk, for the zip.
-        let chunks = n.div_ceil(chunk);
-        self.pool_choice.resize(if record { y.data.len() } else { chunks }, 0);
-        let choice_chunk = if record { chunk * out_len } else { 1 };
-        y.data
-            .par_chunks_mut(chunk * out_len)
-            .zip(x.data.par_chunks(chunk * in_len))
-            .zip(work.par_iter_mut())
-            .zip(self.pool_choice.par_chunks_mut(choice_chunk))
-            .for_each(|(((ys, xs), w), choice)| {
-                let choice: &mut [u8] = if record { choice } else { &mut [] };
-                plan.run(kernels, xs, ys, epilogue, choice, w)
-            });
+        let pooled_values = y.data.len();
+        let chunks = y.data.par_chunks_mut(chunk * out_len).zip(x.data.par_chunks(chunk * in_len)).zip(work.par_iter_mut());
+        if record && pooled.is_some() {
+            // Every pooled value's choice, for the backward.
+            self.pool_choice.resize(pooled_values, 0);
+            chunks.zip(self.pool_choice.par_chunks_mut(chunk * out_len)).for_each(|(((ys, xs), w), choice)| plan.run(kernels, xs, ys, epilogue, choice, w));
+        } else {
+            chunks.for_each(|((ys, xs), w)| plan.run(kernels, xs, ys, epilogue, &mut [], w));
+        }
     }
 
     /// The geometry (output size, padding) this layer computes with.
@@ -1009,6 +1005,10 @@ mod tests {
                 let mut dx_again = Tensor::default();
                 fused.backward_max_pool(&x, &dp, Some(&mut dx_again), false).unwrap();
                 assert_eq!(dx_again.data, dx_want.data, "case {i}, relu {relu}: second backward");
+                // Nor does a plain forward of the same input in between lose the choices.
+                fused.forward(&x, &mut Tensor::default(), Mode::Train).unwrap();
+                fused.backward_max_pool(&x, &dp, Some(&mut dx_again), false).unwrap();
+                assert_eq!(dx_again.data, dx_want.data, "case {i}, relu {relu}: backward after a plain forward");
                 assert!(fused.backward_max_pool(&x, &Tensor::zeros(&[2, 5, 1, 1]), None, true).is_err());
             }
         }
