@@ -499,7 +499,7 @@ mod tests {
     }
 
     /// In eval mode `keras` fuses its convolutions (two Winograd, one im2col) with the ReLU and
-    /// pool after them, `lenet` its convolutions (im2col, rows) with the pool after them, and
+    /// pool after them, `lenet` its convolutions (im2col, Winograd F(4×4, 5×5)) with the pool after them, and
     /// `scratch8` its im2col convolution with ReLU and pool; the logits match the layers run
     /// one by one, chunked or not, and backward needs a training forward.
     #[test]
