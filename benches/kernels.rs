@@ -4,9 +4,9 @@
 //! Run: `cargo bench --bench kernels` (add `-- conv` to filter).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use digitnet::conv_geometry::{Padding, PaddingName};
-use digitnet::gemm::{sgemm, Strides};
-use digitnet::gradcheck::random_tensor;
+use digitnet::kernels::geometry::{Padding, PaddingName};
+use digitnet::kernels::gemm::{sgemm, Strides};
+use digitnet::layers::gradcheck::random_tensor;
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode, Pool2d, PoolKind};
 use digitnet::tensor::Tensor;

@@ -1,8 +1,8 @@
 //! A/B timing of one convolution layer's lowerings in one process, alternating, best of N
 //! (this machine's noise is ±20 % between runs, far less between neighbouring calls):
 //! `cargo run --release --example conv_ab -- C H OC [batch] [rounds]`.
-use digitnet::conv_geometry::{Padding, PaddingName};
-use digitnet::gradcheck::random_tensor;
+use digitnet::kernels::geometry::{Padding, PaddingName};
+use digitnet::layers::gradcheck::random_tensor;
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode};
 use digitnet::tensor::Tensor;

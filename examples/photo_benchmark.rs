@@ -13,7 +13,9 @@ use digitnet::init::Rng;
 use digitnet::layers::activation::softmax_row;
 use digitnet::layers::Mode;
 use digitnet::tensor::Tensor;
-use digitnet::{builtin, preprocess, segment};
+use digitnet::inference::builtin;
+use digitnet::vision::photo as preprocess;
+use digitnet::vision::segment;
 use image::{imageops, GrayImage, ImageBuffer, Luma, LumaA};
 use std::io::Cursor;
 
@@ -68,7 +70,7 @@ fn render(digits: &[&[u8]], rng: &mut Rng) -> Vec<u8> {
     out
 }
 
-fn classify(model: &mut digitnet::model::Sequential, images: &[[u8; 784]]) -> Vec<usize> {
+fn classify(model: &mut digitnet::network::sequential::Sequential, images: &[[u8; 784]]) -> Vec<usize> {
     let norm = model.architecture().normalization;
     let x = Tensor::from_vec(&[images.len(), 1, 28, 28], images.iter().flat_map(|i| i.iter().map(|&p| norm.apply(p))).collect()).unwrap();
     let logits = model.forward(&x, Mode::Eval).unwrap();
@@ -128,24 +130,24 @@ fn main() {
     let n_angles = args.get(2).copied().unwrap_or(0);
     if n_angles > 0 {
         let mut regressor = match &rotation_model {
-            Some(path) => digitnet::checkpoint::load(std::path::Path::new(path), None).unwrap().model,
+            Some(path) => digitnet::network::model_file::load(std::path::Path::new(path), None).unwrap().model,
             None => builtin::rotation_regressor().unwrap().0,
         };
         let picks: Vec<usize> = (0..n_angles).map(|k| (k * 7919 + 13) % test.len()).collect();
-        let set = digitnet::rotation::RotatedSet::generate(&test, &picks, digitnet::rotation::MAX_DEGREES, 2026);
+        let set = digitnet::tasks::rotation::RotatedSet::generate(&test, &picks, digitnet::tasks::rotation::MAX_DEGREES, 2026);
         let (mut predicted, mut truth, mut labels, mut failed) = (Vec::new(), Vec::new(), Vec::new(), 0);
         for k in 0..picks.len() {
             let bytes = render(&[set.data.image(k)], &mut rng);
             match preprocess::decode_luma(&bytes, "photo").and_then(|g| preprocess::to_mnist(&g)) {
                 Ok(img) => {
-                    predicted.push(digitnet::rotation::predict_angles(&mut regressor, &[img]).unwrap()[0]);
+                    predicted.push(digitnet::tasks::rotation::predict_angles(&mut regressor, &[img]).unwrap()[0]);
                     truth.push(set.angles[k]);
                     labels.push(set.data.labels[k]);
                 }
                 Err(_) => failed += 1,
             }
         }
-        let r = digitnet::rotation::AngleReport::new(&predicted, &truth, &labels, 10.0).unwrap();
+        let r = digitnet::tasks::rotation::AngleReport::new(&predicted, &truth, &labels, 10.0).unwrap();
         println!("angle: RMSE {:.2}°, within 10° {:.2} % on {} photos of turned digits ({failed} failed to preprocess)", r.rmse, 100.0 * r.within_threshold, r.images);
     }
 }

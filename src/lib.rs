@@ -18,29 +18,18 @@
 //!   of a number (shared by `predict`, `read` and `inspect`).
 //! * [`builtin`]: the trained models embedded in the binary.
 
-pub mod arch;
-pub mod builtin;
-pub mod checkpoint;
-pub mod conv_geometry;
 pub mod data;
 pub mod error;
-pub mod gemm;
-pub mod gradcheck;
+pub mod inference;
 pub mod init;
+pub mod kernels;
 pub mod layers;
-pub mod loss;
-pub mod metrics;
-pub mod model;
-pub mod optim;
-pub mod plots;
-pub mod preprocess;
-pub mod rotation;
-pub mod schedule;
-pub mod segment;
-pub mod simd;
+pub mod network;
+pub mod report;
+pub mod tasks;
 pub mod tensor;
-pub mod train;
-pub mod winograd;
+pub mod training;
+pub mod vision;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;

@@ -1,15 +1,15 @@
 //! A steady-state training step allocates nothing: a counting global allocator watches five
 //! steps after three warm-up steps of the same batch size (which size every buffer, on every
 //! thread, once). Allocations made inside the GEMM crate's kernel (a small scratch vector per
-//! call, see `digitnet::gemm::in_kernel`) are counted apart: they are the crate's, not ours.
+//! call, see `digitnet::kernels::gemm::in_kernel`) are counted apart: they are the crate's, not ours.
 
-use digitnet::arch::Architecture;
+use digitnet::network::arch::Architecture;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::layers::Mode;
-use digitnet::loss::SoftmaxCrossEntropy;
-use digitnet::model::Sequential;
-use digitnet::optim::{Optimizer, OptimizerKind};
-use digitnet::train::Workspace;
+use digitnet::network::loss::SoftmaxCrossEntropy;
+use digitnet::network::sequential::Sequential;
+use digitnet::training::optim::{Optimizer, OptimizerKind};
+use digitnet::training::Workspace;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,7 +19,7 @@ static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static KERNEL_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 fn count() {
-    if digitnet::gemm::in_kernel() {
+    if digitnet::kernels::gemm::in_kernel() {
         KERNEL_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
     } else {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);

@@ -2,13 +2,13 @@
 //! reach ≥ 90 % on the first 1,000 test images (the engine issue's criterion). The recipe
 //! (Adam 1e-3, batch 32) was chosen on training images 50,000–50,999, never on the test set.
 
-use digitnet::arch::Architecture;
+use digitnet::network::arch::Architecture;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
-use digitnet::loss::SoftmaxCrossEntropy;
-use digitnet::model::Sequential;
-use digitnet::optim::{Optimizer, OptimizerKind};
-use digitnet::train::{evaluate, train_epoch, Objective, Workspace};
+use digitnet::network::loss::SoftmaxCrossEntropy;
+use digitnet::network::sequential::Sequential;
+use digitnet::training::optim::{Optimizer, OptimizerKind};
+use digitnet::training::{evaluate, train_epoch, Objective, Workspace};
 
 #[test]
 fn lenet_learns_mnist_from_2000_images() {

@@ -33,8 +33,8 @@
 //! (`logits_float64`), which the test uses to report how far each float32 implementation is
 //! from the exact answer.
 
-use digitnet::arch::Architecture;
-use digitnet::checkpoint;
+use digitnet::network::arch::Architecture;
+use digitnet::network::model_file;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::layers::Mode;
 use digitnet::Tensor;
@@ -80,7 +80,7 @@ fn argmax(row: &[f32]) -> usize {
 fn check(name: &str) {
     let path = fixture(&format!("torch_{name}.safetensors"));
     let arch = Architecture::builtin(name).unwrap();
-    let file = checkpoint::load(&path, Some(&arch)).unwrap();
+    let file = model_file::load(&path, Some(&arch)).unwrap();
     assert!(file.metadata.is_empty(), "a PyTorch file carries no digitnet metadata");
     let mut model = file.model;
     // A file without digitnet metadata is taken to expect pixels scaled to [0, 1], which is
@@ -139,7 +139,7 @@ fn check(name: &str) {
     assert_eq!(got_argmax, want_argmax, "{name}: predictions differ from PyTorch's");
 
     // Without an architecture, a file with no digitnet metadata cannot be loaded.
-    let err = checkpoint::load(&path, None).err().expect("a PyTorch file needs an architecture by name");
+    let err = model_file::load(&path, None).err().expect("a PyTorch file needs an architecture by name");
     assert!(err.to_string().contains("architecture"), "{err}");
 }
 

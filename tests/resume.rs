@@ -4,11 +4,11 @@
 
 mod common;
 
-use digitnet::arch::Architecture;
+use digitnet::network::arch::Architecture;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
-use digitnet::optim::OptimizerKind;
-use digitnet::schedule::Schedule;
-use digitnet::train::{Run, RunPaths, TrainConfig};
+use digitnet::training::optim::OptimizerKind;
+use digitnet::training::schedule::Schedule;
+use digitnet::training::{Run, RunPaths, TrainConfig};
 
 fn weights(run: &Run) -> Vec<f32> {
     let mut v = Vec::new();
@@ -98,7 +98,7 @@ fn early_stopping_stops() {
     let dir = common::temp_dir("early");
     let mut run = Run::new(&arch, config, RunPaths::for_model(&dir.join("m.safetensors"))).unwrap();
     let mut stopped = false;
-    run.fit(&data, None, |e| stopped |= matches!(e, digitnet::train::Event::EarlyStop { .. })).unwrap();
+    run.fit(&data, None, |e| stopped |= matches!(e, digitnet::training::Event::EarlyStop { .. })).unwrap();
     let s = &run.state;
     if s.epochs_done < 20 {
         assert!(stopped);
@@ -108,6 +108,6 @@ fn early_stopping_stops() {
         assert_eq!(s.best_epoch, 20);
     }
     // The saved model is the best-validation one.
-    let saved = digitnet::checkpoint::load(&run.paths.model, None).unwrap();
+    let saved = digitnet::network::model_file::load(&run.paths.model, None).unwrap();
     assert_eq!(saved.metadata.get("epoch").map(String::as_str), Some(s.best_epoch.to_string().as_str()));
 }

@@ -187,7 +187,7 @@ fn predict_answers_as_predict_json_does_for_bytes_multipart_and_pixels() {
     }
     // And for a photo, the 28×28 image `predict --show` would write.
     let shown = post(&s, "/api/predict?show=true", Some("image/png"), &photo).json();
-    let want = digitnet::preprocess::to_mnist(&digitnet::preprocess::decode_luma(&photo, "photo").unwrap()).unwrap();
+    let want = digitnet::vision::photo::to_mnist(&digitnet::vision::photo::decode_luma(&photo, "photo").unwrap()).unwrap();
     let seen: Vec<u8> = shown["input"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u8).collect();
     assert_eq!(seen, want.to_vec());
 }
@@ -252,7 +252,7 @@ fn read_answers_as_read_json_does() {
 #[test]
 fn angle_answers_as_the_angle_command() {
     let test = mnist_test();
-    let set = digitnet::rotation::RotatedSet::generate(&test, &[3, 17], digitnet::rotation::MAX_DEGREES, 9);
+    let set = digitnet::tasks::rotation::RotatedSet::generate(&test, &[3, 17], digitnet::tasks::rotation::MAX_DEGREES, 9);
     let s = start(&["--workers", "1"]);
     let dir = std::env::temp_dir().join(format!("digitnet-serve-angle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -275,7 +275,7 @@ fn angle_answers_as_the_angle_command() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("angle"), "{}", String::from_utf8_lossy(&o.stderr));
     let classifier = dir.join("classifier.safetensors");
-    std::fs::write(&classifier, digitnet::builtin::DIGITS_CLASSIFIER).unwrap();
+    std::fs::write(&classifier, digitnet::inference::builtin::DIGITS_CLASSIFIER).unwrap();
     let o = digitnet(&["serve", "--addr", "127.0.0.1:0", "--angle-model", classifier.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a rotation model"), "{}", String::from_utf8_lossy(&o.stderr));

@@ -5,11 +5,11 @@ mod common;
 
 use common::{digitnet, fails_with};
 
-use digitnet::arch::{Architecture, Task};
+use digitnet::network::arch::{Architecture, Task};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
-use digitnet::model::Sequential;
-use digitnet::rotation::{deskew_dataset, predict_dataset, regressor_from_classifier, AngleReport, RotatedSet, MAX_DEGREES};
-use digitnet::train::{evaluate, Run, RunPaths, TrainConfig, Workspace};
+use digitnet::network::sequential::Sequential;
+use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, regressor_from_classifier, AngleReport, RotatedSet, MAX_DEGREES};
+use digitnet::training::{evaluate, Run, RunPaths, TrainConfig, Workspace};
 
 /// A small classifier with batch norm, so that freezing must also keep running statistics.
 fn small_bn_classifier() -> Sequential {
@@ -34,9 +34,9 @@ fn config(epochs: usize, freeze: usize) -> TrainConfig {
         epochs,
         batch_size: 32,
         lr: 3e-3,
-        optimizer: digitnet::optim::OptimizerKind::adam(),
+        optimizer: digitnet::training::optim::OptimizerKind::adam(),
         weight_decay: 0.0,
-        schedule: digitnet::schedule::Schedule::Constant,
+        schedule: digitnet::training::schedule::Schedule::Constant,
         class_weights: None,
         val_split: 200,
         seed: 3,
@@ -124,7 +124,7 @@ fn measure_on_rotated_test(regressor: &mut Sequential) -> (AngleReport, f64, f64
     let set = RotatedSet::generate(&test, &idx, MAX_DEGREES, 0);
     let predicted = predict_dataset(regressor, &set.data, 1000).unwrap();
     let r = AngleReport::new(&predicted, &set.angles, &set.data.labels, 10.0).unwrap();
-    let (mut classifier, _) = digitnet::builtin::digits_classifier().unwrap();
+    let (mut classifier, _) = digitnet::inference::builtin::digits_classifier().unwrap();
     let mut ws = Workspace::default();
     let upright = evaluate(&mut classifier, &test, 1000, &mut ws).unwrap().stats.accuracy;
     let deskewed = evaluate(&mut classifier, &deskew_dataset(&set.data, &predicted), 1000, &mut ws).unwrap().stats.accuracy;
@@ -138,7 +138,7 @@ fn measure_on_rotated_test(regressor: &mut Sequential) -> (AngleReport, f64, f64
 #[test]
 fn mnist_rotation_model_on_rotated_test_digits() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/rotation-mnist.safetensors");
-    let mut regressor = digitnet::checkpoint::load(&path, None).unwrap().model;
+    let mut regressor = digitnet::network::model_file::load(&path, None).unwrap().model;
     let (r, upright, deskewed) = measure_on_rotated_test(&mut regressor);
     assert!(r.rmse <= 3.5, "RMSE {}", r.rmse);
     assert!(r.within_threshold >= 0.98, "within 10° {}", r.within_threshold);
@@ -152,8 +152,8 @@ fn mnist_rotation_model_on_rotated_test_digits() {
 /// RMSE and within-10° aims on the benchmark; deskewing still keeps the classifier within 1 point.
 #[test]
 fn builtin_rotation_model_on_rotated_test_digits() {
-    let (mut regressor, _) = digitnet::builtin::rotation_regressor().unwrap();
-    assert_eq!(regressor.architecture().rotation_input, digitnet::arch::RotationInput::Normalised);
+    let (mut regressor, _) = digitnet::inference::builtin::rotation_regressor().unwrap();
+    assert_eq!(regressor.architecture().rotation_input, digitnet::network::arch::RotationInput::Normalised);
     let (r, upright, deskewed) = measure_on_rotated_test(&mut regressor);
     assert!(r.rmse <= 5.75, "RMSE {}", r.rmse);
     assert!(r.within_threshold >= 0.94, "within 10° {}", r.within_threshold);
@@ -221,8 +221,8 @@ fn rotation_commands_end_to_end() {
 fn rotation_bad_inputs() {
     let dir = common::temp_dir("rot-bad");
     let d = |p: &str| dir.join(p).to_str().unwrap().to_string();
-    std::fs::write(dir.join("rot.safetensors"), digitnet::builtin::ROTATION_REGRESSOR).unwrap();
-    std::fs::write(dir.join("cls.safetensors"), digitnet::builtin::DIGITS_CLASSIFIER).unwrap();
+    std::fs::write(dir.join("rot.safetensors"), digitnet::inference::builtin::ROTATION_REGRESSOR).unwrap();
+    std::fs::write(dir.join("cls.safetensors"), digitnet::inference::builtin::DIGITS_CLASSIFIER).unwrap();
     fails_with(&["finetune", "--from", &d("rot.safetensors"), "--out", &d("x.safetensors")], "not a classifier");
     fails_with(&["finetune", "--from", "builtin", "--freeze", "99", "--out", &d("x.safetensors")], "--freeze 99");
     fails_with(&["finetune", "--from", "builtin", "--freeze", "some", "--out", &d("x.safetensors")], "--freeze");

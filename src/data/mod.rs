@@ -3,8 +3,9 @@
 pub mod augment;
 pub mod folder;
 pub mod idx;
+pub mod split;
 
-use crate::arch::Normalization;
+use crate::network::arch::Normalization;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use std::path::{Path, PathBuf};

@@ -178,7 +178,7 @@ impl Layer for Activation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::{check_layer, random_tensor};
 
     const ALL: [ActivationKind; 6] = [
         ActivationKind::Relu,

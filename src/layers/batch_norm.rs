@@ -228,7 +228,7 @@ impl Layer for BatchNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::{check_layer, random_tensor};
 
     /// Hand-computed: one channel, batch values [1, 2, 3, 6]: μ = 3, σ² = (4+1+0+9)/4 = 3.5,
     /// x̂ = (x − 3)/√3.500 01; with γ = 2, β = 1: y = 2x̂ + 1.

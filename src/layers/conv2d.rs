@@ -1,7 +1,7 @@
 //! 2-d convolution (cross-correlation, as in every framework), lowered onto GEMM via im2col.
 //!
 //! Shapes: `x[N, C, H, W]`, weight `W[OC, C, kh, kw]`, bias `b[OC]`, `y[N, OC, OH, OW]`
-//! (output size, padding and dilation: [`crate::conv_geometry`]).
+//! (output size, padding and dilation: [`crate::kernels::geometry`]).
 //!
 //! Forward, per sample, with `cols = im2col(x)` of shape `[K = C·kh·kw, P = OH·OW]`:
 //!
@@ -26,7 +26,7 @@
 //! The lowering is chosen per layer shape:
 //! * a 3×3 or 5×5, stride-1 convolution with the same padding on every side and enough input
 //!   channels (every 3×3 layer of `keras` but the first, `lenet` conv2) runs its forward and
-//!   its input gradient as Winograd F(2×2, 3×3) or F(4×4, 5×5) ([`crate::winograd`]): 2.25×
+//!   its input gradient as Winograd F(2×2, 3×3) or F(4×4, 5×5) ([`crate::kernels::winograd`]): 2.25×
 //!   or 6.25× fewer multiply-adds, no im2col in the forward, no col2im in the backward. Its
 //!   weight gradient is Winograd too: the transformed output gradient times the transformed
 //!   input, summed over tiles ([`Plan::accumulate_weight_grad`]), then brought back to r×r
@@ -42,13 +42,13 @@
 //! choices (per sample, or per chunk for Winograd) before the products above.
 
 use super::{check_grad, check_input, Layer, Mode, Param};
-use crate::conv_geometry::{Geometry, Padding};
+use crate::kernels::geometry::{Geometry, Padding};
 use crate::error::Result;
-use crate::gemm::{sgemm, Strides};
+use crate::kernels::gemm::{sgemm, Strides};
 use crate::init::{Init, Rng};
 use crate::layers::pool::{max_pool_2x2_planes, max_unpool_2x2};
 use crate::tensor::Tensor;
-use crate::winograd::{self, Epilogue, Plan};
+use crate::kernels::winograd::{self, Epilogue, Plan};
 use rayon::prelude::*;
 
 /// Fewest input channels for which the Winograd lowering is used: below it the transforms
@@ -592,7 +592,7 @@ impl Conv2d {
                 db.fill(0.0);
                 for dys in dys.chunks(out_len) {
                     for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
-                        *d += crate::simd::sum(row);
+                        *d += crate::kernels::simd::sum(row);
                     }
                 }
                 // The input gradient of a Winograd layer is Winograd too.
@@ -648,7 +648,7 @@ impl Conv2d {
                         sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
                     }
                     for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
-                        *d += crate::simd::sum(row);
+                        *d += crate::kernels::simd::sum(row);
                     }
                 }
                 if let Some(dxs) = dxs.as_deref_mut() {
@@ -747,8 +747,8 @@ fn ensure_work(work: &mut Vec<Vec<f32>>, chunks: usize, len: usize) -> &mut [Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv_geometry::PaddingName;
-    use crate::gradcheck::{check_layer, random_tensor};
+    use crate::kernels::geometry::PaddingName;
+    use crate::layers::gradcheck::{check_layer, random_tensor};
 
     fn conv(input: [usize; 3], oc: usize, k: [usize; 2], s: usize, p: Padding, d: usize, bias: bool, seed: u64) -> Conv2d {
         let mut rng = Rng::new(seed);

@@ -14,7 +14,7 @@
 
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::error::{Error, Result};
-use crate::gemm::{sgemm, Strides};
+use crate::kernels::gemm::{sgemm, Strides};
 use crate::init::{Init, Rng};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -137,7 +137,7 @@ impl Layer for Dense {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::{check_layer, random_tensor};
 
     /// Hand-computed: W = [[1, 2], [3, 4], [5, 6]], b = [0.5, −1, 0], x = [1, −1]
     /// gives y = [1−2+0.5, 3−4−1, 5−6+0] = [−0.5, −2, −1].

@@ -101,7 +101,7 @@ impl Layer for Dropout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::{check_layer, random_tensor};
 
     #[test]
     fn eval_is_identity_and_train_keeps_the_mean() {

@@ -13,6 +13,7 @@
 //! * Buffers are resized in place, so once a batch size has been seen, neither call allocates.
 
 pub mod activation;
+pub mod gradcheck;
 pub mod batch_norm;
 pub mod conv2d;
 pub mod dense;

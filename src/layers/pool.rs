@@ -12,7 +12,7 @@
 //! ```
 
 use super::{check_grad, check_input, Layer, Mode};
-use crate::conv_geometry::{Geometry, Padding};
+use crate::kernels::geometry::{Geometry, Padding};
 use crate::error::Result;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -378,7 +378,7 @@ pub(crate) fn max_unpool_2x2(dy: &[f32], choice: &[u8], channels: usize, h: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::check_layer;
+    use crate::layers::gradcheck::check_layer;
     use crate::init::Rng;
 
     fn pool(kind: PoolKind, input: [usize; 3], k: usize, s: usize) -> Pool2d {
@@ -450,11 +450,11 @@ mod tests {
     fn fused_relu_matches_relu_then_pool() {
         use crate::layers::{Activation, ActivationKind};
         for (k, s) in [(2, 2), (3, 2)] {
-            let mut x = crate::gradcheck::random_tensor(&[2, 3, 9, 8], 11);
+            let mut x = crate::layers::gradcheck::random_tensor(&[2, 3, 9, 8], 11);
             x.data.iter_mut().step_by(7).for_each(|v| *v = 0.0);
             x.data.iter_mut().step_by(11).for_each(|v| *v = -0.25);
             x.data[5] = f32::NAN;
-            let dy = crate::gradcheck::random_tensor(&[2, 3, (9 - k) / s + 1, (8 - k) / s + 1], 12);
+            let dy = crate::layers::gradcheck::random_tensor(&[2, 3, (9 - k) / s + 1, (8 - k) / s + 1], 12);
             let mut relu = Activation::new(ActivationKind::Relu, &[3, 9, 8]);
             let (mut r, mut y, mut dr, mut dx) = (Tensor::default(), Tensor::default(), Tensor::default(), Tensor::default());
             relu.forward(&x, &mut r, Mode::Train).unwrap();
@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn fast_2x2_matches_general_loop() {
         let g = Geometry::new("t", [3, 9, 8], [2, 2], [2, 2], [1, 1], Padding::Uniform(0)).unwrap();
-        let mut x = crate::gradcheck::random_tensor(&[1, 3, 9, 8], 3).data;
+        let mut x = crate::layers::gradcheck::random_tensor(&[1, 3, 9, 8], 3).data;
         x.iter_mut().step_by(5).for_each(|v| *v = 0.5); // plenty of ties
         let n = 3 * g.out_h * g.out_w;
         let (mut y1, mut a1, mut y2, mut a2) = (vec![0.0; n], vec![0; n], vec![0.0; n], vec![0; n]);

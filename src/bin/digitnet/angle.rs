@@ -4,9 +4,9 @@
 use crate::predict::{each_file, load_rotation_model};
 use anyhow::{Context, Result};
 use clap::Args;
-use digitnet::model::Sequential;
-use digitnet::preprocess::{self, Gray};
-use digitnet::rotation::{predict_angles, rotate_gray};
+use digitnet::network::sequential::Sequential;
+use digitnet::vision::photo::{self, Gray};
+use digitnet::tasks::rotation::{predict_angles, rotate_gray};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,8 +58,8 @@ enum AngleOutput {
 /// The photo at `path` as grey levels, and the angle of the digit in it (degrees,
 /// counter-clockwise), after the same preprocessing as `predict`.
 fn angle_of(model: &mut Sequential, path: &Path) -> Result<(Gray, f32)> {
-    let gray = preprocess::load_luma(path)?;
-    let digit = preprocess::to_mnist(&gray)?;
+    let gray = photo::load_luma(path)?;
+    let digit = photo::to_mnist(&gray)?;
     Ok((gray, predict_angles(model, &[digit])?[0]))
 }
 

@@ -1,7 +1,7 @@
 //! Pieces shared by the subcommands: architecture and data resolution, thread pools.
 
 use anyhow::{bail, Context, Result};
-use digitnet::arch::{Architecture, LayerSpec};
+use digitnet::network::arch::{Architecture, LayerSpec};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub fn load_split(data: Option<&PathBuf>, split: Split) -> Result<Dataset> {
 /// Fits `arch` to the data: the class count comes from the labels (the last Dense layer is
 /// resized if it differs), and the image size must match the input.
 pub fn fit_arch_to_data(mut arch: Architecture, data: &Dataset) -> Result<Architecture> {
-    if arch.task != digitnet::arch::Task::Classification {
+    if arch.task != digitnet::network::arch::Task::Classification {
         bail!("architecture '{}' is a {:?} network; train and sweep train classifiers", arch.name, arch.task);
     }
     if arch.input[1] != data.rows || arch.input[2] != data.cols || arch.input[0] != 1 {
@@ -58,4 +58,17 @@ pub fn fit_arch_to_data(mut arch: Architecture, data: &Dataset) -> Result<Archit
         arch.classes = (0..k).map(|c| c.to_string()).collect();
     }
     Ok(arch)
+}
+
+/// Fails early, before any training, if `dir` cannot be written.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a directory; give a file name", path.display());
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let probe = dir.join(format!(".digitnet-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("cannot write to {}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
 }

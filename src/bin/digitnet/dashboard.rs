@@ -14,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
-use digitnet::train::{EpochRecord, Event};
+use digitnet::training::{EpochRecord, Event};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -176,7 +176,7 @@ mod test_http;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use digitnet::train::{Progress as Batch, Stats};
+    use digitnet::training::{Progress as Batch, Stats};
     use test_http as http;
 
     fn batch(batch: usize, batches: usize, loss: f64) -> Batch {

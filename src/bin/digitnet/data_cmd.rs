@@ -68,7 +68,7 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             let mut idx: Vec<usize> = (0..d.len()).collect();
             Rng::new(seed).shuffle(&mut idx);
             idx.truncate(n);
-            let set = digitnet::rotation::RotatedSet::generate(&d, &idx, digitnet::rotation::MAX_DEGREES, seed);
+            let set = digitnet::tasks::rotation::RotatedSet::generate(&d, &idx, digitnet::tasks::rotation::MAX_DEGREES, seed);
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let mut csv = String::from("file,digit,angle\n");
             let width = n.to_string().len().max(5);
@@ -78,7 +78,7 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
                 img.save(out.join(&name)).with_context(|| format!("writing {}", out.join(&name).display()))?;
                 csv += &format!("{name},{label},{angle:.4}\n");
             }
-            digitnet::checkpoint::write_atomic(&out.join("angles.csv"), csv.as_bytes())?;
+            digitnet::network::model_file::write_atomic(&out.join("angles.csv"), csv.as_bytes())?;
             println!("wrote {n} rotated digits and angles.csv to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -90,10 +90,10 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             let mut idx: Vec<usize> = (0..d.len()).collect();
             Rng::new(seed).shuffle(&mut idx);
             idx.truncate(n);
-            crate::train::check_writable(&out)?;
+            crate::common::check_writable(&out)?;
             let images: Vec<&[u8]> = idx.iter().map(|&i| d.image(i)).collect();
             let captions: Vec<String> = idx.iter().map(|&i| d.labels[i].to_string()).collect();
-            digitnet::plots::image_grid(&out, &images, d.rows, d.cols, &captions, 10)?;
+            digitnet::report::plots::image_grid(&out, &images, d.rows, d.cols, &captions, 10)?;
             let k = d.classes();
             let mut counts = vec![0usize; k];
             for &l in &d.labels {
@@ -107,7 +107,7 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
             let hist = out.with_file_name(format!("{stem}-labels.png"));
             let labels: Vec<String> = (0..k).map(|c| c.to_string()).collect();
-            digitnet::plots::bar_chart(&hist, "Training labels", &labels, &counts.iter().map(|&c| c as f64).collect::<Vec<_>>())?;
+            digitnet::report::plots::bar_chart(&hist, "Training labels", &labels, &counts.iter().map(|&c| c as f64).collect::<Vec<_>>())?;
             println!("grid: {}; histogram: {}", out.display(), hist.display());
             Ok(ExitCode::SUCCESS)
         }

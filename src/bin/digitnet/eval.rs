@@ -3,12 +3,12 @@
 use crate::common::{in_pool, load_split};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use digitnet::arch::Task;
+use digitnet::network::arch::Task;
 use digitnet::data::{Dataset, Split};
-use digitnet::model::Sequential;
-use digitnet::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
-use digitnet::metrics::classification_report;
-use digitnet::train::{evaluate, Workspace};
+use digitnet::network::sequential::Sequential;
+use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
+use digitnet::report::metrics::classification_report;
+use digitnet::training::{evaluate, Workspace};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,7 +67,7 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
         return eval_rotation_model(&a, model);
     }
     let mut model = crate::predict::check_classifier(model)?;
-    let model_name = a.model.as_ref().map_or(digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
+    let model_name = a.model.as_ref().map_or(digitnet::inference::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
     let split = split_of(&a);
     let data = match &a.folder {
         Some(dir) => {
@@ -109,12 +109,12 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
     }
     if let Some(dir) = &a.plots {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        digitnet::plots::confusion_heatmap(&dir.join("confusion.png"), "Confusion matrix", &report.confusion, &classes)?;
+        digitnet::report::plots::confusion_heatmap(&dir.join("confusion.png"), "Confusion matrix", &report.confusion, &classes)?;
         let preds = ev.predictions();
         let wrong: Vec<usize> = (0..data.len()).filter(|&i| preds[i] != data.labels[i] as usize).take(64).collect();
         let images: Vec<&[u8]> = wrong.iter().map(|&i| data.image(i)).collect();
         let captions: Vec<String> = wrong.iter().map(|&i| format!("true {} / pred {}", classes[data.labels[i] as usize], classes[preds[i]])).collect();
-        digitnet::plots::image_grid(&dir.join("misclassified.png"), &images, data.rows, data.cols, &captions, 8)?;
+        digitnet::report::plots::image_grid(&dir.join("misclassified.png"), &images, data.rows, data.cols, &captions, 8)?;
         eprintln!("plots: {}, {}", dir.join("confusion.png").display(), dir.join("misclassified.png").display());
     }
     Ok(ExitCode::SUCCESS)
@@ -156,14 +156,14 @@ fn eval_rotation_model(a: &EvalArgs, mut model: Sequential) -> Result<ExitCode> 
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let points: Vec<(f64, f64)> = set.angles.iter().zip(&predicted).map(|(&t, &p)| (t as f64, p as f64)).collect();
         let scatter = dir.join("angles.png");
-        digitnet::plots::scatter_plot(&scatter, &format!("Predicted against true angle (RMSE {:.2}°)", report.rmse), "true angle (°)", "predicted angle (°)", &points)?;
+        digitnet::report::plots::scatter_plot(&scatter, &format!("Predicted against true angle (RMSE {:.2}°)", report.rmse), "true angle (°)", "predicted angle (°)", &points)?;
         let mut residuals = vec![Vec::new(); report.per_class_rmse.len()];
         for ((&t, &p), &l) in set.angles.iter().zip(&predicted).zip(&set.data.labels) {
             residuals[l as usize].push((p - t) as f64);
         }
         let labels: Vec<String> = (0..residuals.len()).map(|c| c.to_string()).collect();
         let boxes = dir.join("residuals.png");
-        digitnet::plots::box_plot(&boxes, "Residual (predicted − true) per digit", "residual (°)", &labels, &residuals)?;
+        digitnet::report::plots::box_plot(&boxes, "Residual (predicted − true) per digit", "residual (°)", &labels, &residuals)?;
         eprintln!("plots: {}, {}", scatter.display(), boxes.display());
     }
     Ok(ExitCode::SUCCESS)

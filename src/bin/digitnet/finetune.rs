@@ -2,12 +2,13 @@
 //! frozen early layers), trained with the same loop, progress, history and plots as `train`.
 
 use crate::common::{in_pool, load_split};
-use crate::train::{check_writable, drive, ScheduleName};
+use crate::common::check_writable;
+use crate::train::{drive, ScheduleName};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use digitnet::data::Split;
-use digitnet::optim::OptimizerKind;
-use digitnet::train::{Run, RunPaths, TrainConfig};
+use digitnet::training::optim::OptimizerKind;
+use digitnet::training::{Run, RunPaths, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,13 +72,13 @@ pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
 fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     let FinetuneTask::Rotation = a.task;
     let classifier = if a.from == "builtin" {
-        digitnet::builtin::digits_classifier()?.0
+        digitnet::inference::builtin::digits_classifier()?.0
     } else {
-        digitnet::checkpoint::load(std::path::Path::new(&a.from), None)?.model
+        digitnet::network::model_file::load(std::path::Path::new(&a.from), None)?.model
     };
-    let mut model = digitnet::rotation::regressor_from_classifier(&classifier, a.seed, Some(a.dropout))?;
+    let mut model = digitnet::tasks::rotation::regressor_from_classifier(&classifier, a.seed, Some(a.dropout))?;
     if a.normalise_input {
-        model.set_rotation_input(digitnet::arch::RotationInput::Normalised);
+        model.set_rotation_input(digitnet::network::arch::RotationInput::Normalised);
     }
     let head = model.layers().len() - 1;
     let freeze = match a.freeze.as_str() {

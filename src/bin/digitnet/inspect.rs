@@ -3,11 +3,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use digitnet::conv_geometry::{Padding, PaddingName};
+use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode};
-use digitnet::model::Sequential;
-use digitnet::preprocess;
+use digitnet::network::sequential::Sequential;
+use digitnet::vision::photo;
 use serde::Serialize;
 use digitnet::tensor::Tensor;
 use std::path::PathBuf;
@@ -66,11 +66,11 @@ pub fn feature_maps(model: &mut Sequential, img: &[u8; 784]) -> Result<Vec<Layer
 
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
-    let img = preprocess::to_mnist(&preprocess::load_luma(&a.image)?)?;
+    let img = photo::to_mnist(&photo::load_luma(&a.image)?)?;
     let layers = feature_maps(&mut model, &img)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let input_png = a.out.join("00-input.png");
-    digitnet::plots::image_grid(&input_png, &[&img[..]], 28, 28, &["input (28×28)".to_string()], 1)?;
+    digitnet::report::plots::image_grid(&input_png, &[&img[..]], 28, 28, &["input (28×28)".to_string()], 1)?;
     let mut written = vec![input_png];
     for l in &layers {
         let [c, h, w] = l.shape;
@@ -78,7 +78,7 @@ pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
         let captions: Vec<String> = (0..c).map(|k| format!("{k}")).collect();
         let name = if l.kind == "filters" { "filters.png".to_string() } else { format!("{:02}-{}.png", l.index + 1, l.kind.to_lowercase()) };
         let path = a.out.join(name);
-        digitnet::plots::image_grid(&path, &refs, h, w, &captions, c.min(16))?;
+        digitnet::report::plots::image_grid(&path, &refs, h, w, &captions, c.min(16))?;
         written.push(path);
     }
     for p in &written {
@@ -126,7 +126,7 @@ pub struct FilterArgs {
 }
 
 pub fn filter(a: FilterArgs) -> Result<ExitCode> {
-    let g = preprocess::load_luma(&a.image)?;
+    let g = photo::load_luma(&a.image)?;
     let (w, h) = (g.width, g.height);
     if w < 3 || h < 3 {
         bail!("{}: a {w}×{h} image is too small to filter", a.image.display());

@@ -5,9 +5,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use digitnet::layers::activation::softmax_row;
 use digitnet::layers::Mode;
-use digitnet::model::Sequential;
-use digitnet::preprocess;
-use digitnet::segment;
+use digitnet::network::sequential::Sequential;
+use digitnet::vision::photo;
+use digitnet::vision::segment;
 use digitnet::tensor::Tensor;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ pub fn load_model_with_metadata(model: Option<&PathBuf>, arch: Option<&str>) -> 
 /// `m` if it is a classifier, else an error saying the command needs one.
 pub fn check_classifier(m: Sequential) -> Result<Sequential> {
     let a = m.architecture();
-    if a.task != digitnet::arch::Task::Classification || a.classes.len() < 2 {
+    if a.task != digitnet::network::arch::Task::Classification || a.classes.len() < 2 {
         anyhow::bail!("model '{}' is not a classifier (task {:?}, {} classes); this command needs one", a.name, a.task, a.classes.len());
     }
     Ok(m)
@@ -63,20 +63,20 @@ fn load_any_model_with_metadata(model: Option<&PathBuf>, arch: Option<&str>) -> 
     Ok(match model {
         Some(path) => {
             let arch = arch.map(resolve_arch).transpose()?;
-            let file = digitnet::checkpoint::load(path, arch.as_ref())?;
+            let file = digitnet::network::model_file::load(path, arch.as_ref())?;
             (file.model, file.metadata)
         }
-        None => digitnet::builtin::digits_classifier()?,
+        None => digitnet::inference::builtin::digits_classifier()?,
     })
 }
 
 /// A rotation model from `path` (`builtin` or none: the built-in one).
 pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Sequential> {
     let m = match path {
-        Some(p) if p.as_os_str() != "builtin" => digitnet::checkpoint::load(p, None)?.model,
-        _ => digitnet::builtin::rotation_regressor()?.0,
+        Some(p) if p.as_os_str() != "builtin" => digitnet::network::model_file::load(p, None)?.model,
+        _ => digitnet::inference::builtin::rotation_regressor()?.0,
     };
-    digitnet::rotation::check_rotation_model(&m)?;
+    digitnet::tasks::rotation::check_rotation_model(&m)?;
     Ok(m)
 }
 
@@ -193,7 +193,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
-        let img = match preprocess::load_luma(path).and_then(|g| preprocess::to_mnist(&g)) {
+        let img = match photo::load_luma(path).and_then(|g| photo::to_mnist(&g)) {
             Ok(img) => img,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -274,7 +274,7 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
     let classes = model.architecture().classes.clone();
     let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
-        let (gray, boxes) = match preprocess::load_luma(path).and_then(|g| segment::find_digits(&g).map(|b| (g, b))) {
+        let (gray, boxes) = match photo::load_luma(path).and_then(|g| segment::find_digits(&g).map(|b| (g, b))) {
             Ok(v) => v,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -284,7 +284,7 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
         if let ReadOutput::Ok { text, digits, .. } = &output {
             if let Some(out) = &a.annotate {
                 let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
-                digitnet::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
+                digitnet::report::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
             }
             if !a.json {
                 println!("{shown}: {}", text.replace('\n', " / "));

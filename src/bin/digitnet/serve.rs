@@ -22,8 +22,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::model::Sequential;
-use digitnet::preprocess;
+use digitnet::network::sequential::Sequential;
+use digitnet::vision::photo;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -193,7 +193,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if model.architecture().input != [1, 28, 28] {
         bail!("model '{}' takes {:?} inputs; serve needs a 28×28 digit classifier", model.architecture().name, model.architecture().input);
     }
-    let source = a.model.model.as_ref().map_or_else(|| digitnet::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
+    let source = a.model.model.as_ref().map_or_else(|| digitnet::inference::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
     let load_angle = || -> Result<Sequential> {
         crate::predict::load_rotation_model(a.angle_model.as_ref()).with_context(|| match &a.angle_model {
             Some(p) => format!("loading --angle-model {}", p.display()),
@@ -204,7 +204,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if angle.architecture().input != [1, 28, 28] {
         bail!("rotation model '{}' takes {:?} inputs; serve needs one for 28×28 digits", angle.architecture().name, angle.architecture().input);
     }
-    let angle_source = a.angle_model.as_ref().map_or_else(|| digitnet::builtin::ROTATION_REGRESSOR_NAME.to_string(), |p| p.display().to_string());
+    let angle_source = a.angle_model.as_ref().map_or_else(|| digitnet::inference::builtin::ROTATION_REGRESSOR_NAME.to_string(), |p| p.display().to_string());
     let model_json = serde_json::to_string(&ModelInfo::new(&model, &metadata, source, angle_source))?;
     let classes = model.architecture().classes.clone();
     // The models loaded above go to the first worker; the others load their own copies.
@@ -387,7 +387,7 @@ impl AppState {
             Input::Pixels(p) => Ok(("pixels".into(), p)),
             Input::Image { name, bytes } => {
                 let origin = name.clone();
-                let img = self.blocking(move || preprocess::decode_luma(&bytes, &origin).and_then(|g| preprocess::to_mnist(&g))).await?;
+                let img = self.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| photo::to_mnist(&g))).await?;
                 Ok((name, Box::new(img.map_err(ApiError::from_input)?)))
             }
         }
@@ -434,7 +434,7 @@ async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> 
         Input::Pixels(_) => return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "read takes a photo of a number, not 28×28 pixels")),
     };
     let origin = name.clone();
-    let found = s.blocking(move || preprocess::decode_luma(&bytes, &origin).and_then(|g| digitnet::segment::find_digits(&g))).await?;
+    let found = s.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| digitnet::vision::segment::find_digits(&g))).await?;
     let boxes = found.map_err(ApiError::from_input)?;
     let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
     let probs = s.pool.classify(images).await?;

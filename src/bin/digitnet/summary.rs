@@ -3,7 +3,7 @@
 use crate::common::resolve_arch;
 use anyhow::Result;
 use clap::Args;
-use digitnet::model::Sequential;
+use digitnet::network::sequential::Sequential;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,10 +21,10 @@ pub fn run(a: SummaryArgs) -> Result<ExitCode> {
     let model = match (&a.arch, &a.model) {
         (_, Some(path)) => {
             let arch = a.arch.as_deref().map(resolve_arch).transpose()?;
-            digitnet::checkpoint::load(path, arch.as_ref())?.model
+            digitnet::network::model_file::load(path, arch.as_ref())?.model
         }
         (Some(name), None) => Sequential::new(&resolve_arch(name)?, 0)?,
-        (None, None) => digitnet::builtin::digits_classifier()?.0,
+        (None, None) => digitnet::inference::builtin::digits_classifier()?.0,
     };
     print!("{}", model.summary());
     Ok(ExitCode::SUCCESS)

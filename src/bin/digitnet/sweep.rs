@@ -3,11 +3,11 @@
 use crate::common::{fit_arch_to_data, load_split, resolve_arch, in_pool};
 use anyhow::{bail, Result};
 use clap::Args;
-use digitnet::arch::Architecture;
+use digitnet::network::arch::Architecture;
 use digitnet::data::Split;
-use digitnet::optim::OptimizerKind;
-use digitnet::schedule::Schedule;
-use digitnet::train::{Event, Run, RunPaths, TrainConfig};
+use digitnet::training::optim::OptimizerKind;
+use digitnet::training::schedule::Schedule;
+use digitnet::training::{Event, Run, RunPaths, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,7 +57,7 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
     if a.limit > 0 {
         data = data.take(a.limit);
     }
-    crate::train::check_writable(&a.out_dir.join("x"))?;
+    crate::common::check_writable(&a.out_dir.join("x"))?;
     let archs: Vec<Architecture> = if a.arch == "scratch" {
         a.filters.iter().map(|&k| Architecture::scratch(k)).collect()
     } else {
@@ -104,9 +104,9 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
         csv += &format!("{name},{lr},{acc:.6},{loss:.6},{best:.6},{secs:.2}\n");
     }
     let csv_path = a.out_dir.join("sweep.csv");
-    digitnet::checkpoint::write_atomic(&csv_path, csv.as_bytes())?;
+    digitnet::network::model_file::write_atomic(&csv_path, csv.as_bytes())?;
     let png = a.out_dir.join("sweep.png");
-    digitnet::plots::line_chart(&png, "Validation accuracy per epoch", "epoch", "validation accuracy", &series)?;
+    digitnet::report::plots::line_chart(&png, "Validation accuracy per epoch", "epoch", "validation accuracy", &series)?;
     println!("table: {}; curves: {}", csv_path.display(), png.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,17 +1,17 @@
 //! `digitnet train`.
 
-use crate::common::{fit_arch_to_data, load_split, resolve_arch, in_pool};
-use anyhow::{bail, Context, Result};
+use crate::common::{check_writable, fit_arch_to_data, in_pool, load_split, resolve_arch};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use digitnet::arch::LayerSpec;
+use digitnet::network::arch::LayerSpec;
 use digitnet::data::augment::Augment;
-use digitnet::arch::Task;
+use digitnet::network::arch::Task;
 use digitnet::data::{Dataset, Split};
-use digitnet::optim::OptimizerKind;
-use digitnet::schedule::Schedule;
-use digitnet::train::{Event, Run, RunPaths, TrainConfig};
+use digitnet::training::optim::OptimizerKind;
+use digitnet::training::schedule::Schedule;
+use digitnet::training::{Event, Run, RunPaths, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -145,19 +145,6 @@ pub struct TrainArgs {
     dashboard: Option<String>,
 }
 
-/// Fails early, before any training, if `dir` cannot be written.
-pub fn check_writable(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!("{} is a directory; give a file name", path.display());
-    }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let probe = dir.join(format!(".digitnet-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").with_context(|| format!("cannot write to {}", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
-}
-
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
     in_pool(a.threads, move || run_in_pool(a))
 }
@@ -166,7 +153,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
     let (data, folder_classes) = match &a.folder {
         Some(dir) => {
             let input = match &a.resume {
-                Some(ckpt) => digitnet::checkpoint::load(ckpt, None)?.model.architecture().input,
+                Some(ckpt) => digitnet::network::model_file::load(ckpt, None)?.model.architecture().input,
                 None => resolve_arch(&a.arch)?.input,
             };
             if !(a.split > 0.0 && a.split < 1.0) {
@@ -324,7 +311,7 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
         }
     })?;
     let h = &run.state.history;
-    let curves = digitnet::plots::training_curves(
+    let curves = digitnet::report::plots::training_curves(
         &run.paths.curves_png,
         &format!("{} training", run.model.architecture().name),
         &h.iter().map(|r| r.train_loss).collect::<Vec<_>>(),

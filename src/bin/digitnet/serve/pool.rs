@@ -22,7 +22,7 @@
 use super::ApiError;
 use crate::inspect::{feature_maps, LayerMaps};
 use crate::predict::classify;
-use digitnet::model::Sequential;
+use digitnet::network::sequential::Sequential;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -131,7 +131,7 @@ fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
     match task {
         Task::Classify(images) => classify(&mut models.classifier, images).map(Answer::Probabilities).map_err(internal),
-        Task::Angles(images) => digitnet::rotation::predict_angles(&mut models.angle, images).map(Answer::Angles).map_err(|e| internal(e.into())),
+        Task::Angles(images) => digitnet::tasks::rotation::predict_angles(&mut models.angle, images).map(Answer::Angles).map_err(|e| internal(e.into())),
         Task::Inspect(img) => feature_maps(&mut models.classifier, img).map(Answer::Maps).map_err(internal),
     }
 }

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 
 /// The family name the embedded font is registered under; plotters' `SansSerif` asks for it.
 const FONT: &str = "sans-serif";
-const FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 const TITLE_SIZE: f64 = 26.0;
 const CAPTION_SIZE: f64 = 20.0;

@@ -40,9 +40,9 @@
 //! over the algorithm's constant matrices (`combine`); inlined with the constants, the zero
 //! entries vanish and the ±1 ones become additions.
 
-use crate::gemm::{sgemm, Strides};
+use crate::kernels::gemm::{sgemm, Strides};
 use crate::layers::pool::CLAMPED;
-use crate::simd::{multiversion, transpose16, LANES};
+use crate::kernels::simd::{multiversion, transpose16, LANES};
 
 /// A Winograd algorithm F(m×m, r×r).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +251,7 @@ const SKEW: usize = 16;
 /// The Winograd algorithm and padding for a convolution with this geometry, if one applies:
 /// a square 3×3 or 5×5 kernel, stride 1, dilation 1, the same padding (at most r−1) on
 /// every side.
-pub fn algorithm_for(geo: &crate::conv_geometry::Geometry) -> Option<(Algorithm, usize)> {
+pub fn algorithm_for(geo: &crate::kernels::geometry::Geometry) -> Option<(Algorithm, usize)> {
     let algorithm = Algorithm::for_kernel(geo.kernel_h).filter(|_| geo.kernel_w == geo.kernel_h)?;
     let pad = geo.pad_top;
     let uniform = [geo.pad_bottom, geo.pad_left, geo.pad_right].iter().all(|&p| p == pad);
@@ -887,7 +887,7 @@ multiversion!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::random_tensor;
+    use crate::layers::gradcheck::random_tensor;
 
     /// Shapes of one test convolution: batch, channels in and out, input size, padding.
     #[derive(Clone, Copy, Debug)]
@@ -1088,7 +1088,7 @@ mod tests {
 
     #[test]
     fn applies_to_3x3_and_5x5_stride_1_with_uniform_padding() {
-        use crate::conv_geometry::{Geometry, Padding, PaddingName};
+        use crate::kernels::geometry::{Geometry, Padding, PaddingName};
         let geo = |k: usize, s: usize, d: usize, p: Padding| Geometry::new("t", [2, 12, 12], [k, k], [s, s], [d, d], p).unwrap();
         assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Named(PaddingName::Same))), Some((Algorithm::F2x3, 1)));
         assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(1))), Some((Algorithm::F2x3, 1)));

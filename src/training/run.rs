@@ -1,164 +1,22 @@
-//! The training loop and evaluation, by hand: batches in a given order, forward, fused loss,
-//! backward, optimizer step. Every buffer lives in a [`Workspace`] and is reused, so a
-//! steady-state step allocates nothing.
+//! A whole training run: validation split, epochs, schedule, early stopping, checkpoints,
+//! resume, history.
 
+use super::epoch::{evaluate, train_epoch, Objective, Progress, Workspace, ROTATION_THRESHOLD_DEG};
 use crate::data::augment::{Augment, Augmenter};
+use crate::data::split::{split_indices, split_indices_stratified};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::layers::Mode;
-use crate::loss::SoftmaxCrossEntropy;
-use crate::model::Sequential;
-use crate::optim::Optimizer;
-use crate::rotation::RotationSampler;
-use crate::tensor::Tensor;
+use crate::network::loss::SoftmaxCrossEntropy;
+use crate::network::sequential::Sequential;
+use crate::training::optim::Optimizer;
+use crate::tasks::rotation::RotationSampler;
 
-/// Rotation runs count an angle within this many degrees as "correct" in their accuracy.
-pub const ROTATION_THRESHOLD_DEG: f32 = 10.0;
-
-/// What a training run optimises, with the state each needs to fill and score a batch.
-pub enum Objective {
-    /// Softmax cross-entropy against the data set's labels.
-    Classify(SoftmaxCrossEntropy),
-    /// Halved MSE against the angles of freshly rotated digits (labels unused).
-    Rotation(RotationSampler),
-}
-
-/// Buffers reused across steps.
-#[derive(Default)]
-pub struct Workspace {
-    pub x: Tensor,
-    pub labels: Vec<u8>,
-    pub dlogits: Tensor,
-}
-
-/// Mean loss and accuracy over the images seen.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Stats {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub images: usize,
-}
-
-/// Progress of an epoch, reported after every batch.
-#[derive(Clone, Copy, Debug)]
-pub struct Progress {
-    pub batch: usize,
-    pub batches: usize,
-    pub images: usize,
-    pub running: Stats,
-    pub lr: f32,
-}
-
-/// Trains one epoch over `order` (indices into `data`) in batches of `batch_size`.
-/// `lr_at(fraction of the epoch done)` gives the learning rate of each step. A trailing
-/// remainder batch of a single image is skipped (batch norm needs two values per channel).
-/// For the rotation objective, "accuracy" is the share of angles within its threshold.
-#[allow(clippy::too_many_arguments)]
-pub fn train_epoch(
-    model: &mut Sequential,
-    optimizer: &mut Optimizer,
-    objective: &mut Objective,
-    data: &Dataset,
-    order: &[usize],
-    batch_size: usize,
-    lr_at: impl Fn(f64) -> f32,
-    ws: &mut Workspace,
-    mut augmenter: Option<&mut Augmenter>,
-    mut on_batch: impl FnMut(&Progress),
-) -> Result<Stats> {
-    if batch_size == 0 {
-        return Err(Error::config("batch size must be ≥ 1"));
-    }
-    let norm = model.architecture().normalization;
-    let batches = order.len().div_ceil(batch_size);
-    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-    for (b, idx) in order.chunks(batch_size).enumerate() {
-        if idx.len() == 1 && batch_size > 1 && b > 0 {
-            continue; // a trailing remainder of one image (batch norm needs two)
-        }
-        let lr = lr_at(b as f64 / batches as f64);
-        match (&mut *objective, augmenter.as_deref_mut()) {
-            (Objective::Rotation(s), _) => s.fill_batch(data, idx, &norm, &mut ws.x),
-            (Objective::Classify(_), Some(a)) => a.fill_batch(data, idx, &norm, &mut ws.x, &mut ws.labels),
-            (Objective::Classify(_), None) => data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels),
-        }
-        model.zero_grad();
-        let output = model.forward(&ws.x, Mode::Train)?;
-        let r = match objective {
-            Objective::Classify(loss) => loss.forward_backward(output, &ws.labels, Some(&mut ws.dlogits))?,
-            Objective::Rotation(s) => s.loss(output, &mut ws.dlogits)?,
-        };
-        if !r.loss.is_finite() {
-            return Err(Error::Data(format!("training diverged: loss is {} at batch {b} (try a smaller learning rate)", r.loss)));
-        }
-        model.backward(&ws.x, &ws.dlogits)?;
-        optimizer.step(model, lr);
-        loss_sum += r.loss * idx.len() as f64;
-        correct += r.correct;
-        seen += idx.len();
-        on_batch(&Progress {
-            batch: b + 1,
-            batches,
-            images: seen,
-            running: Stats { loss: loss_sum / seen as f64, accuracy: correct as f64 / seen as f64, images: seen },
-            lr,
-        });
-    }
-    Ok(Stats { loss: loss_sum / seen.max(1) as f64, accuracy: correct as f64 / seen.max(1) as f64, images: seen })
-}
-
-/// Evaluation of a classifier, in data order (never shuffled).
-#[derive(Clone, Debug, Default)]
-pub struct Evaluation {
-    pub stats: Stats,
-    /// Softmax probabilities, `[n, classes]` row-major, in data order.
-    pub probabilities: Vec<f32>,
-    pub classes: usize,
-}
-
-impl Evaluation {
-    /// Predicted class per image (first maximum on ties).
-    pub fn predictions(&self) -> Vec<usize> {
-        self.probabilities
-            .chunks(self.classes.max(1))
-            .map(|p| p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b }))
-            .collect()
-    }
-}
-
-/// Runs `model` in eval mode over all of `data` in order, in batches of `batch_size`.
-pub fn evaluate(model: &mut Sequential, data: &Dataset, batch_size: usize, ws: &mut Workspace) -> Result<Evaluation> {
-    if batch_size == 0 {
-        return Err(Error::config("batch size must be ≥ 1"));
-    }
-    let classes = model.architecture().outputs();
-    let mut loss = SoftmaxCrossEntropy::new(classes, None)?;
-    let norm = model.architecture().normalization;
-    let order: Vec<usize> = (0..data.len()).collect();
-    let mut probabilities = Vec::with_capacity(data.len() * classes);
-    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-    for idx in order.chunks(batch_size) {
-        data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels);
-        let logits = model.forward(&ws.x, Mode::Eval)?;
-        let r = loss.forward_backward(logits, &ws.labels, None)?;
-        loss_sum += r.loss * idx.len() as f64;
-        correct += r.correct;
-        probabilities.extend_from_slice(&loss.probabilities().data);
-    }
-    let n = data.len().max(1) as f64;
-    Ok(Evaluation { stats: Stats { loss: loss_sum / n, accuracy: correct as f64 / n, images: data.len() }, probabilities, classes })
-}
-
-// ---------------------------------------------------------------------------------------------
-// A whole training run: validation split, epochs, schedule, early stopping, checkpoints, resume.
-// ---------------------------------------------------------------------------------------------
-
-use crate::arch::{Architecture, Task, DEGREES_PER_UNIT};
-use crate::checkpoint;
-use crate::rotation::{AngleReport, RotatedSet, MAX_DEGREES};
+use crate::network::arch::{Architecture, Task, DEGREES_PER_UNIT};
+use crate::network::model_file;
+use crate::tasks::rotation::{AngleReport, RotatedSet, MAX_DEGREES};
 use crate::init::Rng;
-use crate::optim::OptimizerKind;
-use crate::schedule::Schedule;
+use crate::training::optim::OptimizerKind;
+use crate::training::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -295,49 +153,6 @@ impl RunPaths {
     }
 }
 
-/// Splits `n` training images into (train, validation) index lists by a seeded permutation.
-pub fn split_indices(n: usize, val: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut all: Vec<usize> = (0..n).collect();
-    Rng::derived(seed, 1).shuffle(&mut all);
-    let valid = all[..val].to_vec();
-    let mut train = all[val..].to_vec();
-    train.sort_unstable(); // the order is drawn afresh each epoch anyway
-    (train, valid)
-}
-
-/// As [`split_indices`], but each class gives its share of the `val` validation images
-/// (rounded down, the remainder from the largest classes first), so class proportions match.
-pub fn split_indices_stratified(labels: &[u8], val: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let n = labels.len();
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 256];
-    for (i, &l) in labels.iter().enumerate() {
-        by_class[l as usize].push(i);
-    }
-    let mut rng = Rng::derived(seed, 1);
-    let mut quota: Vec<usize> = by_class.iter().map(|c| c.len() * val / n.max(1)).collect();
-    let mut order: Vec<usize> = (0..256).collect();
-    order.sort_by_key(|&c| std::cmp::Reverse(by_class[c].len()));
-    let mut short = val.saturating_sub(quota.iter().sum());
-    for &c in order.iter().cycle().take(256 * 4) {
-        if short == 0 {
-            break;
-        }
-        if quota[c] < by_class[c].len() {
-            quota[c] += 1;
-            short -= 1;
-        }
-    }
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for (c, members) in by_class.iter_mut().enumerate() {
-        rng.shuffle(members);
-        valid.extend_from_slice(&members[..quota[c]]);
-        train.extend_from_slice(&members[quota[c]..]);
-    }
-    train.sort_unstable();
-    valid.sort_unstable();
-    (train, valid)
-}
-
 /// A training run in progress.
 pub struct Run {
     pub model: Sequential,
@@ -382,7 +197,7 @@ impl Run {
     /// Continues a run from its checkpoint file.
     pub fn resume(checkpoint_path: &Path, paths: RunPaths) -> Result<Self> {
         let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
-        let (file, extra) = checkpoint::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
+        let (file, extra) = model_file::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
         let text = file.metadata.get("run_state").ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
         let mut state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
         let mut model = file.model;
@@ -437,14 +252,14 @@ impl Run {
                 extra.push((format!("{OPTIM_PREFIX}v.{k}"), v.clone()));
             }
         }
-        let bytes = checkpoint::to_bytes_with_extra(&self.model, &meta, &extra)?;
-        checkpoint::write_atomic(&self.paths.checkpoint, &bytes)
+        let bytes = model_file::to_bytes_with_extra(&self.model, &meta, &extra)?;
+        model_file::write_atomic(&self.paths.checkpoint, &bytes)
     }
 
     /// Writes the history as JSON and CSV.
     fn save_history(&self) -> Result<()> {
         let json = serde_json::to_string_pretty(&self.state.history).expect("history serialises");
-        checkpoint::write_atomic(&self.paths.history_json, json.as_bytes())?;
+        model_file::write_atomic(&self.paths.history_json, json.as_bytes())?;
         let rotation = self.model.architecture().task == Task::Rotation;
         let mut csv = String::from("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds");
         csv += if rotation { ",val_rmse_deg\n" } else { "\n" };
@@ -455,7 +270,7 @@ impl Run {
                 _ => "\n".into(),
             };
         }
-        checkpoint::write_atomic(&self.paths.history_csv, csv.as_bytes())
+        model_file::write_atomic(&self.paths.history_csv, csv.as_bytes())
     }
 
     /// Trains until the configured number of epochs (or early stop, or `stop_after` more
@@ -531,7 +346,7 @@ impl Run {
             let (val_loss, val_acc, val_rmse) = match &val_rotated {
                 _ if val.is_empty() => (f64::NAN, f64::NAN, None),
                 Some(set) => {
-                    let predicted = crate::rotation::predict_dataset(&mut self.model, &set.data, 1000)?;
+                    let predicted = crate::tasks::rotation::predict_dataset(&mut self.model, &set.data, 1000)?;
                     let report = AngleReport::new(&predicted, &set.angles, &set.data.labels, ROTATION_THRESHOLD_DEG as f64)?;
                     // The training loss's units: halved MSE of angle / 45°.
                     let loss = (report.rmse / DEGREES_PER_UNIT as f64).powi(2) / 2.0;
@@ -576,7 +391,7 @@ impl Run {
                     }
                 }
                 meta.insert("epoch".into(), format!("{}", epoch + 1));
-                checkpoint::save(&self.model, &self.paths.model, &meta)?;
+                model_file::save(&self.model, &self.paths.model, &meta)?;
             }
             self.save_checkpoint()?;
             self.save_history()?;
@@ -590,26 +405,5 @@ impl Run {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// 100 images of class 0 and 50 of class 1, 30 for validation: 20 and 10, every index
-    /// exactly once.
-    #[test]
-    fn stratified_split_keeps_proportions() {
-        let labels: Vec<u8> = (0..150).map(|i| u8::from(i >= 100)).collect();
-        let (train, val) = split_indices_stratified(&labels, 30, 4);
-        assert_eq!(val.iter().filter(|&&i| labels[i] == 0).count(), 20);
-        assert_eq!(val.iter().filter(|&&i| labels[i] == 1).count(), 10);
-        let mut all: Vec<usize> = train.iter().chain(&val).copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..150).collect::<Vec<_>>());
-        // Rounding: 3 classes of 10, 7 for validation → 3 + 2 + 2.
-        let labels: Vec<u8> = (0..30).map(|i| (i / 10) as u8).collect();
-        assert_eq!(split_indices_stratified(&labels, 7, 1).1.len(), 7);
     }
 }

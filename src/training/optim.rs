@@ -10,7 +10,7 @@
 //! Moment buffers are allocated on the first step, in parameter-visitor order, and reused.
 
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::network::sequential::Sequential;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -145,7 +145,7 @@ fn adam_update_kernel(r: AdamRule, w: &mut [f32], g: &[f32], m1: &mut [f32], m2:
     }
 }
 
-crate::simd::multiversion!(
+crate::kernels::simd::multiversion!(
     /// Adam's update, compiled for the widest vectors this CPU has (see `adam_update_kernel`).
     fn adam_update => adam_update_kernel(r: AdamRule, w: &mut [f32], g: &[f32], m1: &mut [f32], m2: &mut [f32])
 );
@@ -153,7 +153,7 @@ crate::simd::multiversion!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::Architecture;
+    use crate::network::arch::Architecture;
 
     fn one_dense() -> Sequential {
         let text = r#"{"name": "d", "input": [1, 1, 2], "classes": ["a", "b"], "task": "classification",

@@ -123,7 +123,7 @@ pub fn mse(pred: &Tensor, target: &[f32], dpred: Option<&mut Tensor>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{compare, random_tensor};
+    use crate::layers::gradcheck::{compare, random_tensor};
 
     /// Hand-computed: logits [0, ln 3] → p = [1/4, 3/4]; label 1 → L = −ln(3/4) = 0.287 682;
     /// with weights [1, 2], L = 0.575 364 and ∂L/∂z = 2·([1/4, 3/4] − [0, 1]) = [0.5, −0.5].

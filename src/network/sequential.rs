@@ -4,7 +4,7 @@
 //! The workspace keeps one output tensor per layer and two gradient buffers; they are resized
 //! in place, so once a batch size has been seen, forward and backward allocate nothing.
 
-use crate::arch::{Architecture, LayerSpec, Task};
+use crate::network::arch::{Architecture, LayerSpec, Task};
 use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::layers::{Activation, ActivationKind, BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, Mode, Param, Pool2d, PoolKind};
@@ -154,7 +154,7 @@ impl Sequential {
     }
 
     /// Sets how a rotation network's digits are prepared (part of its description, saved with it).
-    pub fn set_rotation_input(&mut self, input: crate::arch::RotationInput) {
+    pub fn set_rotation_input(&mut self, input: crate::network::arch::RotationInput) {
         self.arch.rotation_input = input;
     }
 
@@ -451,9 +451,9 @@ impl Sequential {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::BUILTIN_NAMES;
-    use crate::gradcheck::{compare, random_tensor};
-    use crate::loss::SoftmaxCrossEntropy;
+    use crate::network::arch::BUILTIN_NAMES;
+    use crate::layers::gradcheck::{compare, random_tensor};
+    use crate::network::loss::SoftmaxCrossEntropy;
 
     /// Parameter counts, worked by hand:
     /// small: conv 4·9+4 = 40, BN 4·4 = 16 (8 trainable + 8 running), conv 4·36+4 = 148,
@@ -546,8 +546,8 @@ mod tests {
     fn fused_relu_max_pool_training_matches_layer_by_layer() {
         let mut first_relu = Architecture::builtin("small").unwrap();
         first_relu.layers.insert(0, LayerSpec::Relu);
-        first_relu.layers.insert(1, LayerSpec::MaxPool2d { kernel: crate::arch::Size2::Square(3), stride: Some(crate::arch::Size2::Square(2)) });
-        first_relu.layers.insert(2, LayerSpec::Conv2d { out_channels: 2, kernel: crate::arch::Size2::Square(3), stride: crate::arch::Size2::Square(1), padding: crate::conv_geometry::Padding::Uniform(4), dilation: crate::arch::Size2::Square(1), bias: true });
+        first_relu.layers.insert(1, LayerSpec::MaxPool2d { kernel: crate::network::arch::Size2::Square(3), stride: Some(crate::network::arch::Size2::Square(2)) });
+        first_relu.layers.insert(2, LayerSpec::Conv2d { out_channels: 2, kernel: crate::network::arch::Size2::Square(3), stride: crate::network::arch::Size2::Square(1), padding: crate::kernels::geometry::Padding::Uniform(4), dilation: crate::network::arch::Size2::Square(1), bias: true });
         let archs = ["keras", "small", "lenet", "scratch8"].map(|name| Architecture::builtin(name).unwrap());
         for arch in archs.into_iter().chain([first_relu]) {
             let n = 5;

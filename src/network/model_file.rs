@@ -14,9 +14,9 @@
 //! Reading never trusts a header: the safetensors parser checks every offset against the
 //! file's real length before anything is allocated from it.
 
-use crate::arch::Architecture;
+use crate::network::arch::Architecture;
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::network::sequential::Sequential;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::io::Write;
@@ -194,7 +194,7 @@ pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::random_tensor;
+    use crate::layers::gradcheck::random_tensor;
     use crate::layers::Mode;
 
     fn tmp(name: &str) -> std::path::PathBuf {
@@ -264,7 +264,7 @@ mod tests {
         let bytes = safetensors::serialize(views, &None).unwrap();
         assert!(from_bytes(&bytes, None, Path::new("torch.safetensors")).is_err(), "needs --arch");
         let loaded = from_bytes(&bytes, Some(&arch), Path::new("torch.safetensors")).unwrap();
-        assert_eq!(loaded.model.architecture().normalization, crate::arch::Normalization::default());
+        assert_eq!(loaded.model.architecture().normalization, crate::network::arch::Normalization::default());
     }
 
     #[test]

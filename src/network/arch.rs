@@ -11,7 +11,7 @@
 //!             {"type": "flatten"}, {"type": "dense", "out_features": 10}]}
 //! ```
 
-use crate::conv_geometry::Padding;
+use crate::kernels::geometry::Padding;
 use crate::error::{Error, Result};
 use crate::init::Init;
 use serde::{Deserialize, Serialize};
@@ -198,7 +198,7 @@ impl Architecture {
     /// A built-in architecture by name (see [`BUILTIN_NAMES`]), as the source documents use them.
     pub fn builtin(name: &str) -> Result<Self> {
         use LayerSpec::*;
-        let same = Padding::Named(crate::conv_geometry::PaddingName::Same);
+        let same = Padding::Named(crate::kernels::geometry::PaddingName::Same);
         let layers = match name {
             // Lecture slides: a tiny PyTorch net with batch norm.
             "small" => vec![

@@ -1,34 +1,34 @@
 //! The built-in models, embedded in the binary so every command that takes `--model` works
 //! without one. `models/README.md` says how each was trained and how to reproduce it.
 
-use crate::checkpoint;
+use crate::network::model_file;
 use crate::error::Result;
-use crate::model::Sequential;
+use crate::network::sequential::Sequential;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// The built-in digit classifier (safetensors bytes).
-pub static DIGITS_CLASSIFIER: &[u8] = include_bytes!("../models/digits.safetensors");
+pub static DIGITS_CLASSIFIER: &[u8] = include_bytes!("../../models/digits.safetensors");
 
 /// Name used for the built-in classifier in messages.
 pub const DIGITS_CLASSIFIER_NAME: &str = "<built-in digits model>";
 
 /// Loads the built-in classifier and its metadata.
 pub fn digits_classifier() -> Result<(Sequential, HashMap<String, String>)> {
-    let file = checkpoint::from_bytes(DIGITS_CLASSIFIER, None, Path::new(DIGITS_CLASSIFIER_NAME))?;
+    let file = model_file::from_bytes(DIGITS_CLASSIFIER, None, Path::new(DIGITS_CLASSIFIER_NAME))?;
     Ok((file.model, file.metadata))
 }
 
 /// The built-in rotation-angle regressor (fine-tuned from the classifier; safetensors bytes).
-pub static ROTATION_REGRESSOR: &[u8] = include_bytes!("../models/rotation.safetensors");
+pub static ROTATION_REGRESSOR: &[u8] = include_bytes!("../../models/rotation.safetensors");
 
 /// Name used for the built-in rotation model in messages.
 pub const ROTATION_REGRESSOR_NAME: &str = "<built-in rotation model>";
 
 /// Loads the built-in rotation regressor and its metadata.
 pub fn rotation_regressor() -> Result<(Sequential, HashMap<String, String>)> {
-    let file = checkpoint::from_bytes(ROTATION_REGRESSOR, None, Path::new(ROTATION_REGRESSOR_NAME))?;
-    crate::rotation::check_rotation_model(&file.model)?;
+    let file = model_file::from_bytes(ROTATION_REGRESSOR, None, Path::new(ROTATION_REGRESSOR_NAME))?;
+    crate::tasks::rotation::check_rotation_model(&file.model)?;
     Ok((file.model, file.metadata))
 }
 
@@ -43,8 +43,8 @@ mod tests {
         assert!(meta.contains_key("val_accuracy"));
         // The first 500 test images (measuring, not choosing: the model is fixed).
         let data = crate::data::Dataset::load_idx(&crate::data::shipped_mnist_dir(), crate::data::Split::Test, true).unwrap().take(500);
-        let mut ws = crate::train::Workspace::default();
-        let ev = crate::train::evaluate(&mut model, &data, 250, &mut ws).unwrap();
+        let mut ws = crate::training::Workspace::default();
+        let ev = crate::training::evaluate(&mut model, &data, 250, &mut ws).unwrap();
         assert!(ev.stats.accuracy > 0.98, "built-in model accuracy {}", ev.stats.accuracy);
     }
 }

@@ -15,16 +15,16 @@
 //!
 //! **Targets.** A rotation network has one output, the angle divided by
 //! [`DEGREES_PER_UNIT`] (45°), so that angles drawn uniformly from ±45° are targets in ±1;
-//! the loss is the halved mean squared error of [`crate::loss::mse`] on those targets.
+//! the loss is the halved mean squared error of [`crate::network::loss::mse`] on those targets.
 
-use crate::arch::{RotationInput, Task, DEGREES_PER_UNIT};
+use crate::network::arch::{RotationInput, Task, DEGREES_PER_UNIT};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::layers::Mode;
-use crate::loss::{mse, BatchLoss};
-use crate::model::Sequential;
-use crate::preprocess::Gray;
+use crate::network::loss::{mse, BatchLoss};
+use crate::network::sequential::Sequential;
+use crate::vision::photo::Gray;
 use crate::tensor::Tensor;
 use serde::Serialize;
 
@@ -122,7 +122,7 @@ impl RotationSampler {
 
     /// Writes the images at `indices`, each freshly rotated, into `x` as network inputs, and
     /// remembers their targets (angle / [`DEGREES_PER_UNIT`]) for [`RotationSampler::loss`].
-    pub fn fill_batch(&mut self, data: &Dataset, indices: &[usize], norm: &crate::arch::Normalization, x: &mut Tensor) {
+    pub fn fill_batch(&mut self, data: &Dataset, indices: &[usize], norm: &crate::network::arch::Normalization, x: &mut Tensor) {
         x.resize(indices.len(), &[1, data.rows, data.cols]);
         self.targets.clear();
         let n = data.rows * data.cols;
@@ -154,13 +154,13 @@ impl RotationSampler {
     }
 }
 
-/// Normalises a 28×28 digit as MNIST was made ([`crate::preprocess::ink_to_mnist`]); other
+/// Normalises a 28×28 digit as MNIST was made ([`crate::vision::photo::ink_to_mnist`]); other
 /// sizes, and images without ink, are left as they are.
 fn prepare_in_place(image: &mut [u8], width: usize, height: usize) {
     if (width, height) != (28, 28) {
         return;
     }
-    if let Ok(n) = crate::preprocess::ink_to_mnist(&Gray { width, height, pixels: image.to_vec() }) {
+    if let Ok(n) = crate::vision::photo::ink_to_mnist(&Gray { width, height, pixels: image.to_vec() }) {
         image.copy_from_slice(&n);
     }
 }
@@ -289,7 +289,7 @@ pub fn regressor_from_classifier(classifier: &Sequential, seed: u64, dropout: Op
     let mut arch = from.with_rotation_head()?;
     if let Some(r) = dropout {
         for layer in &mut arch.layers {
-            if let crate::arch::LayerSpec::Dropout { rate } = layer {
+            if let crate::network::arch::LayerSpec::Dropout { rate } = layer {
                 *rate = r;
             }
         }
@@ -368,7 +368,7 @@ mod tests {
     #[test]
     fn sampler_targets_and_loss() {
         let data = Dataset { images: (0..2 * 784).map(|i| (i % 251) as u8).collect(), labels: vec![3, 5], rows: 28, cols: 28 };
-        let norm = crate::arch::Normalization::default();
+        let norm = crate::network::arch::Normalization::default();
         let mut a = RotationSampler::new(45.0, 10.0, Rng::new(7));
         let mut b = RotationSampler::new(45.0, 10.0, Rng::new(7));
         let (mut xa, mut xb) = (Tensor::default(), Tensor::default());

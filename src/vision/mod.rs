@@ -1,0 +1,2 @@
+pub mod photo;
+pub mod segment;
