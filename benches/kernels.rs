@@ -6,16 +6,15 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::kernels::gemm::{sgemm, Strides};
-use digitnet::layers::gradcheck::random_tensor;
+use digitnet::Tensor;
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode, Pool2d, PoolKind};
-use digitnet::tensor::Tensor;
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
     for &(m, k, n) in &[(32, 9, 784), (64, 288, 196), (128, 576, 49), (50, 500, 64), (64, 1152, 512)] {
-        let a = random_tensor(&[m, k], 1).data;
-        let b = random_tensor(&[k, n], 2).data;
+        let a = Tensor::random(&[m, k], 1).data;
+        let b = Tensor::random(&[k, n], 2).data;
         let mut out = vec![0.0; m * n];
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
         g.bench_function(BenchmarkId::from_parameter(format!("{m}x{k}x{n}")), |bench| {
@@ -37,10 +36,10 @@ fn conv(c: &mut Criterion) {
     g.sample_size(20);
     for (name, input, oc, k, pad) in layers {
         let mut layer = Conv2d::new(input, oc, [k, k], [1, 1], pad, [1, 1], true, Init::HeNormal, &mut Rng::new(1)).unwrap();
-        let x = random_tensor(&[64, input[0], input[1], input[2]], 3);
+        let x = Tensor::random(&[64, input[0], input[1], input[2]], 3);
         let mut y = Tensor::default();
         layer.forward(&x, &mut y, Mode::Train).unwrap();
-        let dy = random_tensor(y.shape(), 4);
+        let dy = Tensor::random(y.shape(), 4);
         let mut dx = Tensor::default();
         g.throughput(Throughput::Elements(64));
         g.bench_function(format!("{name}/forward"), |b| b.iter(|| layer.forward(&x, &mut y, Mode::Train).unwrap()));
@@ -49,7 +48,7 @@ fn conv(c: &mut Criterion) {
             // The same layer through the fused inference path, and lowered onto one GEMM per
             // sample (rows for the 5×5 layer, im2col for the 3×3 ones) for comparison.
             let mut pooled = Tensor::default();
-            g.bench_function(format!("{name}/forward-relu-maxpool"), |b| b.iter(|| layer.forward_relu_max_pool(&x, &mut pooled).unwrap()));
+            g.bench_function(format!("{name}/forward-relu-maxpool"), |b| b.iter(|| forward_relu_max_pool(&mut layer, &x, &mut pooled)));
             layer.set_winograd(false);
             g.bench_function(format!("{name}/forward-lowered"), |b| b.iter(|| layer.forward(&x, &mut y, Mode::Train).unwrap()));
             g.bench_function(format!("{name}/backward-lowered"), |b| b.iter(|| layer.backward(&x, &y, &dy, Some(&mut dx), true).unwrap()));
@@ -60,10 +59,10 @@ fn conv(c: &mut Criterion) {
 
 fn pool(c: &mut Criterion) {
     let mut layer = Pool2d::new(PoolKind::Max, [32, 28, 28], [2, 2], [2, 2]).unwrap();
-    let x = random_tensor(&[64, 32, 28, 28], 5);
+    let x = Tensor::random(&[64, 32, 28, 28], 5);
     let mut y = Tensor::default();
     layer.forward(&x, &mut y, Mode::Train).unwrap();
-    let dy = random_tensor(y.shape(), 6);
+    let dy = Tensor::random(y.shape(), 6);
     let mut dx = Tensor::default();
     let mut g = c.benchmark_group("maxpool");
     g.throughput(Throughput::Elements(64));
@@ -74,3 +73,11 @@ fn pool(c: &mut Criterion) {
 
 criterion_group!(benches, gemm, conv, pool);
 criterion_main!(benches);
+
+/// The convolution, a ReLU and a 2×2 max pool in one pass, as a network runs them in inference.
+fn forward_relu_max_pool(layer: &mut Conv2d, x: &Tensor, pooled: &mut Tensor) {
+    let (n, [oc, oh, ow]) = (x.batch(), [layer.output_shape()[0], layer.output_shape()[1], layer.output_shape()[2]]);
+    pooled.resize(n, &[oc, oh / 2, ow / 2]);
+    let (kernel, weights, _) = layer.kernel_parts();
+    kernel.forward_pooled(weights, &x.data, n, &mut pooled.data, true, false);
+}

@@ -1,7 +1,7 @@
 //! Runs one architecture's batch-1000 eval forward or batch-64 training step in a loop, for a
 //! profiler (`perf record`): `cargo run --release --example profile_step -- keras infer 50`.
 use digitnet::network::arch::Architecture;
-use digitnet::layers::gradcheck::random_tensor;
+use digitnet::Tensor;
 use digitnet::layers::Mode;
 use digitnet::network::sequential::Sequential;
 
@@ -15,14 +15,14 @@ fn main() -> digitnet::error::Result<()> {
     pool.install(|| -> digitnet::error::Result<()> {
         let t = std::time::Instant::now();
         if what == "infer" {
-            let x = random_tensor(&[1000, 1, 28, 28], 1);
+            let x = Tensor::random(&[1000, 1, 28, 28], 1);
             for _ in 0..reps {
                 model.forward(&x, Mode::Eval)?;
             }
             println!("{:.0} img/s", (reps * 1000) as f64 / t.elapsed().as_secs_f64());
         } else {
-            let x = random_tensor(&[64, 1, 28, 28], 1);
-            let dlogits = random_tensor(&[64, 10], 2);
+            let x = Tensor::random(&[64, 1, 28, 28], 1);
+            let dlogits = Tensor::random(&[64, 10], 2);
             for _ in 0..reps {
                 model.forward(&x, Mode::Train)?;
                 model.backward(&x, &dlogits)?;

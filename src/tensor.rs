@@ -104,19 +104,15 @@ impl Tensor {
 
     /// Index of the largest value in each row of a `[N, K]` tensor (first on ties).
     pub fn argmax_rows(&self) -> Vec<usize> {
-        let k = self.sample_len().max(1);
-        self.data
-            .chunks(k)
-            .map(|row| {
-                let mut best = 0;
-                for (i, &v) in row.iter().enumerate() {
-                    if v > row[best] {
-                        best = i;
-                    }
-                }
-                best
-            })
-            .collect()
+        self.data.chunks(self.sample_len().max(1)).map(argmax).collect()
+    }
+
+    /// A tensor with values drawn uniformly from [−1, 1) by a generator seeded with `seed`
+    /// (test inputs, gradient checks, benchmarks).
+    pub fn random(shape: &[usize], seed: u64) -> Self {
+        let mut rng = crate::init::Rng::new(seed);
+        let n = shape.iter().product();
+        Tensor { shape: shape.to_vec(), data: (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect() }
     }
 
     /// Checks that the per-sample shape is `expected`; `context` names the caller.
@@ -128,6 +124,17 @@ impl Tensor {
         }
         Ok(())
     }
+}
+
+/// Index of the largest value (the first on ties; NaN never wins); 0 for an empty slice.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 #[cfg(test)]

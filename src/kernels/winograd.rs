@@ -41,7 +41,7 @@
 //! entries vanish and the ±1 ones become additions.
 
 use crate::kernels::gemm::{sgemm, Strides};
-use crate::layers::pool::CLAMPED;
+use crate::kernels::pool::CLAMPED;
 use crate::kernels::simd::{multiversion, transpose16, LANES};
 
 /// A Winograd algorithm F(m×m, r×r).
@@ -887,7 +887,7 @@ multiversion!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::random_tensor;
+    use crate::tensor::Tensor;
 
     /// Shapes of one test convolution: batch, channels in and out, input size, padding.
     #[derive(Clone, Copy, Debug)]
@@ -979,9 +979,9 @@ mod tests {
             let r = algorithm.r();
             let Case { n, c, oc, h, w, pad } = case;
             let (oh, ow) = case.out(r);
-            let x = random_tensor(&[n, c, h, w], 1).data;
-            let k = random_tensor(&[oc, c, r, r], 2).data;
-            let b = random_tensor(&[oc], 3).data;
+            let x = Tensor::random(&[n, c, h, w], 1).data;
+            let k = Tensor::random(&[oc, c, r, r], 2).data;
+            let b = Tensor::random(&[oc], 3).data;
             let want = direct(case, r, &x, &k, &b);
             let plan = Plan::new(algorithm, c, oc, [h, w], pad, false);
             let mut y = vec![f32::NAN; n * oc * oh * ow];
@@ -997,10 +997,10 @@ mod tests {
             let r = algorithm.r();
             let Case { n, c, oc, h, w, pad } = case;
             let (oh, ow) = case.out(r);
-            let x = random_tensor(&[n, c, h, w], 4).data;
-            let k = random_tensor(&[oc, c, r, r], 5).data;
+            let x = Tensor::random(&[n, c, h, w], 4).data;
+            let k = Tensor::random(&[oc, c, r, r], 5).data;
             // Biases low enough that some windows' maxima are negative (for the ReLU to clamp).
-            let b: Vec<f32> = random_tensor(&[oc], 6).data.iter().map(|v| v - 3.0).collect();
+            let b: Vec<f32> = Tensor::random(&[oc], 6).data.iter().map(|v| v - 3.0).collect();
             let full = direct(case, r, &x, &k, &b);
             let (ph, pw) = (oh / 2, ow / 2);
             let plan = Plan::new(algorithm, c, oc, [h, w], pad, true);
@@ -1033,9 +1033,9 @@ mod tests {
             let r = algorithm.r();
             let Case { n, c, oc, h, w, .. } = case;
             let (oh, ow) = case.out(r);
-            let x = random_tensor(&[n, c, h, w], 7).data;
-            let dy = random_tensor(&[n, oc, oh, ow], 8).data;
-            let k = random_tensor(&[oc, c, r, r], 9).data;
+            let x = Tensor::random(&[n, c, h, w], 7).data;
+            let dy = Tensor::random(&[n, oc, oh, ow], 8).data;
+            let k = Tensor::random(&[oc, c, r, r], 9).data;
             let y = direct(case, r, &x, &k, &vec![0.0; oc]);
             let plan = Plan::new(algorithm, c, oc, [h, w], case.pad, false).input_grad();
             let mut dx = vec![f32::NAN; n * c * h * w];
@@ -1055,8 +1055,8 @@ mod tests {
             let r = algorithm.r();
             let Case { n, c, oc, h, w, pad } = case;
             let (oh, ow) = case.out(r);
-            let x = random_tensor(&[n, c, h, w], 21).data;
-            let dy = random_tensor(&[n, oc, oh, ow], 22).data;
+            let x = Tensor::random(&[n, c, h, w], 21).data;
+            let dy = Tensor::random(&[n, oc, oh, ow], 22).data;
             let mut want = vec![0.0f64; oc * c * r * r];
             for s in 0..n {
                 for o in 0..oc {

@@ -178,7 +178,7 @@ impl Layer for Activation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::check_layer;
 
     const ALL: [ActivationKind; 6] = [
         ActivationKind::Relu,
@@ -218,7 +218,7 @@ mod tests {
     /// Inputs with |x| ≥ 0.05 > h so no ReLU kink is crossed by a ±h step.
     #[test]
     fn gradients_match_finite_differences() {
-        let mut x = random_tensor(&[3, 2, 3, 3], 1);
+        let mut x = Tensor::random(&[3, 2, 3, 3], 1);
         x.data.iter_mut().for_each(|v| *v = if v.abs() < 0.05 { v.signum() * 0.05 + *v } else { *v * 2.0 });
         for (i, kind) in ALL.into_iter().enumerate() {
             let mut a = Activation::new(kind, &[2, 3, 3]);

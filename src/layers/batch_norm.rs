@@ -228,7 +228,7 @@ impl Layer for BatchNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::check_layer;
 
     /// Hand-computed: one channel, batch values [1, 2, 3, 6]: μ = 3, σ² = (4+1+0+9)/4 = 3.5,
     /// x̂ = (x − 3)/√3.500 01; with γ = 2, β = 1: y = 2x̂ + 1.
@@ -263,7 +263,7 @@ mod tests {
             for p in &mut bn.params[..2] {
                 p.value.iter_mut().for_each(|v| *v = rng.uniform(0.5, 1.5));
             }
-            let x = random_tensor(&shape, 10 + seed);
+            let x = Tensor::random(&shape, 10 + seed);
             check_layer(&mut bn, &x, Mode::Train, seed).unwrap();
             bn.params[2].value.iter_mut().for_each(|v| *v = rng.uniform(-0.5, 0.5));
             bn.params[3].value.iter_mut().for_each(|v| *v = rng.uniform(0.5, 2.0));

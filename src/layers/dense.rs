@@ -137,7 +137,7 @@ impl Layer for Dense {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::check_layer;
 
     /// Hand-computed: W = [[1, 2], [3, 4], [5, 6]], b = [0.5, −1, 0], x = [1, −1]
     /// gives y = [1−2+0.5, 3−4−1, 5−6+0] = [−0.5, −2, −1].
@@ -161,7 +161,7 @@ mod tests {
             if bias {
                 d.params[1].value.iter_mut().for_each(|v| *v = rng.uniform(-1.0, 1.0));
             }
-            let x = random_tensor(&[n, i], 50 + seed as u64);
+            let x = Tensor::random(&[n, i], 50 + seed as u64);
             check_layer(&mut d, &x, Mode::Train, seed as u64).unwrap();
         }
     }

@@ -101,7 +101,7 @@ impl Layer for Dropout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_layer, random_tensor};
+    use crate::layers::gradcheck::check_layer;
 
     #[test]
     fn eval_is_identity_and_train_keeps_the_mean() {
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_mask() {
-        let x = random_tensor(&[4, 50], 0);
+        let x = Tensor::random(&[4, 50], 0);
         let (mut y1, mut y2) = (Tensor::default(), Tensor::default());
         Dropout::new(&[50], 0.5, Rng::new(9)).unwrap().forward(&x, &mut y1, Mode::Train).unwrap();
         Dropout::new(&[50], 0.5, Rng::new(9)).unwrap().forward(&x, &mut y2, Mode::Train).unwrap();
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences_with_a_fixed_mask() {
         let mut d = Dropout::new(&[3, 4, 4], 0.4, Rng::new(2)).unwrap();
-        let x = random_tensor(&[2, 3, 4, 4], 3);
+        let x = Tensor::random(&[2, 3, 4, 4], 3);
         let mut y = Tensor::default();
         d.forward(&x, &mut y, Mode::Train).unwrap();
         d.set_frozen_pattern(true);

@@ -55,7 +55,7 @@ mod tests {
     #[test]
     fn flatten_round_trip() {
         let mut f = Flatten::new(&[2, 3, 4]);
-        let x = crate::layers::gradcheck::random_tensor(&[5, 2, 3, 4], 1);
+        let x = Tensor::random(&[5, 2, 3, 4], 1);
         let mut y = Tensor::default();
         f.forward(&x, &mut y, Mode::Train).unwrap();
         assert_eq!(y.shape(), &[5, 24]);

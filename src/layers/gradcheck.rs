@@ -21,7 +21,6 @@
 //! ([`crate::layers::Layer::set_frozen_pattern`]), which leaves value and gradient there
 //! unchanged and makes the function smooth around it.
 
-use crate::init::Rng;
 use crate::layers::{Layer, Mode};
 use crate::tensor::Tensor;
 
@@ -31,13 +30,6 @@ const ATOL: f64 = 1e-3;
 const RTOL: f64 = 1e-2;
 /// Entries checked per tensor at most (spread evenly over the tensor).
 const MAX_CHECKS: usize = 48;
-
-/// A tensor with values uniform in [−1, 1).
-pub fn random_tensor(shape: &[usize], seed: u64) -> Tensor {
-    let mut rng = Rng::new(seed);
-    let n = shape.iter().product();
-    Tensor::from_vec(shape, (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()).expect("length matches shape")
-}
 
 /// `Σ r ⊙ y` in f64.
 pub fn weighted_sum(r: &[f32], y: &[f32]) -> f64 {
@@ -68,7 +60,7 @@ pub fn check_layer(layer: &mut dyn Layer, x: &Tensor, mode: Mode, seed: u64) -> 
     let err = |e: crate::error::Error| e.to_string();
     let mut y = Tensor::default();
     layer.forward(x, &mut y, mode).map_err(err)?;
-    let r = random_tensor(y.shape(), seed ^ 0x5EED);
+    let r = Tensor::random(y.shape(), seed ^ 0x5EED);
     for p in layer.params_mut() {
         p.zero_grad();
     }

@@ -80,7 +80,11 @@ impl Param {
 
 /// One layer of a sequential network. Shapes are per sample (no batch dimension) and fixed at
 /// construction from the input shape, so a wrong input is caught before any work is done.
-pub trait Layer: Send + Sync {
+///
+/// Layers know nothing of each other: a network that runs some of them as one pass (a
+/// convolution with the pool after it) does so by its own fusion plan, through the kernels in
+/// [`crate::kernels`], and finds the concrete layers it fuses through [`AsAny`].
+pub trait Layer: Send + Sync + AsAny {
     /// Short type name for summaries (`Conv2d`, `MaxPool2d`, …).
     fn kind(&self) -> &'static str;
 
@@ -123,37 +127,25 @@ pub trait Layer: Send + Sync {
         None
     }
 
-    /// This layer, a ReLU if `relu`, and a 2×2, stride-2 max pool in one pass, writing the
-    /// pool's output into `y`; `None` when this layer does not fuse them in this mode (only
-    /// convolutions do: [`Conv2d::forward_max_pool`]). After a training-mode fused forward,
-    /// [`Layer::backward_max_pool`] is the backward of all of them.
-    fn forward_max_pool(&mut self, _x: &Tensor, _y: &mut Tensor, _relu: bool, _mode: Mode) -> Option<Result<()>> {
-        None
-    }
-
-    /// The backward of a training-mode [`Layer::forward_max_pool`] on `x`, with the pool's
-    /// output `y` and its gradient `dy`: `dx = ∂L/∂x` and, with `param_grads`, this layer's
-    /// parameter gradients.
-    fn backward_max_pool(&mut self, _x: &Tensor, _y: &Tensor, _dy: &Tensor, _dx: Option<&mut Tensor>, _param_grads: bool) -> Result<()> {
-        Err(crate::error::Error::config(format!("{} does not run fused with max pooling", self.kind())))
-    }
-
-    /// This layer applied to `max(0, x)` — a ReLU and this layer in one pass, writing only
-    /// this layer's output into `y`; `None` when this layer cannot (only max pooling can: the
-    /// maximum clamped at zero). Works in training: [`Layer::backward_after_relu`] follows.
-    fn forward_after_relu(&mut self, _x: &Tensor, _y: &mut Tensor) -> Option<Result<()>> {
-        None
-    }
-
-    /// The backward of [`Layer::forward_after_relu`] on the ReLU's input `x`, with this
-    /// layer's output `y`: `dx = ∂L/∂x` through both layers.
-    fn backward_after_relu(&mut self, _x: &Tensor, _y: &Tensor, _dy: &Tensor, _dx: &mut Tensor) -> Result<()> {
-        Err(crate::error::Error::config(format!("{} does not run fused with a ReLU", self.kind())))
-    }
-
     /// Forward floating-point operations per sample (multiply-add = 2); 0 where negligible.
     fn flops(&self) -> usize {
         0
+    }
+}
+
+/// Access to a layer's concrete type (`layer.as_any_mut().downcast_mut::<Conv2d>()`), for
+/// code that treats some layers specially; implemented for every layer type.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 

@@ -123,7 +123,7 @@ pub fn mse(pred: &Tensor, target: &[f32], dpred: Option<&mut Tensor>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{compare, random_tensor};
+    use crate::layers::gradcheck::compare;
 
     /// Hand-computed: logits [0, ln 3] → p = [1/4, 3/4]; label 1 → L = −ln(3/4) = 0.287 682;
     /// with weights [1, 2], L = 0.575 364 and ∂L/∂z = 2·([1/4, 3/4] − [0, 1]) = [0.5, −0.5].
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn cross_entropy_gradient_matches_finite_differences() {
-        let mut z = random_tensor(&[4, 5], 1);
+        let mut z = Tensor::random(&[4, 5], 1);
         z.data.iter_mut().for_each(|v| *v *= 3.0);
         let labels = [0u8, 4, 2, 2];
         let mut l = SoftmaxCrossEntropy::new(5, Some(&[0.5, 1.0, 2.0, 1.5, 0.7])).unwrap();
@@ -186,7 +186,7 @@ mod tests {
         let r = mse(&y, &[0.0, 1.0], Some(&mut d)).unwrap();
         assert!((r.loss - 1.25).abs() < 1e-9);
         assert_eq!(d.data, vec![0.5, 1.0]);
-        let y = random_tensor(&[3, 2], 5);
+        let y = Tensor::random(&[3, 2], 5);
         let t = [0.1, -0.3, 0.7, 0.0, 0.5, -1.0];
         mse(&y, &t, Some(&mut d)).unwrap();
         let mut yp = y.clone();

@@ -194,7 +194,8 @@ pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::random_tensor;
+    use crate::tensor::Tensor;
+    
     use crate::layers::Mode;
 
     fn tmp(name: &str) -> std::path::PathBuf {
@@ -209,7 +210,7 @@ mod tests {
             let arch = Architecture::builtin(name).unwrap();
             let mut m = Sequential::new(&arch, 11).unwrap();
             // Move the batch-norm running statistics off their defaults so they are tested.
-            let x = random_tensor(&[8, 1, 28, 28], 1);
+            let x = Tensor::random(&[8, 1, 28, 28], 1);
             m.forward(&x, Mode::Train).unwrap();
             let path = tmp(&format!("{name}.safetensors"));
             let mut extra = HashMap::new();

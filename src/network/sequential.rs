@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::layers::{Activation, ActivationKind, BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, Mode, Param, Pool2d, PoolKind};
 use crate::tensor::Tensor;
+use super::fusion::{self, Fusion, FusionPlan, Step};
 
 /// A sequential network.
 pub struct Sequential {
@@ -23,21 +24,11 @@ pub struct Sequential {
     /// Eval-mode chunking buffers: one chunk of input, the whole batch's output.
     eval_in: Tensor,
     eval_out: Tensor,
-    /// Per layer: it is followed by a 2×2, stride-2 max pool, directly (`Some(false)`) or after
-    /// a ReLU (`Some(true)`), which may run fused with it ([`Layer::forward_max_pool`]: every
-    /// convolution, in training and inference).
-    fusable: Vec<Option<bool>>,
-    /// The last forward fused layers, so some activations are stale and no backward may follow.
-    fused_last: bool,
-    /// Per layer: it is a ReLU followed by max pooling, which run as one pass
-    /// ([`Layer::forward_after_relu`]) in training and inference alike.
-    relu_then_max_pool: Vec<bool>,
-    /// Per layer: the last forward ran this ReLU fused into the pool after it, so its own
-    /// activation is stale and the backward runs the pair as one.
-    relu_fused: Vec<bool>,
-    /// Per pool layer: the last training forward ran it fused into this earlier layer (a
-    /// convolution, with or without a ReLU between), whose backward runs them all.
-    pool_fused_into: Vec<Option<usize>>,
+    /// Which runs of layers may execute as one pass ([`super::fusion`]).
+    plan: FusionPlan,
+    /// The steps the last forward ran, in order, and its mode (a backward walks them back).
+    steps: Vec<Step>,
+    steps_mode: Mode,
 }
 
 /// Images per chunk when a large batch is run in eval mode. 128 since convolutions fuse the
@@ -45,24 +36,6 @@ pub struct Sequential {
 /// `profile_step … infer` runs, 128 beat 64 for `keras` (5 of 5) and `lenet` (4 of 5) and
 /// 256 for `small` (4 of 4).
 pub const EVAL_CHUNK: usize = 128;
-
-/// `Some(relu)` when layer `i` is followed by a 2×2, stride-2 max pool: after a ReLU
-/// (`Some(true)`, layers `i + 1` and `i + 2`) or directly (`Some(false)`, layer `i + 1`).
-fn max_pool_follows(layers: &[LayerSpec], i: usize) -> Option<bool> {
-    let pool_2x2 = |spec: &LayerSpec| {
-        matches!(spec, LayerSpec::MaxPool2d { kernel, stride } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2])
-    };
-    match layers.get(i + 1..)? {
-        [LayerSpec::Relu, pool, ..] if pool_2x2(pool) => Some(true),
-        [pool, ..] if pool_2x2(pool) => Some(false),
-        _ => None,
-    }
-}
-
-/// True when layer `i` is a ReLU and layer `i + 1` a max pool.
-fn relu_then_max_pool(layers: &[LayerSpec], i: usize) -> bool {
-    matches!(layers.get(i..i + 2), Some([LayerSpec::Relu, LayerSpec::MaxPool2d { .. }]))
-}
 
 /// Builds one layer for a per-sample input shape.
 fn build_layer(spec: &LayerSpec, input: &[usize], arch: &Architecture, index: usize, rng: &mut Rng, seed: u64) -> Result<Box<dyn Layer>> {
@@ -136,11 +109,9 @@ impl Sequential {
             layers,
             lr_factors: vec![1.0; n],
             acts: (0..n).map(|_| Tensor::default()).collect(),
-            fusable: (0..n).map(|i| max_pool_follows(&arch.layers, i)).collect(),
-            fused_last: false,
-            relu_then_max_pool: (0..n).map(|i| relu_then_max_pool(&arch.layers, i)).collect(),
-            relu_fused: vec![false; n],
-            pool_fused_into: vec![None; n],
+            plan: FusionPlan::new(&arch.layers),
+            steps: Vec::with_capacity(n),
+            steps_mode: Mode::Eval,
             grad_cur: Tensor::default(),
             grad_next: Tensor::default(),
             eval_in: Tensor::default(),
@@ -239,16 +210,12 @@ impl Sequential {
     /// with its running statistics and does not update them, so a frozen layer's state stays
     /// bit-identical; no gradient ever flows into that prefix (see [`Sequential::backward`]).
     ///
-    /// With `fuse`, a ReLU followed by max pooling runs as one pass
-    /// ([`Layer::forward_after_relu`]; the ReLU's own activation is not formed), and a layer
-    /// that can run with the (ReLU and) max pool after it in this mode
-    /// ([`Layer::forward_max_pool`]) writes the pool's output directly; after a training
-    /// forward, [`Layer::backward_max_pool`] runs back through all of them.
+    /// With `fuse`, the runs of layers the fusion plan allows execute as one pass where it
+    /// takes them ([`super::fusion`]); the steps taken are recorded for the backward.
     fn forward_layers(&mut self, x: &Tensor, mode: Mode, fuse: bool) -> Result<()> {
         let frozen_prefix = self.lr_factors.iter().take_while(|&&f| f == 0.0).count();
-        self.fused_last = false;
-        self.relu_fused.iter_mut().for_each(|f| *f = false);
-        self.pool_fused_into.iter_mut().for_each(|f| *f = None);
+        self.steps.clear();
+        self.steps_mode = mode;
         let mut i = 0;
         while i < self.layers.len() {
             let (before, after) = self.acts.split_at_mut(i);
@@ -256,31 +223,27 @@ impl Sequential {
             // Frozen layers run in eval mode within a training forward: not fused there, so a
             // backward through them (for an input gradient) finds their activations.
             let layer_mode = if i < frozen_prefix { Mode::Eval } else { mode };
-            if let (true, Some(relu)) = (fuse && layer_mode == mode, self.fusable[i]) {
-                // The pool is layer i + 2 after a ReLU, else i + 1.
-                let pool = if relu { 2 } else { 1 };
-                if let Some(done) = self.layers[i].forward_max_pool(input, &mut after[pool], relu, mode) {
+            if let Some(fusion) = self.plan.at(i).filter(|_| fuse) {
+                let step = Step::Fused { first: i, fusion };
+                let last = step.span().1;
+                if let Some(done) = fusion::try_forward(&mut self.layers, i, fusion, input, &mut after[last - i], mode, layer_mode == mode) {
                     done?;
-                    match mode {
-                        Mode::Eval => self.fused_last = true,
-                        Mode::Train => self.pool_fused_into[i + pool] = Some(i),
-                    }
-                    i += pool + 1;
-                    continue;
-                }
-            }
-            if fuse && self.relu_then_max_pool[i] {
-                if let Some(done) = self.layers[i + 1].forward_after_relu(input, &mut after[1]) {
-                    done?;
-                    self.relu_fused[i] = true;
-                    i += 2;
+                    self.steps.push(step);
+                    i = last + 1;
                     continue;
                 }
             }
             self.layers[i].forward(input, &mut after[0], layer_mode)?;
+            self.steps.push(Step::Layer(i));
             i += 1;
         }
         Ok(())
+    }
+
+    /// True when the last forward ran in eval mode with a convolution fused with its pool:
+    /// the convolution's activations are stale and no backward may follow.
+    fn fused_last(&self) -> bool {
+        self.steps_mode == Mode::Eval && self.steps.iter().any(|s| matches!(s, Step::Fused { fusion: Fusion::ConvMaxPool { .. }, .. }))
     }
 
     /// True when layer `i` has parameters the optimizer updates.
@@ -301,7 +264,7 @@ impl Sequential {
     }
 
     fn backward_impl(&mut self, x: &Tensor, dlogits: &Tensor, mut input_grad: Option<&mut Tensor>) -> Result<()> {
-        if self.fused_last {
+        if self.fused_last() {
             return Err(Error::config("backward needs a training-mode forward first (the last forward ran in eval mode with fused layers)"));
         }
         let last = self.layers.len() - 1;
@@ -313,37 +276,20 @@ impl Sequential {
                 None => return Ok(()),
             }
         };
-        let mut i = last + 1;
-        while i > first {
-            i -= 1;
-            let dy = if i == last { dlogits } else { &self.grad_cur };
-            if let Some(conv) = self.pool_fused_into[i].filter(|&c| c >= first) {
-                // A pool (and ReLU) fused into layer `conv`: back through all of them at once.
-                let trains = self.trains(conv);
-                let input = if conv == 0 { x } else { &self.acts[conv - 1] };
-                let dx = if conv > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
-                self.layers[conv].backward_max_pool(input, &self.acts[i], dy, dx, trains)?;
-                std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
-                i = conv;
-                continue;
+        for k in (0..self.steps.len()).rev() {
+            let step = self.steps[k];
+            let (start, end) = step.span();
+            if end < first {
+                break;
             }
-            if i > first && self.relu_fused[i - 1] {
-                // A ReLU (layer i − 1) fused into this max pool: back through both at once.
-                let relu = i - 1;
-                let input = if relu == 0 { x } else { &self.acts[relu - 1] };
-                let dx = if relu > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
-                if let Some(dx) = dx {
-                    self.layers[i].backward_after_relu(input, &self.acts[i], dy, dx)?;
-                }
-                std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
-                i = relu;
-                continue;
+            let dy = if end == last { dlogits } else { &self.grad_cur };
+            let input = if start == 0 { x } else { &self.acts[start - 1] };
+            let trains = self.trains(start);
+            let dx = if start > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
+            match step {
+                Step::Layer(i) => self.layers[i].backward(input, &self.acts[i], dy, dx, trains)?,
+                Step::Fused { first: f, fusion } => fusion::backward(&mut self.layers, f, fusion, input, &self.acts[end], dy, dx, trains)?,
             }
-            let trains = self.trains(i);
-            let input = if i == 0 { x } else { &self.acts[i - 1] };
-            let y = &self.acts[i];
-            let dx = if i > first { Some(&mut self.grad_next) } else { input_grad.as_deref_mut() };
-            self.layers[i].backward(input, y, dy, dx, trains)?;
             std::mem::swap(&mut self.grad_cur, &mut self.grad_next);
         }
         Ok(())
@@ -409,50 +355,13 @@ impl Sequential {
     pub fn flops(&self) -> usize {
         self.layers.iter().map(|l| l.flops()).sum()
     }
-
-    /// The Keras-style table: layer, output shape, parameter count.
-    pub fn summary(&self) -> String {
-        let mut rows = vec![("Layer (type)".to_string(), "Output shape".to_string(), "Param #".to_string())];
-        rows.push(("input".to_string(), format!("{:?}", self.arch.input), "0".into()));
-        let mut total = 0;
-        let mut non_trainable = 0;
-        for (i, l) in self.layers.iter().enumerate() {
-            let count: usize = l.params().iter().map(|p| p.value.len()).sum();
-            let frozen: usize = l.params().iter().filter(|p| !p.is_trainable() || self.lr_factors[i] == 0.0).map(|p| p.value.len()).sum();
-            total += count;
-            non_trainable += frozen;
-            let d = l.describe();
-            let name = if d.is_empty() { format!("{i}: {}", l.kind()) } else { format!("{i}: {} ({d})", l.kind()) };
-            let name = if self.lr_factors[i] == 0.0 && count > 0 { format!("{name} [frozen]") } else { name };
-            rows.push((name, format!("{:?}", l.output_shape()), count.to_string()));
-        }
-        let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0) + 2;
-        let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0) + 2;
-        let w2 = rows.iter().map(|r| r.2.chars().count()).max().unwrap_or(0);
-        let rule = "─".repeat(w0 + w1 + w2);
-        let mut out = format!("Model: {}\n{rule}\n", self.arch.name);
-        for (i, (a, b, c)) in rows.iter().enumerate() {
-            let pad0 = w0 - a.chars().count();
-            let pad1 = w1 - b.chars().count();
-            out += &format!("{a}{}{b}{}{c:>w2$}\n", " ".repeat(pad0), " ".repeat(pad1));
-            if i == 0 {
-                out += &format!("{rule}\n");
-            }
-        }
-        out += &format!(
-            "{rule}\nTotal params: {total}\nTrainable params: {}\nNon-trainable params: {non_trainable}\nForward FLOPs per image: {}\n",
-            total - non_trainable,
-            self.flops()
-        );
-        out
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::network::arch::BUILTIN_NAMES;
-    use crate::layers::gradcheck::{compare, random_tensor};
+    use crate::layers::gradcheck::compare;
     use crate::network::loss::SoftmaxCrossEntropy;
 
     /// Parameter counts, worked by hand:
@@ -486,7 +395,7 @@ mod tests {
     fn chunked_eval_matches_small_batches() {
         let mut m = Sequential::new(&Architecture::builtin("small").unwrap(), 1).unwrap();
         let n = EVAL_CHUNK * 2 + 5;
-        let x = random_tensor(&[n, 1, 28, 28], 3);
+        let x = Tensor::random(&[n, 1, 28, 28], 3);
         let all = m.forward(&x, Mode::Eval).unwrap().clone();
         assert_eq!(all.shape(), &[n, 10]);
         for i in [0, EVAL_CHUNK, n - 1] {
@@ -512,16 +421,16 @@ mod tests {
     fn check_fused_eval(name: &str, relu: bool) {
         let mut m = Sequential::new(&Architecture::builtin(name).unwrap(), 2).unwrap();
         let convs: Vec<usize> = (0..m.layers.len()).filter(|&i| m.layers[i].kind() == "Conv2d").collect();
-        assert!(convs.iter().all(|&i| m.fusable[i] == Some(relu)), "{name}: every convolution is followed by a pool");
+        assert!(convs.iter().all(|&i| matches!(m.plan.at(i), Some(Fusion::ConvMaxPool { relu: r, .. }) if r == relu)), "{name}: every convolution is followed by a pool");
         let n = EVAL_CHUNK + 3;
-        let x = random_tensor(&[n, 1, 28, 28], 4);
+        let x = Tensor::random(&[n, 1, 28, 28], 4);
         let fused = m.forward(&x, Mode::Eval).unwrap().clone();
-        assert!(m.fused_last);
+        assert!(m.fused_last());
         let mut dl = Tensor::default();
         dl.resize(n, &[10]);
         assert!(m.backward(&x, &dl).is_err(), "backward after a fused forward is an error");
         let whole = m.forward_keeping_activations(&x).unwrap().clone();
-        assert!(!m.fused_last);
+        assert!(!m.fused_last());
         for (a, b) in fused.data.iter().zip(&whole.data) {
             assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{name}: {a} vs {b}");
         }
@@ -551,12 +460,12 @@ mod tests {
         let archs = ["keras", "small", "lenet", "scratch8"].map(|name| Architecture::builtin(name).unwrap());
         for arch in archs.into_iter().chain([first_relu]) {
             let n = 5;
-            let x = random_tensor(&[n, 1, 28, 28], 7);
-            let dl = random_tensor(&[n, 10], 8);
+            let x = Tensor::random(&[n, 1, 28, 28], 7);
+            let dl = Tensor::random(&[n, 10], 8);
             let run = |fuse: bool| {
                 let mut m = Sequential::new(&arch, 3).unwrap();
                 m.forward_layers(&x, Mode::Train, fuse).unwrap();
-                let fused_any = m.relu_fused.iter().any(|&f| f) || m.pool_fused_into.iter().any(Option::is_some);
+                let fused_any = m.steps.iter().any(|s| matches!(s, Step::Fused { .. }));
                 assert_eq!(fused_any, fuse, "{}", arch.name);
                 let out = m.output().clone();
                 let mut dx = Tensor::default();
@@ -623,7 +532,7 @@ mod tests {
             }
         });
         let [c, h, w] = arch.input;
-        let x = random_tensor(&[batch, c, h, w], seed + 1);
+        let x = Tensor::random(&[batch, c, h, w], seed + 1);
         let labels: Vec<u8> = (0..batch).map(|i| (i * 3 % arch.outputs()) as u8).collect();
         let mut loss = SoftmaxCrossEntropy::new(arch.outputs(), None).unwrap();
         let mut dlogits = Tensor::default();
@@ -719,7 +628,7 @@ mod tests {
         let arch = Architecture::builtin("lenet").unwrap();
         let mut m = Sequential::new(&arch, 3).unwrap();
         m.freeze_first(4).unwrap();
-        let x = random_tensor(&[3, 1, 28, 28], 4);
+        let x = Tensor::random(&[3, 1, 28, 28], 4);
         let logits = m.forward(&x, Mode::Train).unwrap().clone();
         let mut loss = SoftmaxCrossEntropy::new(10, None).unwrap();
         let mut d = Tensor::default();

@@ -1,0 +1,260 @@
+//! The convolution lowered onto GEMMs through columns: im2col columns `cols[K, P]`
+//! (`y = W · cols`), or, for stride-1 layers with at least [`super::ROWS_MIN_CHANNELS`] input
+//! channels, channels-last rows `rows[P, K]` (`y = W' · rowsᵀ`, with `W'` the weight's kernel
+//! index reordered like the rows, `(ki, kj, c)`), which the GEMM reads without repacking.
+//!
+//! A training forward keeps every sample's columns for the weight gradient; an inference
+//! forward keeps one buffer per chunk (a backward after it rebuilds each sample's columns).
+
+use super::{chunk_len, ensure_work, fill_bias, ConvGrads, ConvKernel, ConvWeights, Lowering, OutputGrad, SPLIT_CHANNELS_MIN_MACS};
+use crate::kernels::gemm::{sgemm, Strides};
+use crate::kernels::pool::{max_pool_2x2_planes, max_unpool_2x2};
+use crate::kernels::simd;
+use rayon::prelude::*;
+
+impl ConvKernel {
+    /// Sizes `cols` for a batch of `n` (every sample's with `keep`, else one per chunk) and
+    /// records whether they will all be there for a backward.
+    fn size_columns(&mut self, n: usize, keep: bool) {
+        let (kk, p) = (self.geo.col_rows(), self.geo.out_pixels());
+        let chunk = chunk_len(n);
+        let cols_per_chunk = if keep { chunk } else { 1 };
+        self.cols.resize(n.div_ceil(chunk) * cols_per_chunk * kk * p, 0.0);
+        self.cols_cached_for = keep.then_some(n);
+    }
+
+    /// The im2col forward: per sample `y = W · im2col(x) + b`. A single image large enough
+    /// splits its output channels across threads (latency) instead of samples.
+    pub(super) fn forward_im2col(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], keep: bool) {
+        self.size_columns(n, keep);
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let (in_len, out_len) = (geo.in_len(), oc * p);
+        let (weight, bias) = (w.weight, w.bias);
+        let threads = rayon::current_num_threads();
+        if n == 1 && threads > 1 && oc * kk * p >= SPLIT_CHANNELS_MIN_MACS {
+            let cols = &mut self.cols[..kk * p];
+            geo.im2col(x, cols);
+            let cols = &*cols;
+            let rows = oc.div_ceil(threads);
+            y.par_chunks_mut(rows * p).zip(weight.par_chunks(rows * kk)).enumerate().for_each(|(t, (ys, w))| {
+                let m = w.len() / kk;
+                for (o, row) in ys.chunks_mut(p).enumerate() {
+                    row.fill(bias.map_or(0.0, |b| b[t * rows + o]));
+                }
+                sgemm(m, kk, p, 1.0, w, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
+            });
+            return;
+        }
+        let chunk = chunk_len(n);
+        let cols_per_chunk = if keep { chunk } else { 1 };
+        y.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p)).for_each(|((ys, xs), cols)| {
+            for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                let c = if keep { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
+                geo.im2col(xs, c);
+                fill_bias(ys, bias, p);
+                sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), c, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
+            }
+        });
+    }
+
+    /// Makes `kernels` the weight in the rows' order, `W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj]`,
+    /// unless it already is.
+    fn ensure_rows_kernels(&mut self, weight: &[f32]) {
+        if self.kernels_fresh {
+            return;
+        }
+        let geo = self.geo;
+        let kk = geo.col_rows();
+        let (c, taps) = (geo.channels, geo.kernel_h * geo.kernel_w);
+        self.kernels.resize(self.out_channels * kk, 0.0);
+        for (dst, src) in self.kernels.chunks_mut(kk).zip(weight.chunks(kk)) {
+            for ch in 0..c {
+                for k in 0..taps {
+                    dst[k * c + ch] = src[ch * taps + k];
+                }
+            }
+        }
+        self.kernels_fresh = true;
+    }
+
+    /// The forward through channels-last rows: per sample `y = W' · rowsᵀ + b`.
+    pub(super) fn forward_rows(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], keep: bool) {
+        self.size_columns(n, keep);
+        self.ensure_rows_kernels(w.weight);
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let (in_len, out_len) = (geo.in_len(), oc * p);
+        let chunk = chunk_len(n);
+        let padded = ensure_work(&mut self.work, n.div_ceil(chunk), geo.padded_hwc_len());
+        let cols_per_chunk = if keep { chunk } else { 1 };
+        let weight = &self.kernels;
+        let bias = w.bias;
+        y.par_chunks_mut(chunk * out_len)
+            .zip(x.par_chunks(chunk * in_len))
+            .zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p))
+            .zip(padded.par_iter_mut())
+            .for_each(|(((ys, xs), rows), padded)| {
+                for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                    let r = if keep { &mut rows[i * kk * p..(i + 1) * kk * p] } else { &mut rows[..kk * p] };
+                    geo.im2row(xs, &mut padded[..geo.padded_hwc_len()], r);
+                    fill_bias(ys, bias, p);
+                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), r, Strides::transposed(kk), 1.0, ys, Strides::row_major(p));
+                }
+            });
+    }
+
+    /// [`ConvKernel::forward_pooled`] through im2col columns or rows: each sample's
+    /// convolution goes to a per-thread scratch and is pooled from there, so the full output
+    /// never reaches memory. With `record`, every sample's columns are kept (as a training
+    /// forward keeps them) and each window's choice recorded.
+    pub(super) fn forward_pooled_columns(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], relu: bool, record: bool) {
+        let rows = matches!(self.lowering, Lowering::Rows);
+        if rows {
+            self.ensure_rows_kernels(w.weight);
+        }
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let chunk = chunk_len(n);
+        let (in_len, out_len) = (geo.in_len(), oc * (geo.out_h / 2) * (geo.out_w / 2));
+        let chunks = n.div_ceil(chunk);
+        let padded_len = if rows { geo.padded_hwc_len() } else { 0 };
+        let work = ensure_work(&mut self.work, chunks, oc * p + padded_len);
+        // Training keeps every sample's columns (sample s at s·K·P) and choices; inference one
+        // column buffer per chunk and no choices (one unused byte per chunk, for the zip).
+        let cols_per_chunk = if record { chunk } else { 1 };
+        self.cols.resize(chunks * cols_per_chunk * kk * p, 0.0);
+        let choices_per_chunk = if record { chunk * out_len } else { 1 };
+        self.pool_choice.resize(if record { n * out_len } else { chunks }, 0);
+        let weight = if rows { &self.kernels } else { w.weight };
+        let bias = w.bias;
+        y.par_chunks_mut(chunk * out_len)
+            .zip(x.par_chunks(chunk * in_len))
+            .zip(work.par_iter_mut())
+            .zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p))
+            .zip(self.pool_choice.par_chunks_mut(choices_per_chunk))
+            .for_each(|((((ys, xs), work), cols), choices)| {
+                let (conv, rest) = work.split_at_mut(oc * p);
+                let padded = &mut rest[..padded_len];
+                for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                    let cols = if record { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
+                    fill_bias(conv, bias, p);
+                    if rows {
+                        geo.im2row(xs, padded, cols);
+                        sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::transposed(kk), 1.0, conv, Strides::row_major(p));
+                    } else {
+                        geo.im2col(xs, cols);
+                        sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, conv, Strides::row_major(p));
+                    }
+                    let choice = record.then(|| &mut choices[i * out_len..(i + 1) * out_len]);
+                    max_pool_2x2_planes(conv, oc, geo.out_h, geo.out_w, relu, ys, choice);
+                }
+            });
+        if record {
+            self.cols_cached_for = Some(n);
+            self.pooled_for = Some(n);
+        }
+    }
+
+    /// The backward through columns, sample by sample within each thread's chunk: the output
+    /// gradient (rebuilt from the pool's choices for a pooled one), then `∂W += dy · colsᵀ`
+    /// (or `dy · rows`), `∂b += Σ dy`, and `∂x = col2im(Wᵀ · dy)`.
+    pub(super) fn backward_columns(&mut self, weight: &[f32], x: &[f32], n: usize, grad: OutputGrad, dx: Option<&mut [f32]>, grads: Option<ConvGrads>) {
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let (in_len, out_len) = (geo.in_len(), oc * p);
+        let chunk = chunk_len(n);
+        let chunks = n.div_ceil(chunk);
+        let cached = self.cols_cached_for == Some(n);
+        let param_grads = grads.is_some();
+        let rows = matches!(self.lowering, Lowering::Rows);
+        let padded_len = if rows && !cached { geo.padded_hwc_len() } else { 0 };
+        // A pooled gradient is spread back onto one sample's output at a time.
+        let (pooled_len, unpooled_len) = match grad {
+            OutputGrad::Full(_) => (0, 0),
+            OutputGrad::Pooled(_) => (oc * (geo.out_h / 2) * (geo.out_w / 2), out_len),
+        };
+        let work = ensure_work(&mut self.work, chunks, oc * kk + oc + 2 * kk * p + padded_len + unpooled_len);
+        let cols = &self.cols;
+        let choice = &self.pool_choice;
+        let body = |ci: usize, mut dxs: Option<&mut [f32]>, work: &mut Vec<f32>| {
+            let samples = chunk.min(n - ci * chunk);
+            let first = ci * chunk;
+            let (dw, rest) = work.split_at_mut(oc * kk);
+            let (db, rest) = rest.split_at_mut(oc);
+            let (dcols, rest) = rest.split_at_mut(kk * p);
+            let (own_cols, rest) = rest.split_at_mut(kk * p);
+            let (padded, rest) = rest.split_at_mut(padded_len);
+            let unpooled = &mut rest[..unpooled_len];
+            if param_grads {
+                dw.fill(0.0);
+                db.fill(0.0);
+            }
+            for s in first..first + samples {
+                let i = s - first;
+                let dys: &[f32] = match grad {
+                    OutputGrad::Full(dy) => &dy[s * out_len..(s + 1) * out_len],
+                    OutputGrad::Pooled(dy) => {
+                        let at = s * pooled_len..(s + 1) * pooled_len;
+                        max_unpool_2x2(&dy[at.clone()], &choice[at], oc, geo.out_h, geo.out_w, unpooled);
+                        unpooled
+                    }
+                };
+                if param_grads {
+                    let c: &[f32] = if cached {
+                        &cols[s * kk * p..(s + 1) * kk * p]
+                    } else if rows {
+                        // After an inference forward: build this sample's rows.
+                        geo.im2row(&x[s * in_len..(s + 1) * in_len], padded, own_cols);
+                        own_cols
+                    } else {
+                        geo.im2col(&x[s * in_len..(s + 1) * in_len], own_cols);
+                        own_cols
+                    };
+                    if rows {
+                        // ∂W (kernel index channels-last) += dy · rows.
+                        sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::row_major(kk), 1.0, dw, Strides::row_major(kk));
+                    } else {
+                        sgemm(oc, p, kk, 1.0, dys, Strides::row_major(p), c, Strides::transposed(p), 1.0, dw, Strides::row_major(kk));
+                    }
+                    for (d, row) in db.iter_mut().zip(dys.chunks(p)) {
+                        *d += simd::sum(row);
+                    }
+                }
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    let d = &mut dxs[i * in_len..(i + 1) * in_len];
+                    sgemm(kk, oc, p, 1.0, weight, Strides::transposed(kk), dys, Strides::row_major(p), 0.0, dcols, Strides::row_major(p));
+                    d.fill(0.0);
+                    geo.col2im_add(dcols, d);
+                }
+            }
+        };
+        match dx {
+            Some(dx) => dx.par_chunks_mut(chunk * in_len).zip(work.par_iter_mut()).enumerate().for_each(|(ci, (dxs, w))| body(ci, Some(dxs), w)),
+            None => work.par_iter_mut().enumerate().for_each(|(ci, w)| body(ci, None, w)),
+        }
+        let Some(mut grads) = grads else { return };
+        let (c, taps) = (geo.channels, geo.kernel_h * geo.kernel_w);
+        for w in &self.work[..chunks] {
+            if rows {
+                // Back from (oc, ki, kj, c) to the weight's (oc, c, ki, kj).
+                for (g, v) in grads.weight.chunks_mut(kk).zip(w[..oc * kk].chunks(kk)) {
+                    for ch in 0..c {
+                        for k in 0..taps {
+                            g[ch * taps + k] += v[k * c + ch];
+                        }
+                    }
+                }
+            } else {
+                for (g, v) in grads.weight.iter_mut().zip(&w[..oc * kk]) {
+                    *g += v;
+                }
+            }
+            if let Some(bias) = grads.bias.as_deref_mut() {
+                for (g, v) in bias.iter_mut().zip(&w[oc * kk..oc * kk + oc]) {
+                    *g += v;
+                }
+            }
+        }
+    }
+}
