@@ -14,7 +14,7 @@ use digitnet::layers::activation::softmax_row;
 use digitnet::layers::Mode;
 use digitnet::tensor::Tensor;
 use digitnet::inference::builtin;
-use digitnet::vision::photo as preprocess;
+use digitnet::vision as preprocess;
 use digitnet::vision::segment;
 use image::{imageops, GrayImage, ImageBuffer, Luma, LumaA};
 use std::io::Cursor;

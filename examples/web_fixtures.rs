@@ -26,7 +26,7 @@ fn main() {
     draw_digit(&mut digit, test.image(1), 4, 15, 10);
     digit.save(dir.join("digit.png")).expect("writing digit.png");
     let mut rotated = vec![0u8; 784];
-    digitnet::tasks::rotation::rotate_into(test.image(1), &mut rotated, 28, 28, 30.0, 0);
+    digitnet::vision::rotate::rotate_into(test.image(1), &mut rotated, 28, 28, 30.0, 0);
     let mut photo = paper(150, 140, &mut rng);
     draw_digit(&mut photo, &rotated, 4, 15, 10);
     photo.save(dir.join("rotated.png")).expect("writing rotated.png");

@@ -187,7 +187,7 @@ fn predict_answers_as_predict_json_does_for_bytes_multipart_and_pixels() {
     }
     // And for a photo, the 28×28 image `predict --show` would write.
     let shown = post(&s, "/api/predict?show=true", Some("image/png"), &photo).json();
-    let want = digitnet::vision::photo::to_mnist(&digitnet::vision::photo::decode_luma(&photo, "photo").unwrap()).unwrap();
+    let want = digitnet::vision::to_mnist(&digitnet::vision::decode_luma(&photo, "photo").unwrap()).unwrap();
     let seen: Vec<u8> = shown["input"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u8).collect();
     assert_eq!(seen, want.to_vec());
 }

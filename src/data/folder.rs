@@ -5,7 +5,7 @@
 
 use super::Dataset;
 use crate::error::{Error, Result};
-use crate::vision::photo;
+use crate::vision::{load_luma, Gray};
 use std::path::Path;
 
 /// Most classes a folder data set may have (labels are bytes).
@@ -35,7 +35,7 @@ pub fn load(dir: &Path, rows: usize, cols: usize) -> Result<(Dataset, Vec<String
         let mut files: Vec<_> = read_dir(&dir.join(class))?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
         files.sort();
         for f in files {
-            let g = photo::load_luma(&f)?;
+            let g = load_luma(&f)?;
             images.extend_from_slice(&resize(&g, rows, cols));
             labels.push(label as u8);
         }
@@ -47,7 +47,7 @@ pub fn load(dir: &Path, rows: usize, cols: usize) -> Result<(Dataset, Vec<String
 }
 
 /// Area-averaging resize of a grey image to `rows × cols`.
-fn resize(g: &photo::Gray, rows: usize, cols: usize) -> Vec<u8> {
+fn resize(g: &Gray, rows: usize, cols: usize) -> Vec<u8> {
     if g.width == cols && g.height == rows {
         return g.pixels.clone();
     }

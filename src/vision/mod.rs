@@ -1,2 +1,55 @@
-pub mod photo;
+//! Vision: from an image file to what a network reads — MNIST-format 28×28 digits — and
+//! finding the digits in a photo of a number. Shared by `predict`, `read`, `angle`, `serve`,
+//! folder data sets and the library API ([`crate::inference`]).
+//!
+//! The photo pipeline, as MNIST itself was made, one file a stage:
+//! 1. [`decode`]: any PNG, JPEG, BMP, GIF, TIFF or WebP → luminance `L` (0 = black,
+//!    255 = white), `L = 0.299 R + 0.587 G + 0.114 B` (ITU-R 601, what PIL's "L" mode uses).
+//!    Transparent pixels are composited onto white paper, `L' = α L + (1 − α)·255`, unless the
+//!    visible content is itself light (α-weighted mean of `L` above 1/2: light ink on a
+//!    transparent sheet), which is composited onto black instead, so the ink always contrasts
+//!    with its backdrop. Decoding is bounded: at most [`MAX_IMAGE_BYTES`] read, at most
+//!    [`MAX_PIXELS`] decoded (checked from the header before any pixel buffer exists), and the
+//!    decoder's own allocation limit set.
+//! 2. [`ink`]: luminance → ink (0 = background, 255 = full ink, the MNIST convention).
+//!    * Polarity: the median of a border ring is compared with Otsu's threshold of the whole
+//!      image; a light border means dark ink on light paper, and the image is inverted
+//!      (`D = 255 − L`), otherwise `D = L`.
+//!    * Uneven light: a quadratic surface `B(u, v) = c₀ + c₁u + c₂v + c₃u² + c₄uv + c₅v²` is
+//!      fitted by least squares to the background pixels (`D` at or below Otsu's threshold),
+//!      twice, re-thresholding `F = D − B` in between; `F` is the ink with the paper removed.
+//!    * Otsu's threshold `T` on `F` splits background (median μ₀, robust deviation
+//!      σ₀ = 1.4826·MAD) from ink (median m₁).
+//!    * No ink at all: when `m₁ − μ₀ <` [`ink::MIN_INK_CONTRAST`] or `m₁ − μ₀ <`
+//!      [`ink::MIN_INK_SNR`]`·σ₀` (what Otsu finds in paper grain or sensor noise), the map is
+//!      all zero.
+//!    * Soft stroke edges are kept by hysteresis: the pixels above `T`, and every pixel above
+//!      `T_low = μ₀ + max(`[`ink::SOFT_EDGE_FRACTION`]`·(m₁ − μ₀),`[`ink::SOFT_EDGE_NOISE`]`·σ₀)`
+//!      connected to them (8-connectivity), get `ink = 255·(F − μ₀)/(m₁ − μ₀)` clamped to
+//!      [1, 255]: half the ink saturates, as in MNIST, and the anti-aliased edges keep their
+//!      grey levels. Every other pixel is 0.
+//! 3. [`components`] and [`mnist`]: the 8-connected components of the non-zero ink; specks
+//!    are dropped (see [`to_mnist`] for the rule); the rest is cropped and handed to
+//!    [`ink_to_mnist`]: fit a 20×20 box keeping the aspect ratio ([`resample`]:
+//!    area-averaging when shrinking, bilinear when enlarging), stretch so the brightest pixel
+//!    is 255, and shift by whole pixels so the centre of mass lands where MNIST's does (pixel
+//!    14, 14).
+//!
+//! Photos with a side longer than [`WORK_SIDE`] are shrunk (area-averaging) to that size before
+//! step 2; everything after decoding is O(pixels). [`segment`] finds the digits of a number
+//! with the same ink map and components; [`rotate`] turns images (the rotation task).
+
+pub mod components;
+pub mod decode;
+pub mod gray;
+pub mod ink;
+pub mod mnist;
+pub mod resample;
+pub mod rotate;
 pub mod segment;
+
+pub use decode::{decode_luma, load_luma, MAX_IMAGE_BYTES, MAX_PIXELS};
+pub use gray::Gray;
+pub use ink::ink_map;
+pub use mnist::{ink_to_mnist, to_mnist, WORK_SIDE};
+pub use segment::{find_digits, DigitBox};

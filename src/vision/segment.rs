@@ -1,8 +1,8 @@
 //! Finding the digits in a photo of a number (a postcode, an amount, several lines of them).
 //!
 //! The steps of [`find_digits`]:
-//! 1. The ink map of [`crate::vision::photo::ink_map`]: polarity, flattened background, Otsu's
-//!    threshold with soft edges (photos longer than [`crate::vision::photo::WORK_SIDE`] are
+//! 1. The ink map of [`crate::vision::ink_map`]: polarity, flattened background, Otsu's
+//!    threshold with soft edges (photos longer than [`crate::vision::WORK_SIDE`] are
 //!    shrunk first).
 //! 2. The 8-connected components of the ink (thresholded pixels and the soft edges connected
 //!    to them, so a faint join keeps a stroke whole). Specks, components with fewer than 1/50
@@ -22,7 +22,7 @@
 //!    Then each small part (longer side under `H/2`) joins the nearest digit within `H/5` (a
 //!    detached flag or stroke end), under the same height limit; a small part with no digit
 //!    that close is a mark, not a digit (a decimal point, a hyphen, dust) and is dropped, as is
-//!    anything whose longer side is under [`crate::vision::photo::MIN_DIGIT_SIDE`] (or 1/100 of
+//!    anything whose longer side is under [`crate::vision::components::MIN_DIGIT_SIDE`] (or 1/100 of
 //!    the image's longer side).
 //! 5. Touching digits are split: a digit wider than [`SPLIT_WIDTH`]` × H` is cut into
 //!    `n = max(2, round(w / W))` pieces, `W` the median width of the other digits (those at
@@ -42,7 +42,11 @@
 //! soft edges included.
 
 use crate::error::Result;
-use crate::vision::photo::{components, extract_patch, gap, ink_layer, ink_to_mnist, min_digit_side, no_digit, shrink_to, Component, Gray, InkLayer, WORK_SIDE};
+use crate::vision::components::{components, extract_patch, gap, min_digit_side, Component};
+use crate::vision::gray::{no_digit, Gray};
+use crate::vision::ink::{ink_layer, InkLayer};
+use crate::vision::mnist::{ink_to_mnist, WORK_SIDE};
+use crate::vision::resample::shrink_to;
 
 /// A digit wider than this many typical heights is taken for touching digits and split. A
 /// single MNIST digit is at most as wide as its box is tall (both fit the same 20×20 box at the
@@ -360,7 +364,7 @@ mod tests {
     //! photographed the same way comes back at 0.84 or more.
     use super::*;
     use crate::init::Rng;
-    use crate::vision::photo::tests::{check, corr_aligned, mnist_test, Canvas};
+    use crate::data::render::{check, corr_aligned, mnist_test, Canvas};
 
     /// Columns and rows of a 28×28 digit's non-zero pixels, inclusive: (x0, y0, x1, y1).
     fn ink_box(digit: &[u8]) -> (usize, usize, usize, usize) {

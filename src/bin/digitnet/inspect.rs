@@ -7,7 +7,7 @@ use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode};
 use digitnet::network::sequential::Sequential;
-use digitnet::vision::photo;
+use digitnet::vision as photo;
 use serde::Serialize;
 use digitnet::tensor::Tensor;
 use std::path::PathBuf;

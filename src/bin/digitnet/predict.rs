@@ -6,7 +6,7 @@ use clap::Args;
 use digitnet::layers::activation::softmax_row;
 use digitnet::layers::Mode;
 use digitnet::network::sequential::Sequential;
-use digitnet::vision::photo;
+use digitnet::vision as photo;
 use digitnet::vision::segment;
 use digitnet::tensor::Tensor;
 use serde::Serialize;

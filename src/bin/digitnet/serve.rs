@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
 use digitnet::network::sequential::Sequential;
-use digitnet::vision::photo;
+use digitnet::vision as photo;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

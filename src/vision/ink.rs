@@ -1,0 +1,339 @@
+//! Step 2 of the photo pipeline: luminance → ink (0 = background, 255 = full ink): polarity,
+//! uneven light flattened, Otsu's threshold keeping soft stroke edges (see the
+//! [module map](super)).
+
+use super::gray::{to_byte, Gray};
+
+/// Smallest difference, in grey levels of `F`, between the ink's median and the background's
+/// median for the image to count as having ink (about a tenth of the range). Smooth
+/// variations of blank paper (shading, JPEG blocks) stay far below it.
+pub const MIN_INK_CONTRAST: f32 = 24.0;
+
+/// The ink's median must also stand this many background deviations (σ₀ = 1.4826·MAD) above
+/// the background. Otsu's threshold on pure noise splits it into classes whose centres are
+/// 1.9–2.7 σ₀ apart (blank paper, noise σ 1–30, raw or JPEG); a faint pencil digit (contrast
+/// 50 under noise σ 8, JPEG) stands at 6.2, darker ink at 6.4 to 36 (`measure_no_ink_margins`).
+pub const MIN_INK_SNR: f32 = 3.5;
+
+/// Soft stroke edges reach down to this fraction of the ink contrast above the background…
+pub const SOFT_EDGE_FRACTION: f32 = 0.02;
+
+/// …and at least this many background deviations above it, so paper noise is not grown.
+pub const SOFT_EDGE_NOISE: f32 = 3.0;
+
+
+/// Otsu's threshold of a 256-bin histogram: the `t` maximising the between-class variance
+/// `ω₀ω₁(μ₀ − μ₁)²` of the classes `≤ t` and `> t`. Among equal maxima the middle one is
+/// taken. `None` when all values fall in one bin (nothing to separate).
+pub(crate) fn otsu(hist: &[u64; 256]) -> Option<usize> {
+    let total: u64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let (mut w0, mut sum0) = (0u64, 0f64);
+    let mut best = (-1f64, 0usize, 0usize);
+    for (t, &c) in hist.iter().enumerate().take(255) {
+        w0 += c;
+        sum0 += t as f64 * c as f64;
+        let w1 = total - w0;
+        if w0 == 0 || w1 == 0 {
+            continue;
+        }
+        let (m0, m1) = (sum0 / w0 as f64, (sum_all - sum0) / w1 as f64);
+        let between = w0 as f64 * w1 as f64 * (m0 - m1) * (m0 - m1);
+        if between > best.0 * (1.0 + 1e-12) {
+            best = (between, t, t);
+        } else if between >= best.0 * (1.0 - 1e-12) {
+            best.2 = t;
+        }
+    }
+    (best.0 > 0.0).then_some((best.1 + best.2) / 2)
+}
+
+pub(crate) fn histogram(values: impl Iterator<Item = f32>) -> [u64; 256] {
+    let mut h = [0u64; 256];
+    for v in values {
+        h[to_byte(v) as usize] += 1;
+    }
+    h
+}
+
+/// Median of a border ring `max(1, min(w, h)/20)` pixels thick.
+pub(crate) fn border_median(img: &Gray) -> u8 {
+    let t = (img.width.min(img.height) / 20).max(1);
+    let mut h = [0u64; 256];
+    for y in 0..img.height {
+        let row = &img.pixels[y * img.width..(y + 1) * img.width];
+        if y < t || y + t >= img.height {
+            row.iter().for_each(|&p| h[p as usize] += 1);
+        } else {
+            row[..t.min(img.width)].iter().chain(&row[img.width.saturating_sub(t)..]).for_each(|&p| h[p as usize] += 1);
+        }
+    }
+    let half = h.iter().sum::<u64>().div_ceil(2);
+    let mut acc = 0;
+    for (v, &c) in h.iter().enumerate() {
+        acc += c;
+        if acc >= half {
+            return v as u8;
+        }
+    }
+    255
+}
+
+/// Least-squares fit of `B(u, v) = Σ cₖ φₖ(u, v)`, φ = (1, u, v, u², uv, v²), `u, v ∈ (−1, 1)`,
+/// to the pixels of `d` where `is_bg` holds (sampled on a grid of at most ~250 000 points).
+/// Falls back to a plane, then a constant, when the normal equations are singular (a
+/// one-pixel-high strip, say). `None` when there are no background pixels at all.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with its indices
+pub(crate) fn fit_background(d: &[f32], w: usize, h: usize, is_bg: impl Fn(usize) -> bool) -> Option<Vec<f64>> {
+    let step = (((w * h) as f64 / 250_000.0).sqrt().floor() as usize).max(1);
+    let mut ata = [[0f64; 6]; 6];
+    let mut atb = [0f64; 6];
+    let mut n = 0usize;
+    for y in (0..h).step_by(step) {
+        let v = (2 * y + 1) as f64 / h as f64 - 1.0;
+        for x in (0..w).step_by(step) {
+            let i = y * w + x;
+            if !is_bg(i) {
+                continue;
+            }
+            let u = (2 * x + 1) as f64 / w as f64 - 1.0;
+            let phi = [1.0, u, v, u * u, u * v, v * v];
+            for r in 0..6 {
+                atb[r] += phi[r] * d[i] as f64;
+                for c in r..6 {
+                    ata[r][c] += phi[r] * phi[c];
+                }
+            }
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    for r in 0..6 {
+        for c in 0..r {
+            ata[r][c] = ata[c][r];
+        }
+    }
+    for k in [6, 3, 1] {
+        if n >= 4 * k {
+            if let Some(c) = solve(&ata, &atb, k) {
+                return Some(c);
+            }
+        }
+    }
+    Some(vec![atb[0] / ata[0][0]])
+}
+
+/// Solves the leading `k×k` block of `a x = b` by Gaussian elimination with partial pivoting;
+/// `None` when a pivot is negligible against the diagonal (singular or nearly so).
+#[allow(clippy::needless_range_loop)] // matrix code reads best with its indices
+pub(crate) fn solve(a: &[[f64; 6]; 6], b: &[f64; 6], k: usize) -> Option<Vec<f64>> {
+    let mut m: Vec<Vec<f64>> = (0..k).map(|r| (0..k).map(|c| a[r][c]).chain([b[r]]).collect()).collect();
+    let scale = (0..k).map(|r| a[r][r].abs()).fold(0f64, f64::max);
+    for col in 0..k {
+        let piv = (col..k).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+        if m[piv][col].abs() <= 1e-9 * scale {
+            return None;
+        }
+        m.swap(col, piv);
+        for r in col + 1..k {
+            let f = m[r][col] / m[col][col];
+            for c in col..=k {
+                m[r][c] -= f * m[col][c];
+            }
+        }
+    }
+    let mut x = vec![0f64; k];
+    for r in (0..k).rev() {
+        let s: f64 = (r + 1..k).map(|c| m[r][c] * x[c]).sum();
+        x[r] = (m[r][k] - s) / m[r][r];
+    }
+    Some(x)
+}
+
+/// `F = D − B` with `B` the fitted background, written into `f`.
+pub(crate) fn subtract_background(d: &[f32], w: usize, h: usize, coef: &[f64], f: &mut [f32]) {
+    for y in 0..h {
+        let v = (2 * y + 1) as f64 / h as f64 - 1.0;
+        for x in 0..w {
+            let u = (2 * x + 1) as f64 / w as f64 - 1.0;
+            let phi = [1.0, u, v, u * u, u * v, v * v];
+            let b: f64 = coef.iter().zip(phi).map(|(c, p)| c * p).sum();
+            let i = y * w + x;
+            f[i] = d[i] - b.clamp(0.0, 255.0) as f32;
+        }
+    }
+}
+
+/// The ink map, and whether the image has ink at all (when not, the map is all zero).
+pub(crate) struct InkLayer {
+    pub ink: Gray,
+    pub found: bool,
+}
+
+/// Luminance (0 = black … 255 = white) → ink (0 = background … 255 = full ink), with
+/// polarity detection, background flattening and Otsu's threshold keeping soft stroke edges
+/// (see the module doc for each rule). An image without ink gives an all-zero map.
+pub fn ink_map(img: &Gray) -> Gray {
+    ink_layer(img).ink
+}
+
+/// The ink strength `F = D − B` (polarity applied, background surface subtracted), Otsu's
+/// threshold `t` on it (`F > t + ½` is ink), and the class statistics: background median
+/// `mu0` and robust deviation `sigma0`, and `contrast = m₁ − μ₀`.
+pub(crate) struct Flattened {
+    f: Vec<f32>,
+    t: f32,
+    mu0: f32,
+    sigma0: f32,
+    contrast: f32,
+}
+
+/// Polarity, background flattening and Otsu's statistics (module doc, step 2). `None` when
+/// the image is degenerate or of one value.
+pub(crate) fn flatten(img: &Gray) -> Option<Flattened> {
+    if img.is_degenerate() {
+        return None;
+    }
+    let (w, h) = (img.width, img.height);
+    // Polarity.
+    let t0 = otsu(&histogram(img.pixels.iter().map(|&p| p as f32)))?;
+    let dark_ink = border_median(img) as usize > t0;
+    let d: Vec<f32> = img.pixels.iter().map(|&p| if dark_ink { 255.0 - p as f32 } else { p as f32 }).collect();
+    let t_d = if dark_ink { 254 - t0 } else { t0 }; // `L ≤ t0` ⇔ `D ≥ 255 − t0` ⇔ `D > 254 − t0`.
+
+    // Background flattening: fit on D ≤ T, threshold F, refit on F ≤ T'.
+    let mut f = d.clone();
+    let mut t = t_d as f32;
+    for _ in 0..2 {
+        let Some(coef) = fit_background(&d, w, h, |i| f[i] <= t + 0.5) else { break };
+        subtract_background(&d, w, h, &coef, &mut f);
+        t = otsu(&histogram(f.iter().copied()))? as f32;
+    }
+
+    // Class statistics at T. Background: median μ₀ and robust deviation σ₀ = 1.4826·MAD of
+    // the unclipped F (paper noise is symmetric about the fitted surface, and the soft stroke
+    // edges that Otsu also puts in this class are too few to move a median). Ink: median m₁.
+    let mut paper_hist = vec![0u64; 511]; // F rounded, offset by 255
+    let mut ink_hist = [0u64; 256];
+    for &v in &f {
+        if v > t + 0.5 {
+            ink_hist[to_byte(v) as usize] += 1;
+        } else {
+            paper_hist[(v.round().clamp(-255.0, 255.0) + 255.0) as usize] += 1;
+        }
+    }
+    let med0 = median_bin(&paper_hist)?;
+    let m1 = median_bin(&ink_hist)?;
+    let mu0 = med0 as f32 - 255.0;
+    let mut dev_hist = vec![0u64; 511];
+    for (b, &c) in paper_hist.iter().enumerate() {
+        dev_hist[b.abs_diff(med0)] += c;
+    }
+    let sigma0 = 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32;
+    Some(Flattened { f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
+}
+
+/// [`ink_map`], and whether there was any ink; see [`InkLayer`].
+pub(crate) fn ink_layer(img: &Gray) -> InkLayer {
+    let (w, h) = (img.width, img.height);
+    let none = || InkLayer { ink: Gray { width: w, height: h, pixels: vec![0; img.pixels.len()] }, found: false };
+    let Some(Flattened { f, t, mu0, sigma0, contrast }) = flatten(img) else { return none() };
+    if contrast < MIN_INK_CONTRAST || contrast < MIN_INK_SNR * sigma0 {
+        return none();
+    }
+    let core_cut = t + 0.5;
+
+    // Soft ink by hysteresis: the pixels above T, and every pixel above the low threshold
+    // connected to them (8-connectivity), stretched by (F − μ₀)/(m₁ − μ₀); at least 1, so
+    // every pixel of the ink is non-zero.
+    let low = (mu0 + (SOFT_EDGE_FRACTION * contrast).max(SOFT_EDGE_NOISE * sigma0)).min(t);
+    let value = |v: f32| to_byte(255.0 * (v - mu0) / contrast).max(1);
+    let mut ink = vec![0u8; w * h];
+    let mut queue = std::collections::VecDeque::new();
+    for (i, &v) in f.iter().enumerate() {
+        if v > core_cut {
+            ink[i] = value(v);
+            queue.push_back(i);
+        }
+    }
+    while let Some(i) = queue.pop_front() {
+        let (x, y) = (i % w, i / w);
+        for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+            for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                let j = yy * w + xx;
+                if ink[j] == 0 && f[j] > low {
+                    ink[j] = value(f[j]);
+                    queue.push_back(j);
+                }
+            }
+        }
+    }
+    InkLayer { ink: Gray { width: w, height: h, pixels: ink }, found: true }
+}
+
+/// The bin holding the median of a histogram; `None` when it is empty.
+pub(crate) fn median_bin(hist: &[u64]) -> Option<usize> {
+    let n: u64 = hist.iter().sum();
+    let mut acc = 0;
+    for (b, &c) in hist.iter().enumerate() {
+        acc += c;
+        if n > 0 && 2 * acc >= n {
+            return Some(b);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::render::{mnist_test, Canvas};
+    use crate::init::Rng;
+    use crate::vision::decode_luma;
+
+    #[test]
+    fn otsu_splits_two_spikes_between_them() {
+        // 100 pixels at 20 and 50 at 200: between-class variance ω₀ω₁(μ₀−μ₁)² is the same for
+        // every t in 20..=199, so the middle of that plateau, (20 + 199)/2 = 109, is taken.
+        let mut h = [0u64; 256];
+        h[20] = 100;
+        h[200] = 50;
+        assert_eq!(otsu(&h), Some(109));
+        let mut flat = [0u64; 256];
+        flat[77] = 10;
+        assert_eq!(otsu(&flat), None, "one value: nothing to separate");
+    }
+
+    /// The margins of the no-ink rules: contrast and contrast/σ₀ for blank paper (noise σ
+    /// 1–30, raw and JPEG at quality 50 and 90) and for digits from faint to dark. Run with
+    /// `cargo test --release --lib measure_no_ink_margins -- --ignored --nocapture`.
+    /// Measured: blank paper 1–43 levels at 1.9–2.7 σ₀ (σ₀ rounds to 0 for σ 1 after JPEG,
+    /// where the contrast is 1); digits: ink 150 on 200 under σ 8: 37 levels at 6.2 σ₀; ink
+    /// 100, σ 12: 76 at 6.4; ink 60, σ 4: 108 at 36; ink 150 under σ 30 (unreadable): 2.0.
+    #[test]
+    #[ignore]
+    fn measure_no_ink_margins() {
+        let show = |what: String, g: &Gray| {
+            let fl = flatten(g).unwrap();
+            println!("{what}: contrast {:.0}, σ₀ {:.2}, contrast/σ₀ {:.2}", fl.contrast, fl.sigma0, fl.contrast / fl.sigma0.max(1e-3));
+        };
+        let mut rng = Rng::new(1);
+        for sigma in [1.0f32, 4.0, 8.0, 12.0, 20.0, 30.0] {
+            let mut c = Canvas::paper(220, 160, 200.0, 40.0);
+            c.noise(sigma, &mut rng);
+            show(format!("blank σ {sigma} raw"), &c.gray());
+            for q in [50u8, 90] {
+                show(format!("blank σ {sigma} JPEG {q}"), &decode_luma(&c.jpeg(q), "x").unwrap());
+            }
+        }
+        let d = mnist_test();
+        for (ink, sigma) in [(150.0f32, 8.0f32), (150.0, 30.0), (100.0, 12.0), (60.0, 4.0)] {
+            let mut c = Canvas::paper(220, 160, 200.0, 0.0);
+            c.draw(d.image(0), 4.0, 50, 20, ink);
+            c.noise(sigma, &mut rng);
+            show(format!("digit, ink {ink}, σ {sigma}, JPEG 70"), &decode_luma(&c.jpeg(70), "x").unwrap());
+        }
+    }
+}
