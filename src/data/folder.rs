@@ -1,20 +1,20 @@
 //! Image-folder data sets: one sub-folder per class (sorted folder names are the class
-//! names), images of any format and size, converted to grey and resized to the model's input.
-//! Pixel values are taken as they are (luminance), so folders of MNIST-style images — light
-//! digits on black, as `digitnet data export` writes them — need no inversion.
+//! names), images of any format and size, each made into the model's input by its input
+//! pipeline ([`Pipeline`]): a photo of a digit into MNIST's format, or grey levels resized as
+//! they are.
 
 use super::Dataset;
 use crate::error::{Error, Result};
-use crate::vision::{load_luma, Gray};
+use crate::vision::{load_luma, Pipeline};
 use std::path::Path;
 
 /// Most classes a folder data set may have (labels are bytes).
 pub const MAX_CLASSES: usize = 256;
 
-/// Loads `dir` as a data set of `rows × cols` images; returns it with the class names.
-/// Unreadable images are errors naming the file (a data set with holes would train silently
-/// on less than the user thinks).
-pub fn load(dir: &Path, rows: usize, cols: usize) -> Result<(Dataset, Vec<String>)> {
+/// Loads `dir` as a data set of `rows × cols` images made by `pipeline`; returns it with the
+/// class names. Unreadable images, and images the pipeline finds no digit in, are errors naming
+/// the file (a data set with holes would train silently on less than the user thinks).
+pub fn load(dir: &Path, pipeline: Pipeline, rows: usize, cols: usize) -> Result<(Dataset, Vec<String>)> {
     let read_dir = |d: &Path| std::fs::read_dir(d).map_err(|e| Error::io(d, e));
     let mut classes: Vec<String> = read_dir(dir)?
         .filter_map(|e| e.ok())
@@ -36,7 +36,8 @@ pub fn load(dir: &Path, rows: usize, cols: usize) -> Result<(Dataset, Vec<String
         files.sort();
         for f in files {
             let g = load_luma(&f)?;
-            images.extend_from_slice(&resize(&g, rows, cols));
+            let input = pipeline.prepare(&g, rows, cols).map_err(|e| Error::format(&f, e.to_string()))?;
+            images.extend_from_slice(&input);
             labels.push(label as u8);
         }
     }
@@ -44,15 +45,6 @@ pub fn load(dir: &Path, rows: usize, cols: usize) -> Result<(Dataset, Vec<String
         return Err(Error::format(dir, "the class folders hold no images"));
     }
     Ok((Dataset { images, labels, rows, cols }, classes))
-}
-
-/// Area-averaging resize of a grey image to `rows × cols`.
-fn resize(g: &Gray, rows: usize, cols: usize) -> Vec<u8> {
-    if g.width == cols && g.height == rows {
-        return g.pixels.clone();
-    }
-    let img = image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels.clone()).expect("buffer matches size");
-    image::imageops::resize(&img, cols as u32, rows as u32, image::imageops::FilterType::Triangle).into_raw()
 }
 
 /// Writes `data` as class folders of PNGs under `out` (`out/<class>/<index>.png`).
@@ -80,7 +72,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let names: Vec<String> = (0..10).map(|d| d.to_string()).collect();
         assert_eq!(export(&mnist, &names, &dir).unwrap(), 30);
-        let (back, classes) = load(&dir, 28, 28).unwrap();
+        let (back, classes) = load(&dir, Pipeline::Resize, 28, 28).unwrap();
         assert_eq!(classes, names);
         assert_eq!(back.len(), 30);
         // Same multiset of (label, image) pairs; order is by class folder then file name.
@@ -90,9 +82,9 @@ mod tests {
         b.sort();
         assert_eq!(a, b);
         // Resizing to another input size works, and a folder without class folders is an error.
-        assert_eq!(load(&dir, 14, 14).unwrap().0.image(0).len(), 196);
-        assert!(load(&dir.join("0"), 28, 28).is_err());
+        assert_eq!(load(&dir, Pipeline::Resize, 14, 14).unwrap().0.image(0).len(), 196);
+        assert!(load(&dir.join("0"), Pipeline::Resize, 28, 28).is_err());
         std::fs::write(dir.join("3").join("broken.png"), b"not a png").unwrap();
-        assert!(load(&dir, 28, 28).unwrap_err().to_string().contains("broken.png"));
+        assert!(load(&dir, Pipeline::Resize, 28, 28).unwrap_err().to_string().contains("broken.png"));
     }
 }

@@ -9,6 +9,7 @@ pub mod split;
 use crate::network::arch::Normalization;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use crate::vision::{Gray, Pipeline};
 use std::path::{Path, PathBuf};
 
 /// The MNIST copy shipped in the repository.
@@ -77,6 +78,34 @@ impl Dataset {
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
         self.subset(&(0..n).collect::<Vec<_>>())
+    }
+
+    /// Every image through an input pipeline (as the model that reads them would prepare the
+    /// same image from a file), in parallel; returns the prepared set and how many images the
+    /// pipeline rejected (no digit found), which are kept as they were.
+    pub fn prepared(&self, pipeline: Pipeline) -> (Dataset, usize) {
+        use rayon::prelude::*;
+        let n = self.rows * self.cols;
+        let mut images = self.images.clone();
+        let rejected: usize = images
+            .par_chunks_mut(n.max(1))
+            .map(|img| {
+                let gray = Gray { width: self.cols, height: self.rows, pixels: img.to_vec() };
+                match pipeline.prepare(&gray, self.rows, self.cols) {
+                    Ok(p) => {
+                        img.copy_from_slice(&p);
+                        0
+                    }
+                    Err(_) => 1,
+                }
+            })
+            .sum();
+        (Dataset { images, ..self.clone_empty() }, rejected)
+    }
+
+    /// Labels and sizes without images.
+    fn clone_empty(&self) -> Dataset {
+        Dataset { images: Vec::new(), labels: self.labels.clone(), rows: self.rows, cols: self.cols }
     }
 
     /// Writes the images at `indices` into `x` as `[k, 1, rows, cols]` network inputs and their

@@ -7,6 +7,8 @@ use crate::init::Rng;
 use crate::vision::resample::resample;
 use crate::vision::gray::to_byte;
 use crate::vision::Gray;
+use image::{imageops, GrayImage, ImageBuffer, Luma, LumaA};
+use std::io::Cursor;
 
 pub fn mnist_test() -> Dataset {
     Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap()
@@ -115,4 +117,58 @@ pub fn check(what: &str, corrs: &[(usize, f64)], each: f64, mean: f64) {
     println!("{what}: {} digits, mean correlation {m:.3}, lowest {:.3} (digit {})", corrs.len(), worst.1, worst.0);
     assert!(worst.1 > each, "{what}: digit {} correlates {:.3} ≤ {each}", worst.0, worst.1);
     assert!(m > mean, "{what}: mean correlation {m:.3} ≤ {mean}");
+}
+
+/// A photo of digits (28×28 MNIST ink images) side by side on paper, encoded: pen or pencil
+/// on tinted paper, uneven light, noise, blur, 40–300 px tall, off centre; 10 % transparent
+/// PNGs (ink in the alpha channel), 10 % 16-bit grey PNGs, 10 % BMPs, the rest JPEG at quality
+/// 40–95. What `tools/photo_benchmark.rs` measures `predict` and `read` on.
+pub fn photo(digits: &[&[u8]], rng: &mut Rng) -> Vec<u8> {
+    let height = 40 + rng.below(261) as u32; // digit height in pixels, 40–300
+    let scale = height as f32 / 20.0; // MNIST digits are ~20 px tall inside 28
+    let cell = (28.0 * scale) as u32;
+    let gap = (cell as f32 * rng.uniform(0.0, 0.25)) as u32;
+    let margin = (cell / 3).max(4);
+    let w = 2 * margin + digits.len() as u32 * cell + (digits.len() as u32 - 1) * gap;
+    let h = 2 * margin + cell + (cell as f32 * rng.uniform(0.0, 0.5)) as u32;
+    let paper = rng.uniform(170.0, 245.0);
+    let light = rng.uniform(0.0, 50.0); // uneven light: a gradient across the page
+    let ink = rng.uniform(0.55, 0.95); // pencil (light) to pen (dark)
+    let mut img = GrayImage::from_fn(w, h, |x, y| Luma([(paper - light * (x + y) as f32 / (w + h) as f32).clamp(0.0, 255.0) as u8]));
+    let oy_max = h - cell - margin;
+    for (k, d) in digits.iter().enumerate() {
+        let small = GrayImage::from_raw(28, 28, d.to_vec()).unwrap();
+        let big = imageops::resize(&small, cell, cell, imageops::FilterType::Triangle);
+        let ox = margin + k as u32 * (cell + gap);
+        let oy = margin + rng.below((oy_max - margin + 1) as usize) as u32;
+        for (x, y, p) in big.enumerate_pixels() {
+            let a = p.0[0] as f32 / 255.0 * ink;
+            let px = img.get_pixel_mut(ox + x, oy + y);
+            px.0[0] = (px.0[0] as f32 * (1.0 - a)) as u8;
+        }
+    }
+    let sigma = rng.uniform(0.0, 1.5) * scale / 4.0;
+    let mut img = if sigma > 0.3 { imageops::blur(&img, sigma) } else { img };
+    let noise = rng.uniform(0.0, 12.0);
+    for p in img.pixels_mut() {
+        p.0[0] = (p.0[0] as f32 + noise * rng.normal()).clamp(0.0, 255.0) as u8;
+    }
+    let mut out = Vec::new();
+    match rng.below(10) {
+        0 => {
+            // Transparent PNG: ink in the alpha channel over nothing.
+            let rgba: ImageBuffer<LumaA<u8>, Vec<u8>> = ImageBuffer::from_fn(w, h, |x, y| LumaA([0, 255 - img.get_pixel(x, y).0[0]]));
+            rgba.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        }
+        1 => {
+            let g16: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(w, h, |x, y| Luma([img.get_pixel(x, y).0[0] as u16 * 257]));
+            g16.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        }
+        2 => img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Bmp).unwrap(),
+        _ => {
+            let q = 40 + rng.below(56) as u8;
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q).encode_image(&img).unwrap();
+        }
+    }
+    out
 }

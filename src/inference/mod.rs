@@ -1,1 +1,311 @@
+//! Recognising digits: the library API that the `digitnet` binary, its server and the Python
+//! package all use. A [`Model`] is a network with the input pipeline it was trained with
+//! ([`Pipeline`]): an image goes through that pipeline into MNIST-format [`Digit`]s, then the
+//! network.
+//!
+//! ```no_run
+//! use digitnet::inference::Model;
+//!
+//! let mut model = Model::builtin()?; // or Model::load("runs/lenet.safetensors".as_ref())?
+//! let prediction = model.predict_file("my-digit.jpg".as_ref())?;
+//! println!("{} ({:.1} %)", prediction.label, 100.0 * prediction.confidence);
+//!
+//! let number = model.read_file("cheque.jpg".as_ref())?;
+//! println!("{}", number.text);
+//!
+//! let mut turned = Model::builtin_rotation()?;
+//! println!("{:.1}°", turned.angle_file("turned.png".as_ref())?);
+//! # Ok::<(), digitnet::Error>(())
+//! ```
+
 pub mod builtin;
+
+use crate::error::{Error, Result};
+use crate::layers::activation::softmax_row;
+use crate::layers::Mode;
+use crate::network::arch::{Architecture, Task};
+use crate::network::model_file;
+use crate::network::Sequential;
+use crate::tensor::{argmax, Tensor};
+use crate::vision::{find_digits, load_luma, Gray};
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use crate::vision::{Digit, Pipeline};
+
+/// A network and how an image becomes its input.
+pub struct Model {
+    net: Sequential,
+    metadata: HashMap<String, String>,
+    origin: String,
+}
+
+/// A classifier's answer for one image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Index of the most likely class.
+    pub class: usize,
+    /// Its name (the digit, for digit models).
+    pub label: String,
+    /// Its probability.
+    pub confidence: f32,
+    /// Every class's probability, in class order.
+    pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    /// The answer for the probabilities `p` over `classes`.
+    pub fn new(classes: &[String], probabilities: Vec<f32>) -> Prediction {
+        let class = argmax(&probabilities);
+        Prediction { class, label: classes.get(class).cloned().unwrap_or_default(), confidence: probabilities.get(class).copied().unwrap_or(0.0), probabilities }
+    }
+
+    /// The `k` most likely classes as (index, probability), most likely first.
+    pub fn top(&self, k: usize) -> Vec<(usize, f32)> {
+        let mut order: Vec<usize> = (0..self.probabilities.len()).collect();
+        order.sort_by(|&i, &j| self.probabilities[j].total_cmp(&self.probabilities[i]));
+        order.into_iter().take(k).map(|i| (i, self.probabilities[i])).collect()
+    }
+}
+
+/// The feature maps of one layer whose output is `[C, H, W]`, each scaled to 0–255 for display
+/// (or, with `kind` "filters", the first convolution's kernels).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FeatureMaps {
+    /// The layer's index in the network.
+    pub index: usize,
+    pub kind: String,
+    /// `[C, H, W]` (for filters: `[out channels, kh, kw]`).
+    pub shape: [usize; 3],
+    /// `C` maps of `H × W` bytes, row-major.
+    pub maps: Vec<Vec<u8>>,
+}
+
+/// One digit of a number read from an image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadDigit {
+    pub prediction: Prediction,
+    /// Where it is in the image: x, y, width, height (pixels of the original image).
+    pub bbox: [usize; 4],
+    /// Which line of the image it is on (0 = top).
+    pub line: usize,
+}
+
+/// A number read from an image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// The digits read, left to right, lines separated by `\n`.
+    pub text: String,
+    pub digits: Vec<ReadDigit>,
+}
+
+impl Model {
+    /// The built-in digit classifier.
+    pub fn builtin() -> Result<Model> {
+        let (net, metadata) = builtin::digits_classifier()?;
+        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into() })
+    }
+
+    /// The built-in rotation-angle regressor.
+    pub fn builtin_rotation() -> Result<Model> {
+        let (net, metadata) = builtin::rotation_regressor()?;
+        Ok(Model { net, metadata, origin: builtin::ROTATION_REGRESSOR_NAME.into() })
+    }
+
+    /// A model file. `arch` gives the architecture of a file without digitnet metadata (a
+    /// PyTorch state dict of a built-in architecture) and overrides the file's own otherwise.
+    pub fn load(path: &Path) -> Result<Model> {
+        Model::load_with_arch(path, None)
+    }
+
+    /// As [`Model::load`], with an architecture for files that name none.
+    pub fn load_with_arch(path: &Path, arch: Option<&Architecture>) -> Result<Model> {
+        let file = model_file::load(path, arch)?;
+        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string() })
+    }
+
+    /// A network trained or built in this process (no file metadata).
+    pub fn from_network(net: Sequential, origin: impl Into<String>) -> Model {
+        Model { net, metadata: HashMap::new(), origin: origin.into() }
+    }
+
+    /// Where the model came from: its file, or the built-in model's name.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The file's metadata (validation accuracy, epoch, …); empty for a foreign file.
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
+    pub fn network(&self) -> &Sequential {
+        &self.net
+    }
+
+    pub fn network_mut(&mut self) -> &mut Sequential {
+        &mut self.net
+    }
+
+    pub fn into_network(self) -> Sequential {
+        self.net
+    }
+
+    pub fn architecture(&self) -> &Architecture {
+        self.net.architecture()
+    }
+
+    /// The input pipeline the model was trained with.
+    pub fn pipeline(&self) -> Pipeline {
+        self.architecture().pipeline()
+    }
+
+    /// Class names (empty for regressors).
+    pub fn classes(&self) -> &[String] {
+        &self.architecture().classes
+    }
+
+    /// An error unless this is a classifier.
+    pub fn require_classifier(&self) -> Result<()> {
+        let a = self.architecture();
+        if a.task != Task::Classification || a.classes.len() < 2 {
+            return Err(Error::config(format!("model '{}' is not a classifier (task {:?}); this needs one", a.name, a.task)));
+        }
+        Ok(())
+    }
+
+    /// An error unless this is a rotation model of 28×28 digits.
+    pub fn require_rotation(&self) -> Result<()> {
+        crate::tasks::rotation::check_rotation_model(&self.net)
+    }
+
+    /// An error unless the network reads 28×28 single-channel digits.
+    fn require_digits(&self) -> Result<()> {
+        let a = self.architecture();
+        if a.input != [1, 28, 28] {
+            return Err(Error::config(format!("model '{}' takes {:?} inputs, not 28×28 digits", a.name, a.input)));
+        }
+        Ok(())
+    }
+
+    /// The image as this model's input digit, through its pipeline.
+    pub fn prepare(&self, image: &Gray) -> Result<Digit> {
+        self.require_digits()?;
+        self.pipeline().digit(image)
+    }
+
+    /// The network input for digits: `[n, 1, 28, 28]`, normalised as the model was trained.
+    pub fn input_tensor(&self, digits: &[Digit]) -> Result<Tensor> {
+        self.require_digits()?;
+        let norm = self.architecture().normalization;
+        let mut x = Tensor::zeros(&[digits.len(), 1, 28, 28]);
+        for (dst, d) in x.data.chunks_mut(784).zip(digits) {
+            for (v, &p) in dst.iter_mut().zip(d.iter()) {
+                *v = norm.apply(p);
+            }
+        }
+        Ok(x)
+    }
+
+    /// Class probabilities of each digit (a classifier's softmax).
+    pub fn probabilities(&mut self, digits: &[Digit]) -> Result<Vec<Vec<f32>>> {
+        self.require_classifier()?;
+        let x = self.input_tensor(digits)?;
+        let logits = self.net.forward(&x, Mode::Eval)?;
+        let k = logits.sample_len();
+        Ok(logits
+            .data
+            .chunks(k)
+            .map(|row| {
+                let mut p = vec![0.0; k];
+                softmax_row(row, &mut p);
+                p
+            })
+            .collect())
+    }
+
+    /// The classifier's answer for each digit.
+    pub fn classify(&mut self, digits: &[Digit]) -> Result<Vec<Prediction>> {
+        let probabilities = self.probabilities(digits)?;
+        let classes = self.classes().to_vec();
+        Ok(probabilities.into_iter().map(|p| Prediction::new(&classes, p)).collect())
+    }
+
+    /// The digit in an image (through the model's pipeline).
+    pub fn predict(&mut self, image: &Gray) -> Result<Prediction> {
+        let digit = self.prepare(image)?;
+        Ok(self.classify(&[digit])?.remove(0))
+    }
+
+    /// The digit in an image file.
+    pub fn predict_file(&mut self, path: &Path) -> Result<Prediction> {
+        self.predict(&load_luma(path)?)
+    }
+
+    /// Every digit of a number in an image: lines top to bottom, digits left to right.
+    pub fn read(&mut self, image: &Gray) -> Result<Reading> {
+        self.require_classifier()?;
+        let boxes = find_digits(image)?;
+        let digits: Vec<Digit> = boxes.iter().map(|b| b.image).collect();
+        let predictions = self.classify(&digits)?;
+        let mut text = String::new();
+        let mut read = Vec::with_capacity(boxes.len());
+        for (i, (b, prediction)) in boxes.iter().zip(predictions).enumerate() {
+            if i > 0 && b.line != boxes[i - 1].line {
+                text.push('\n');
+            }
+            text += &prediction.label;
+            read.push(ReadDigit { prediction, bbox: [b.x, b.y, b.w, b.h], line: b.line });
+        }
+        Ok(Reading { text, digits: read })
+    }
+
+    /// [`Model::read`] of an image file.
+    pub fn read_file(&mut self, path: &Path) -> Result<Reading> {
+        self.read(&load_luma(path)?)
+    }
+
+    /// A rotation model's angle for each digit, degrees, counter-clockwise positive.
+    pub fn angles(&mut self, digits: &[Digit]) -> Result<Vec<f32>> {
+        crate::tasks::rotation::predict_angles(&mut self.net, digits)
+    }
+
+    /// The angle of the digit in an image (through the model's pipeline).
+    pub fn angle(&mut self, image: &Gray) -> Result<f32> {
+        self.require_rotation()?;
+        let digit = self.prepare(image)?;
+        Ok(self.angles(&[digit])?[0])
+    }
+
+    /// [`Model::angle`] of an image file.
+    pub fn angle_file(&mut self, path: &Path) -> Result<f32> {
+        self.angle(&load_luma(path)?)
+    }
+
+    /// The feature maps of every layer with a `[C, H, W]` output for one digit, then the first
+    /// convolution's filters (input channel 0).
+    pub fn feature_maps(&mut self, digit: &Digit) -> Result<Vec<FeatureMaps>> {
+        let x = self.input_tensor(std::slice::from_ref(digit))?;
+        self.net.forward_keeping_activations(&x)?;
+        let mut out = Vec::new();
+        for (i, (layer, act)) in self.net.layers().iter().zip(self.net.activations()).enumerate() {
+            let &[c, h, w] = layer.output_shape() else { continue };
+            let maps = (0..c).map(|k| display_bytes(&act.data[k * h * w..(k + 1) * h * w])).collect();
+            out.push(FeatureMaps { index: i, kind: layer.kind().to_string(), shape: [c, h, w], maps });
+        }
+        if let Some((i, conv)) = self.net.layers().iter().enumerate().find(|(_, l)| l.kind() == "Conv2d") {
+            let wt = &conv.params()[0];
+            let (oc, ic, kh, kw) = (wt.shape[0], wt.shape[1], wt.shape[2], wt.shape[3]);
+            let maps = (0..oc).map(|o| display_bytes(&wt.value[o * ic * kh * kw..o * ic * kh * kw + kh * kw])).collect();
+            out.push(FeatureMaps { index: i, kind: "filters".into(), shape: [oc, kh, kw], maps });
+        }
+        Ok(out)
+    }
+}
+
+/// Values scaled to 0–255, minimum to maximum, for display.
+fn display_bytes(values: &[f32]) -> Vec<u8> {
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    values.iter().map(|&v| (((v - lo) / span) * 255.0).round() as u8).collect()
+}

@@ -14,6 +14,7 @@
 use crate::kernels::geometry::Padding;
 use crate::error::{Error, Result};
 use crate::init::Init;
+use crate::vision::pipeline::Pipeline;
 use serde::{Deserialize, Serialize};
 
 /// A size given as one number (square) or `[h, w]`.
@@ -150,9 +151,13 @@ pub struct Architecture {
     #[serde(default)]
     pub init: Init,
     pub layers: Vec<LayerSpec>,
-    /// Rotation networks: how each digit is prepared before the network sees it.
+    /// Rotation networks: how each turned digit is prepared in training.
     #[serde(default, skip_serializing_if = "RotationInput::is_raw")]
     pub rotation_input: RotationInput,
+    /// How an image becomes this network's input; absent from files written before it was
+    /// recorded (see [`Architecture::pipeline`] for what those get).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_pipeline: Option<Pipeline>,
 }
 
 /// How a rotation network's input digits are prepared.
@@ -235,7 +240,7 @@ impl Architecture {
         // (Glorot) suits it; chosen on a validation split (0.912–0.928 vs 0.895–0.931 for He,
         // 2 epochs on 2,000 images, batch 32). The ReLU nets use He.
         let init = if name == "lenet" { Init::GlorotUniform } else { Init::HeNormal };
-        Ok(Architecture { name: name.into(), input: [1, 28, 28], classes: digits(), task: Task::Classification, normalization: Normalization::default(), init, layers, rotation_input: RotationInput::Raw })
+        Ok(Architecture { name: name.into(), input: [1, 28, 28], classes: digits(), task: Task::Classification, normalization: Normalization::default(), init, layers, rotation_input: RotationInput::Raw, input_pipeline: None })
     }
 
     /// The journal article's net: Conv(1→k, 3×3, valid)-ReLU-MaxPool 2-Flatten-Dense(13·13·k→10).
@@ -249,6 +254,7 @@ impl Architecture {
             init: Init::HeNormal,
             layers: vec![conv(filters, 3, Padding::Uniform(0)), LayerSpec::Relu, max_pool(2), LayerSpec::Flatten, dense(10)],
             rotation_input: RotationInput::Raw,
+            input_pipeline: None,
         }
     }
 
@@ -300,6 +306,15 @@ impl Architecture {
     /// The description as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("architectures serialise")
+    }
+
+    /// The input pipeline: the recorded one, or, for a description without one (every
+    /// network trained on IDX files such as MNIST, and files written before pipelines were
+    /// recorded), `auto` for 28×28 single-channel networks — MNIST-format images as they are,
+    /// photos through the photo pipeline, as `predict` has always read photos — and `resize`
+    /// for other input sizes.
+    pub fn pipeline(&self) -> Pipeline {
+        self.input_pipeline.unwrap_or(if self.input == [1, 28, 28] { Pipeline::Auto } else { Pipeline::Resize })
     }
 
     /// Number of outputs the network must produce.

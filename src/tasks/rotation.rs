@@ -16,7 +16,7 @@ use crate::layers::Mode;
 use crate::network::loss::{mse, BatchLoss};
 use crate::network::sequential::Sequential;
 use crate::vision::rotate::{rotate_into, rotate_shifted_into};
-use crate::vision::Gray;
+use crate::vision::{Digit, Gray};
 use crate::tensor::Tensor;
 use serde::Serialize;
 
@@ -123,18 +123,19 @@ pub fn check_rotation_model(model: &Sequential) -> Result<()> {
     Ok(())
 }
 
-/// Predicted angles in degrees (counter-clockwise) for MNIST-style 28×28 ink images.
-pub fn predict_angles(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<f32>> {
+/// Predicted angles in degrees (counter-clockwise) for MNIST-style 28×28 digits (a model
+/// trained on re-normalised digits re-normalises them first).
+pub fn predict_angles(model: &mut Sequential, digits: &[Digit]) -> Result<Vec<f32>> {
     check_rotation_model(model)?;
     let arch = model.architecture();
     if arch.input != [1, 28, 28] {
         return Err(Error::config(format!("model '{}' takes {:?} inputs, not 28×28 digits", arch.name, arch.input)));
     }
     let (norm, input) = (arch.normalization, arch.rotation_input);
-    let mut x = Tensor::zeros(&[images.len(), 1, 28, 28]);
+    let mut x = Tensor::zeros(&[digits.len(), 1, 28, 28]);
     let mut img = [0u8; 784];
-    for (dst, src) in x.data.chunks_mut(784).zip(images) {
-        img.copy_from_slice(src);
+    for (dst, src) in x.data.chunks_mut(784).zip(digits) {
+        img.copy_from_slice(&src.0);
         if input == RotationInput::Normalised {
             prepare_in_place(&mut img, 28, 28);
         }

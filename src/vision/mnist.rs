@@ -4,6 +4,7 @@
 use super::components::{components, extract_patch, gap, min_digit_side};
 use super::gray::{no_digit, to_byte, Gray};
 use super::ink::ink_layer;
+use super::pipeline::Digit;
 use super::resample::{resample, shrink_to};
 use crate::error::Result;
 
@@ -31,7 +32,7 @@ const COM_TARGET: f32 = 14.0;
 /// Everything else is a speck and is erased. The result is cropped and handed to
 /// [`ink_to_mnist`]. No ink, or a digit smaller than [`MIN_DIGIT_SIDE`] (or 1/100 of the
 /// image's longer side), is the error "no digit found".
-pub fn to_mnist(img: &Gray) -> Result<[u8; 784]> {
+pub fn to_mnist(img: &Gray) -> Result<Digit> {
     if img.is_degenerate() {
         return Err(no_digit());
     }
@@ -77,7 +78,7 @@ pub fn to_mnist(img: &Gray) -> Result<[u8; 784]> {
 /// shifted by whole pixels so its centre of mass `(Σ v·r / Σ v, Σ v·c / Σ v)` lands on
 /// pixel (14, 14) as MNIST's does, rounding half-way shifts towards the field's top-left.
 /// Ink pushed past the field's edge by the shift is cut off, as in MNIST. All-zero ink is "no digit found".
-pub fn ink_to_mnist(ink: &Gray) -> Result<[u8; 784]> {
+pub fn ink_to_mnist(ink: &Gray) -> Result<Digit> {
     if ink.is_degenerate() {
         return Err(no_digit());
     }
@@ -111,7 +112,7 @@ pub fn ink_to_mnist(ink: &Gray) -> Result<[u8; 784]> {
 
 /// Places a `dw × dh` ink image (dw, dh ≤ 28) in the 28×28 field so its centre of mass lands
 /// on [`COM_TARGET`] (integer shift).
-pub(crate) fn place_by_mass(img: &[f32], dw: usize, dh: usize) -> [u8; 784] {
+pub(crate) fn place_by_mass(img: &[f32], dw: usize, dh: usize) -> Digit {
     let (mut m, mut mr, mut mc) = (0f64, 0f64, 0f64);
     for r in 0..dh {
         for c in 0..dw {
@@ -138,7 +139,7 @@ pub(crate) fn place_by_mass(img: &[f32], dw: usize, dh: usize) -> [u8; 784] {
             }
         }
     }
-    out
+    Digit(out)
 }
 
 

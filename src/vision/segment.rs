@@ -46,6 +46,7 @@ use crate::vision::components::{components, extract_patch, gap, min_digit_side, 
 use crate::vision::gray::{no_digit, Gray};
 use crate::vision::ink::{ink_layer, InkLayer};
 use crate::vision::mnist::{ink_to_mnist, WORK_SIDE};
+use crate::vision::pipeline::Digit;
 use crate::vision::resample::shrink_to;
 
 /// A digit wider than this many typical heights is taken for touching digits and split. A
@@ -63,7 +64,7 @@ pub struct DigitBox {
     pub w: usize,
     pub h: usize,
     pub line: usize,
-    pub image: [u8; 784],
+    pub image: Digit,
 }
 
 /// A candidate digit: the components it is made of, the region it owns when it came from a

@@ -4,10 +4,9 @@
 use crate::predict::{each_file, load_rotation_model};
 use anyhow::{Context, Result};
 use clap::Args;
-use digitnet::network::sequential::Sequential;
-use digitnet::vision::{self as photo, Gray};
-use digitnet::tasks::rotation::predict_angles;
+use digitnet::inference::Model;
 use digitnet::vision::rotate::rotate_gray;
+use digitnet::vision::{load_luma, Gray};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,11 +56,11 @@ enum AngleOutput {
 }
 
 /// The photo at `path` as grey levels, and the angle of the digit in it (degrees,
-/// counter-clockwise), after the same preprocessing as `predict`.
-fn angle_of(model: &mut Sequential, path: &Path) -> Result<(Gray, f32)> {
-    let gray = photo::load_luma(path)?;
-    let digit = photo::to_mnist(&gray)?;
-    Ok((gray, predict_angles(model, &[digit])?[0]))
+/// counter-clockwise), through the model's input pipeline.
+fn angle_of(model: &mut Model, path: &Path) -> Result<(Gray, f32)> {
+    let gray = load_luma(path)?;
+    let angle = model.angle(&gray)?;
+    Ok((gray, angle))
 }
 
 /// The paper's grey level: the median of the border pixels (what the turned-in corners get).

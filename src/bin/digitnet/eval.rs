@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use digitnet::network::arch::Task;
 use digitnet::data::{Dataset, Split};
 use digitnet::network::sequential::Sequential;
+use digitnet::inference::Model;
 use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
 use digitnet::report::metrics::classification_report;
 use digitnet::training::{evaluate, Workspace};
@@ -62,17 +63,20 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
 }
 
 fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
-    let model = crate::predict::load_any_model(a.model.as_ref(), a.arch.as_deref())?;
+    let model = crate::predict::load_model(a.model.as_ref(), a.arch.as_deref())?;
     if model.architecture().task == Task::Rotation {
         return eval_rotation_model(&a, model);
     }
-    let mut model = crate::predict::check_classifier(model)?;
-    let model_name = a.model.as_ref().map_or(digitnet::inference::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
+    model.require_classifier()?;
+    let model_name = model.origin().to_string();
+    let pipeline = model.pipeline();
+    let mut model = model.into_network();
     let split = split_of(&a);
-    let data = match &a.folder {
+    // Every image goes through the model's input pipeline, as `predict` reads a file of it.
+    let (data, rejected) = match &a.folder {
         Some(dir) => {
             let input = model.architecture().input;
-            let (mut d, names) = digitnet::data::folder::load(dir, input[1], input[2])?;
+            let (mut d, names) = digitnet::data::folder::load(dir, pipeline, input[1], input[2])?;
             // Map folder classes onto the model's classes by name.
             let classes = &model.architecture().classes;
             let mut map = Vec::with_capacity(names.len());
@@ -83,10 +87,13 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
                 }
             }
             d.labels.iter_mut().for_each(|l| *l = map[*l as usize]);
-            d
+            (d, 0)
         }
-        None => load_split(a.data.as_ref(), split)?,
+        None => load_split(a.data.as_ref(), split)?.prepared(pipeline),
     };
+    if rejected > 0 {
+        eprintln!("note: the {} input pipeline found no digit in {rejected} of the {} images; they are scored as they are", pipeline.name(), data.len());
+    }
     let input = model.architecture().input;
     if input != [1, data.rows, data.cols] {
         bail!("{} was made for {:?} inputs but the data has 1×{}×{} images", model_name, input, data.rows, data.cols);
@@ -129,7 +136,9 @@ fn split_of(a: &EvalArgs) -> Split {
 
 /// A rotation model on the digits of the split, each turned by a seeded random angle in ±45°:
 /// RMSE, mean absolute error, the share within the threshold, RMSE per class.
-fn eval_rotation_model(a: &EvalArgs, mut model: Sequential) -> Result<ExitCode> {
+fn eval_rotation_model(a: &EvalArgs, model: Model) -> Result<ExitCode> {
+    let name = model.origin().to_string();
+    let mut model = model.into_network();
     if a.folder.is_some() || a.rotated {
         bail!("--folder and --rotated are for classifiers; a rotation model is evaluated on rotated MNIST digits");
     }
@@ -147,7 +156,6 @@ fn eval_rotation_model(a: &EvalArgs, mut model: Sequential) -> Result<ExitCode> 
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        let name = a.model.as_ref().map_or("<built-in>".to_string(), |p| p.display().to_string());
         println!("{name} on {} rotated {} digits (angles uniform in ±{MAX_DEGREES}°, seed {})", report.images, if split_of(a) == Split::Test { "test" } else { "train" }, a.angle_seed);
         println!("RMSE {:.3}°   mean absolute error {:.3}°   within {}°: {:.2} %", report.rmse, report.mae, report.threshold, report.within_threshold * 100.0);
         println!("RMSE per digit: {}", report.per_class_rmse.iter().enumerate().map(|(c, r)| format!("{c}: {}", r.map_or("-".into(), |v| format!("{v:.2}°")))).collect::<Vec<_>>().join("  "));
@@ -172,7 +180,7 @@ fn eval_rotation_model(a: &EvalArgs, mut model: Sequential) -> Result<ExitCode> 
 /// Accuracy of `model` on the digits as they are, turned by random angles, and straightened
 /// again by a rotation model.
 fn eval_rotated(a: &EvalArgs, model: &mut Sequential, data: &Dataset) -> Result<ExitCode> {
-    let mut regressor = crate::predict::load_rotation_model(a.deskew_with.as_ref())?;
+    let mut regressor = crate::predict::load_rotation_model(a.deskew_with.as_ref())?.into_network();
     let all: Vec<usize> = (0..data.len()).collect();
     let set = RotatedSet::generate(data, &all, MAX_DEGREES, a.angle_seed);
     let predicted = predict_dataset(&mut regressor, &set.data, 1000)?;

@@ -6,9 +6,7 @@ use clap::{Args, ValueEnum};
 use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::init::{Init, Rng};
 use digitnet::layers::{Conv2d, Layer, Mode};
-use digitnet::network::sequential::Sequential;
 use digitnet::vision as photo;
-use serde::Serialize;
 use digitnet::tensor::Tensor;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,50 +22,10 @@ pub struct InspectArgs {
     model: crate::predict::ModelArgs,
 }
 
-/// Scales each map to 0–255 (min to max) for display.
-fn to_bytes(values: &[f32]) -> Vec<u8> {
-    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    values.iter().map(|&v| (((v - lo) / span) * 255.0).round() as u8).collect()
-}
-
-/// The maps of one layer whose output is `[C, H, W]`, each scaled to 0–255 for display.
-#[derive(Serialize)]
-pub struct LayerMaps {
-    /// The layer's index in the network.
-    pub index: usize,
-    pub kind: String,
-    /// `[C, H, W]`.
-    pub shape: [usize; 3],
-    /// `C` maps of `H × W` bytes, row-major.
-    pub maps: Vec<Vec<u8>>,
-}
-
-/// Runs `model` on one 28×28 digit and returns the feature maps of every layer with a
-/// `[C, H, W]` output, then the first convolution's filters (input channel 0; `index` is that
-/// layer's, `kind` is "filters", `shape` is `[out channels, kh, kw]`).
-pub fn feature_maps(model: &mut Sequential, img: &[u8; 784]) -> Result<Vec<LayerMaps>> {
-    let x = crate::predict::input_tensor(model, std::slice::from_ref(img))?;
-    model.forward_keeping_activations(&x)?;
-    let mut out = Vec::new();
-    for (i, (layer, act)) in model.layers().iter().zip(model.activations()).enumerate() {
-        let &[c, h, w] = layer.output_shape() else { continue };
-        let maps = (0..c).map(|k| to_bytes(&act.data[k * h * w..(k + 1) * h * w])).collect();
-        out.push(LayerMaps { index: i, kind: layer.kind().to_string(), shape: [c, h, w], maps });
-    }
-    if let Some((i, conv)) = model.layers().iter().enumerate().find(|(_, l)| l.kind() == "Conv2d") {
-        let wt = &conv.params()[0];
-        let (oc, ic, kh, kw) = (wt.shape[0], wt.shape[1], wt.shape[2], wt.shape[3]);
-        let maps = (0..oc).map(|o| to_bytes(&wt.value[o * ic * kh * kw..o * ic * kh * kw + kh * kw])).collect();
-        out.push(LayerMaps { index: i, kind: "filters".into(), shape: [oc, kh, kw], maps });
-    }
-    Ok(out)
-}
-
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
-    let img = photo::to_mnist(&photo::load_luma(&a.image)?)?;
-    let layers = feature_maps(&mut model, &img)?;
+    let img = model.prepare(&photo::load_luma(&a.image)?)?;
+    let layers = model.feature_maps(&img)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let input_png = a.out.join("00-input.png");
     digitnet::report::plots::image_grid(&input_png, &[&img[..]], 28, 28, &["input (28×28)".to_string()], 1)?;

@@ -3,14 +3,9 @@
 use crate::common::resolve_arch;
 use anyhow::{Context, Result};
 use clap::Args;
-use digitnet::layers::activation::softmax_row;
-use digitnet::layers::Mode;
-use digitnet::network::sequential::Sequential;
-use digitnet::vision as photo;
-use digitnet::vision::segment;
-use digitnet::tensor::Tensor;
+use digitnet::inference::{Digit, Model, Prediction, Reading};
+use digitnet::vision::load_luma;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,89 +21,38 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// Loads the chosen model.
-    pub fn load(&self) -> Result<Sequential> {
+    /// Loads the chosen classifier.
+    pub fn load(&self) -> Result<Model> {
+        let m = self.load_any()?;
+        m.require_classifier()?;
+        Ok(m)
+    }
+
+    /// Loads the chosen model, whatever its task.
+    pub fn load_any(&self) -> Result<Model> {
         load_model(self.model.as_ref(), self.arch.as_deref())
     }
 }
 
-/// The model from `--model` (with `--arch` for foreign files) or the built-in one.
-/// Only classifiers are accepted (predict, read, eval and inspect report classes).
-pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
-    Ok(load_model_with_metadata(model, arch)?.0)
-}
-
-/// As [`load_model`], with the file's metadata (e.g. `val_accuracy`, `epoch`).
-pub fn load_model_with_metadata(model: Option<&PathBuf>, arch: Option<&str>) -> Result<(Sequential, HashMap<String, String>)> {
-    let (m, metadata) = load_any_model_with_metadata(model, arch)?;
-    Ok((check_classifier(m)?, metadata))
-}
-
-/// `m` if it is a classifier, else an error saying the command needs one.
-pub fn check_classifier(m: Sequential) -> Result<Sequential> {
-    let a = m.architecture();
-    if a.task != digitnet::network::arch::Task::Classification || a.classes.len() < 2 {
-        anyhow::bail!("model '{}' is not a classifier (task {:?}, {} classes); this command needs one", a.name, a.task, a.classes.len());
-    }
-    Ok(m)
-}
-
-/// The model from `--model` (with `--arch` for foreign files) or the built-in classifier,
-/// whatever its task.
-pub fn load_any_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Sequential> {
-    Ok(load_any_model_with_metadata(model, arch)?.0)
-}
-
-fn load_any_model_with_metadata(model: Option<&PathBuf>, arch: Option<&str>) -> Result<(Sequential, HashMap<String, String>)> {
+/// The model from `--model` (with `--arch` for foreign files) or the built-in classifier.
+pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Model> {
     Ok(match model {
         Some(path) => {
             let arch = arch.map(resolve_arch).transpose()?;
-            let file = digitnet::network::model_file::load(path, arch.as_ref())?;
-            (file.model, file.metadata)
+            Model::load_with_arch(path, arch.as_ref())?
         }
-        None => digitnet::inference::builtin::digits_classifier()?,
+        None => Model::builtin()?,
     })
 }
 
 /// A rotation model from `path` (`builtin` or none: the built-in one).
-pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Sequential> {
+pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Model> {
     let m = match path {
-        Some(p) if p.as_os_str() != "builtin" => digitnet::network::model_file::load(p, None)?.model,
-        _ => digitnet::inference::builtin::rotation_regressor()?.0,
+        Some(p) if p.as_os_str() != "builtin" => Model::load(p)?,
+        _ => Model::builtin_rotation()?,
     };
-    digitnet::tasks::rotation::check_rotation_model(&m)?;
+    m.require_rotation()?;
     Ok(m)
-}
-
-/// The network input for MNIST-style 28×28 ink images: `[n, 1, 28, 28]`, normalised as the
-/// model was trained.
-pub fn input_tensor(model: &Sequential, images: &[[u8; 784]]) -> Result<Tensor> {
-    let arch = model.architecture();
-    if arch.input != [1, 28, 28] {
-        anyhow::bail!("model '{}' takes {:?} inputs, not 28×28 digits", arch.name, arch.input);
-    }
-    let norm = arch.normalization;
-    let mut x = Tensor::zeros(&[images.len(), 1, 28, 28]);
-    for (dst, img) in x.data.chunks_mut(784).zip(images) {
-        for (d, &p) in dst.iter_mut().zip(img.iter()) {
-            *d = norm.apply(p);
-        }
-    }
-    Ok(x)
-}
-
-/// Softmax probabilities for MNIST-style 28×28 ink images.
-pub fn classify(model: &mut Sequential, images: &[[u8; 784]]) -> Result<Vec<Vec<f32>>> {
-    let x = input_tensor(model, images)?;
-    let logits = model.forward(&x, Mode::Eval)?;
-    let k = logits.sample_len();
-    let mut out = Vec::with_capacity(images.len());
-    for row in logits.data.chunks(k) {
-        let mut p = vec![0.0; k];
-        softmax_row(row, &mut p);
-        out.push(p);
-    }
-    Ok(out)
 }
 
 /// The per-file loop of `predict`, `read`, `angle` and `deskew`. `each` answers one file
@@ -140,10 +84,6 @@ pub fn each_file<T>(
     Ok((outputs, failed))
 }
 
-fn argmax(p: &[f32]) -> usize {
-    p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b })
-}
-
 #[derive(Args)]
 pub struct PredictArgs {
     /// Images of one handwritten digit each (PNG, JPEG, BMP, GIF, TIFF, WebP).
@@ -171,21 +111,20 @@ pub enum PredictOutput {
 }
 
 impl PredictOutput {
-    /// The answer for the probabilities `p` over `classes`.
-    pub fn new(path: String, classes: &[String], p: Vec<f32>) -> Self {
-        let best = argmax(&p);
-        PredictOutput::Ok { path, digit: classes[best].clone(), confidence: p[best], probabilities: p }
+    /// The answer for one image.
+    pub fn new(path: String, p: Prediction) -> Self {
+        PredictOutput::Ok { path, digit: p.label, confidence: p.confidence, probabilities: p.probabilities }
     }
 }
 
-fn save_28(path: &Path, img: &[u8; 784]) -> Result<()> {
+fn save_28(path: &Path, img: &Digit) -> Result<()> {
     let g = image::GrayImage::from_raw(28, 28, img.to_vec()).context("28×28 buffer")?;
     g.save(path).with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn predict(a: PredictArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
-    let classes = model.architecture().classes.clone();
+    let classes = model.classes().to_vec();
     if a.top == 0 || a.top > classes.len() {
         anyhow::bail!("--top must be between 1 and {}", classes.len());
     }
@@ -193,7 +132,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
-        let img = match photo::load_luma(path).and_then(|g| photo::to_mnist(&g)) {
+        let img = match load_luma(path).and_then(|g| model.prepare(&g)) {
             Ok(img) => img,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -201,16 +140,13 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
             save_28(&dir.join(format!("{stem}.28x28.png")), &img)?;
         }
-        let p = classify(&mut model, &[img])?.remove(0);
-        let best = argmax(&p);
+        let p = model.classify(&[img])?.remove(0);
         if !a.json {
-            let mut order: Vec<usize> = (0..p.len()).collect();
-            order.sort_by(|&i, &j| p[j].total_cmp(&p[i]));
-            let alts: Vec<String> = order.iter().skip(1).take(a.top - 1).map(|&i| format!("{} {:.1} %", classes[i], p[i] * 100.0)).collect();
+            let alts: Vec<String> = p.top(a.top).iter().skip(1).map(|&(i, q)| format!("{} {:.1} %", classes[i], q * 100.0)).collect();
             let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
-            println!("{shown}: {} ({:.1} %){extra}", classes[best], p[best] * 100.0);
+            println!("{shown}: {} ({:.1} %){extra}", p.label, p.confidence * 100.0);
         }
-        Ok(Ok(PredictOutput::new(shown.to_string(), &classes, p)))
+        Ok(Ok(PredictOutput::new(shown.to_string(), p)))
     }, |path, error| PredictOutput::Err { path, error })?;
     if a.json {
         println!("{}", serde_json::to_string(&outputs)?);
@@ -250,20 +186,10 @@ pub enum ReadOutput {
 }
 
 impl ReadOutput {
-    /// The number read from the digits found (`boxes`, in reading order) and their
-    /// probabilities over `classes`: a line break between lines.
-    pub fn new(path: String, classes: &[String], boxes: &[segment::DigitBox], probs: &[Vec<f32>]) -> Self {
-        let mut text = String::new();
-        let mut digits = Vec::new();
-        for (i, (b, p)) in boxes.iter().zip(probs).enumerate() {
-            if i > 0 && b.line != boxes[i - 1].line {
-                text.push('\n');
-            }
-            let best = argmax(p);
-            text += &classes[best];
-            digits.push(ReadDigit { digit: classes[best].clone(), confidence: p[best], bbox: [b.x, b.y, b.w, b.h] });
-        }
-        ReadOutput::Ok { path, text, digits }
+    /// The number read from one image.
+    pub fn new(path: String, reading: Reading) -> Self {
+        let digits = reading.digits.into_iter().map(|d| ReadDigit { digit: d.prediction.label, confidence: d.prediction.confidence, bbox: d.bbox }).collect();
+        ReadOutput::Ok { path, text: reading.text, digits }
     }
 }
 
@@ -272,15 +198,12 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
         anyhow::bail!("--annotate takes exactly one image");
     }
     let mut model = a.model.load()?;
-    let classes = model.architecture().classes.clone();
     let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
-        let (gray, boxes) = match photo::load_luma(path).and_then(|g| segment::find_digits(&g).map(|b| (g, b))) {
+        let (gray, reading) = match load_luma(path).and_then(|g| model.read(&g).map(|r| (g, r))) {
             Ok(v) => v,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
-        let probs = classify(&mut model, &images)?;
-        let output = ReadOutput::new(shown.to_string(), &classes, &boxes, &probs);
+        let output = ReadOutput::new(shown.to_string(), reading);
         if let ReadOutput::Ok { text, digits, .. } = &output {
             if let Some(out) = &a.annotate {
                 let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();

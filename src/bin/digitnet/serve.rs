@@ -12,7 +12,7 @@
 
 mod pool;
 
-use crate::predict::{load_model_with_metadata, ModelArgs, PredictOutput, ReadOutput};
+use crate::predict::{load_rotation_model, ModelArgs, PredictOutput, ReadOutput};
 use anyhow::{bail, Context, Result};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
@@ -22,7 +22,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::network::sequential::Sequential;
+use digitnet::inference::{Digit, Model, Pipeline, Prediction, ReadDigit, Reading};
 use digitnet::vision as photo;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,9 @@ type ApiResult<T> = std::result::Result<T, ApiError>;
 struct AppState {
     pool: Pool,
     classes: Vec<String>,
+    /// The input pipelines of the classifier and of the rotation model.
+    pipeline: Pipeline,
+    angle_pipeline: Pipeline,
     /// Bounds the decoding and preprocessing running at once (each may hold a decoded photo).
     decoders: Arc<Semaphore>,
     /// `GET /api/model`'s answer, made once.
@@ -149,7 +152,9 @@ struct LayerInfo {
 }
 
 impl ModelInfo {
-    fn new(model: &Sequential, metadata: &std::collections::HashMap<String, String>, source: String, angle_model: String) -> Self {
+    fn new(model: &Model, angle_model: String) -> Self {
+        let (metadata, source) = (model.metadata(), model.origin().to_string());
+        let model = model.network();
         let a = model.architecture();
         let layers = model
             .layers()
@@ -189,13 +194,12 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if !(a.timeout.is_finite() && a.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds, got {}", a.timeout);
     }
-    let (model, metadata) = load_model_with_metadata(a.model.model.as_ref(), a.model.arch.as_deref())?;
+    let model = a.model.load()?;
     if model.architecture().input != [1, 28, 28] {
         bail!("model '{}' takes {:?} inputs; serve needs a 28×28 digit classifier", model.architecture().name, model.architecture().input);
     }
-    let source = a.model.model.as_ref().map_or_else(|| digitnet::inference::builtin::DIGITS_CLASSIFIER_NAME.to_string(), |p| p.display().to_string());
-    let load_angle = || -> Result<Sequential> {
-        crate::predict::load_rotation_model(a.angle_model.as_ref()).with_context(|| match &a.angle_model {
+    let load_angle = || -> Result<Model> {
+        load_rotation_model(a.angle_model.as_ref()).with_context(|| match &a.angle_model {
             Some(p) => format!("loading --angle-model {}", p.display()),
             None => "loading the built-in rotation model".to_string(),
         })
@@ -204,19 +208,19 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if angle.architecture().input != [1, 28, 28] {
         bail!("rotation model '{}' takes {:?} inputs; serve needs one for 28×28 digits", angle.architecture().name, angle.architecture().input);
     }
-    let angle_source = a.angle_model.as_ref().map_or_else(|| digitnet::inference::builtin::ROTATION_REGRESSOR_NAME.to_string(), |p| p.display().to_string());
-    let model_json = serde_json::to_string(&ModelInfo::new(&model, &metadata, source, angle_source))?;
-    let classes = model.architecture().classes.clone();
+    let model_json = serde_json::to_string(&ModelInfo::new(&model, angle.origin().to_string()))?;
+    let classes = model.classes().to_vec();
+    let (pipeline, angle_pipeline) = (model.pipeline(), angle.pipeline());
     // The models loaded above go to the first worker; the others load their own copies.
     let first = std::sync::Mutex::new(Some((model, angle)));
     let pool = Pool::start(a.workers, a.queue, || {
         let (classifier, angle) = match first.lock().ok().and_then(|mut m| m.take()) {
             Some(models) => models,
-            None => (load_model_with_metadata(a.model.model.as_ref(), a.model.arch.as_deref())?.0, load_angle()?),
+            None => (a.model.load()?, load_angle()?),
         };
         Ok(Models { classifier, angle })
     })?;
-    let state = Arc::new(AppState { pool, classes, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
+    let state = Arc::new(AppState { pool, classes, pipeline, angle_pipeline, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
     let timeout = Duration::from_secs_f64(a.timeout);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -299,7 +303,7 @@ struct Options {
 /// What a request sent: an encoded image (with a name for the answer's `path`) or pixels.
 enum Input {
     Image { name: String, bytes: Bytes },
-    Pixels(Box<[u8; 784]>),
+    Pixels(Box<Digit>),
 }
 
 #[derive(Deserialize)]
@@ -347,7 +351,7 @@ async fn read_input(req: Request) -> ApiResult<Input> {
 /// `{"pixels": [784 numbers]}`: a 28×28 MNIST-style image, row-major, 0 = background, 255 =
 /// full ink, used as is (no preprocessing). Malformed JSON is 400; the wrong count or values
 /// outside 0–255 are 422, and so is an image without ink.
-fn pixels(json: &[u8]) -> ApiResult<Box<[u8; 784]>> {
+fn pixels(json: &[u8]) -> ApiResult<Box<Digit>> {
     let body: PixelsBody = serde_json::from_slice(json).map_err(|e| {
         let m = format!("bad JSON body: {e} ({BODY_HELP})");
         if e.is_data() { ApiError::unprocessable(m) } else { ApiError::bad_request(m) }
@@ -355,8 +359,8 @@ fn pixels(json: &[u8]) -> ApiResult<Box<[u8; 784]>> {
     if body.pixels.len() != 784 {
         return Err(ApiError::unprocessable(format!("\"pixels\" has {} numbers; a 28×28 image needs 784", body.pixels.len())));
     }
-    let mut img = Box::new([0u8; 784]);
-    for (i, (d, &v)) in img.iter_mut().zip(&body.pixels).enumerate() {
+    let mut img = Box::new(Digit([0u8; 784]));
+    for (i, (d, &v)) in img.0.iter_mut().zip(&body.pixels).enumerate() {
         if !(0.0..=255.0).contains(&v) {
             return Err(ApiError::unprocessable(format!("pixel {i} is {v}; pixels are 0 (background) to 255 (ink)")));
         }
@@ -380,14 +384,14 @@ impl AppState {
         .map_err(|_| ApiError::internal("preprocessing failed on this input"))
     }
 
-    /// The 28×28 image the network sees: pixels as sent, or the photo preprocessed exactly as
-    /// `predict` does it.
-    async fn digit(&self, input: Input) -> ApiResult<(String, Box<[u8; 784]>)> {
+    /// The 28×28 image the network sees: pixels as sent, or the image through the model's
+    /// input pipeline, exactly as `predict` (or `angle`) reads it.
+    async fn digit(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Box<Digit>)> {
         match input {
             Input::Pixels(p) => Ok(("pixels".into(), p)),
             Input::Image { name, bytes } => {
                 let origin = name.clone();
-                let img = self.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| photo::to_mnist(&g))).await?;
+                let img = self.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| pipeline.digit(&g))).await?;
                 Ok((name, Box::new(img.map_err(ApiError::from_input)?)))
             }
         }
@@ -407,7 +411,7 @@ struct Shown<T> {
     input: Option<Vec<u8>>,
 }
 
-fn shown<T: Serialize>(answer: T, show: bool, img: &[u8; 784]) -> Json<Shown<T>> {
+fn shown<T: Serialize>(answer: T, show: bool, img: &Digit) -> Json<Shown<T>> {
     Json(Shown { answer, input: show.then(|| img.to_vec()) })
 }
 
@@ -422,9 +426,9 @@ async fn model_info(State(s): State<Shared>) -> impl IntoResponse {
 /// `POST /api/predict` → the object `predict --json` prints for one image.
 async fn api_predict(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    let (name, img) = s.digit(read_input(req).await?).await?;
+    let (name, img) = s.digit(read_input(req).await?, s.pipeline).await?;
     let p = s.pool.classify(vec![*img]).await?.remove(0);
-    Ok(shown(PredictOutput::new(name, &s.classes, p), opts.show, &img).into_response())
+    Ok(shown(PredictOutput::new(name, Prediction::new(&s.classes, p)), opts.show, &img).into_response())
 }
 
 /// `POST /api/read` → the object `read --json` prints for one image.
@@ -436,15 +440,25 @@ async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> 
     let origin = name.clone();
     let found = s.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| digitnet::vision::segment::find_digits(&g))).await?;
     let boxes = found.map_err(ApiError::from_input)?;
-    let images: Vec<[u8; 784]> = boxes.iter().map(|b| b.image).collect();
+    let images: Vec<Digit> = boxes.iter().map(|b| b.image).collect();
     let probs = s.pool.classify(images).await?;
-    Ok(Json(ReadOutput::new(name, &s.classes, &boxes, &probs)).into_response())
+    let mut text = String::new();
+    let mut digits = Vec::with_capacity(boxes.len());
+    for (i, (b, p)) in boxes.iter().zip(probs).enumerate() {
+        if i > 0 && b.line != boxes[i - 1].line {
+            text.push('\n');
+        }
+        let prediction = Prediction::new(&s.classes, p);
+        text += &prediction.label;
+        digits.push(ReadDigit { prediction, bbox: [b.x, b.y, b.w, b.h], line: b.line });
+    }
+    Ok(Json(ReadOutput::new(name, Reading { text, digits })).into_response())
 }
 
 /// `POST /api/angle` → `{"angle": degrees}` (positive = counter-clockwise).
 async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    let (_, img) = s.digit(read_input(req).await?).await?;
+    let (_, img) = s.digit(read_input(req).await?, s.angle_pipeline).await?;
     let Answer::Angles(a) = s.pool.run(Task::Angles(vec![*img])).await? else { return Err(ApiError::internal("wrong answer kind from a worker")) };
     #[derive(Serialize)]
     struct Angle {
@@ -456,7 +470,7 @@ async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response>
 
 /// `POST /api/inspect` → the 28×28 input and every layer's feature maps (as `inspect`).
 async fn api_inspect(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
-    let (_, img) = s.digit(read_input(req).await?).await?;
+    let (_, img) = s.digit(read_input(req).await?, s.pipeline).await?;
     let Answer::Maps(layers) = s.pool.run(Task::Inspect(img.clone())).await? else { return Err(ApiError::internal("wrong answer kind from a worker")) };
     Ok(Json(serde_json::json!({"input": img.to_vec(), "layers": layers})).into_response())
 }

@@ -7,6 +7,7 @@ use digitnet::network::arch::LayerSpec;
 use digitnet::data::augment::Augment;
 use digitnet::network::arch::Task;
 use digitnet::data::{Dataset, Split};
+use digitnet::vision::Pipeline;
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::schedule::Schedule;
 use digitnet::training::{Event, Run, RunPaths, TrainConfig};
@@ -149,17 +150,24 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     in_pool(a.threads, move || run_in_pool(a))
 }
 
+/// How `train --folder` makes its images into inputs (recorded in the model, so `predict`
+/// and `eval --folder` prepare them the same way).
+const FOLDER_PIPELINE: Pipeline = Pipeline::Resize;
+
 fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
     let (data, folder_classes) = match &a.folder {
         Some(dir) => {
-            let input = match &a.resume {
-                Some(ckpt) => digitnet::network::model_file::load(ckpt, None)?.model.architecture().input,
-                None => resolve_arch(&a.arch)?.input,
+            let (input, pipeline) = match &a.resume {
+                Some(ckpt) => {
+                    let arch = digitnet::network::model_file::load(ckpt, None)?.model.architecture().clone();
+                    (arch.input, arch.pipeline())
+                }
+                None => (resolve_arch(&a.arch)?.input, FOLDER_PIPELINE),
             };
             if !(a.split > 0.0 && a.split < 1.0) {
                 bail!("--split must be a fraction between 0 and 1, got {}", a.split);
             }
-            let (d, names) = digitnet::data::folder::load(dir, input[1], input[2])?;
+            let (d, names) = digitnet::data::folder::load(dir, pipeline, input[1], input[2])?;
             (d, Some(names))
         }
         None => (load_split(a.data.as_ref(), Split::Train)?, None),
@@ -228,6 +236,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                     *out_features = names.len();
                 }
                 arch.classes = names.clone();
+                arch.input_pipeline = Some(FOLDER_PIPELINE);
             }
             let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", arch.name)));
             check_writable(&out)?;

@@ -20,9 +20,7 @@
 //! Worth trying again once the engine runs a batch as one GEMM per layer.
 
 use super::ApiError;
-use crate::inspect::{feature_maps, LayerMaps};
-use crate::predict::classify;
-use digitnet::network::sequential::Sequential;
+use digitnet::inference::{Digit, FeatureMaps, Model};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -31,22 +29,23 @@ use tokio::sync::oneshot;
 
 /// What a worker owns: the classifier and the rotation model.
 pub struct Models {
-    pub classifier: Sequential,
-    pub angle: Sequential,
+    pub classifier: Model,
+    pub angle: Model,
 }
 
-/// Work for the models; every image is an MNIST-style 28×28 ink image.
+/// Work for the models; every image is an MNIST-style 28×28 digit, already through the
+/// model's input pipeline.
 pub enum Task {
-    Classify(Vec<[u8; 784]>),
-    Angles(Vec<[u8; 784]>),
-    Inspect(Box<[u8; 784]>),
+    Classify(Vec<Digit>),
+    Angles(Vec<Digit>),
+    Inspect(Box<Digit>),
 }
 
 /// The answer to each kind of [`Task`].
 pub enum Answer {
     Probabilities(Vec<Vec<f32>>),
     Angles(Vec<f32>),
-    Maps(Vec<LayerMaps>),
+    Maps(Vec<FeatureMaps>),
 }
 
 struct Job {
@@ -99,7 +98,7 @@ impl Pool {
     }
 
     /// Classifies images; one probability vector per image.
-    pub async fn classify(&self, images: Vec<[u8; 784]>) -> Result<Vec<Vec<f32>>, ApiError> {
+    pub async fn classify(&self, images: Vec<Digit>) -> Result<Vec<Vec<f32>>, ApiError> {
         match self.run(Task::Classify(images)).await? {
             Answer::Probabilities(p) => Ok(p),
             _ => Err(ApiError::internal("wrong answer kind from a worker")),
@@ -128,10 +127,10 @@ fn work(rx: &Mutex<Receiver<Job>>, queued: &AtomicUsize, models: &mut Models) {
 
 /// Runs one task on the worker's models.
 fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
-    let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
+    let internal = |e: digitnet::Error| ApiError::internal(e.to_string());
     match task {
-        Task::Classify(images) => classify(&mut models.classifier, images).map(Answer::Probabilities).map_err(internal),
-        Task::Angles(images) => digitnet::tasks::rotation::predict_angles(&mut models.angle, images).map(Answer::Angles).map_err(|e| internal(e.into())),
-        Task::Inspect(img) => feature_maps(&mut models.classifier, img).map(Answer::Maps).map_err(internal),
+        Task::Classify(images) => models.classifier.probabilities(images).map(Answer::Probabilities).map_err(internal),
+        Task::Angles(images) => models.angle.angles(images).map(Answer::Angles).map_err(internal),
+        Task::Inspect(img) => models.classifier.feature_maps(img).map(Answer::Maps).map_err(internal),
     }
 }
