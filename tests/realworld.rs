@@ -6,6 +6,7 @@ mod common;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
 use common::{draw_digit, paper};
+use digitnet::data::render::Canvas;
 use image::{GrayImage, Luma};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,8 +15,8 @@ fn digitnet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_digitnet")).args(args).output().expect("binary runs")
 }
 
-fn save_jpeg(img: &GrayImage, path: &Path) {
-    img.save_with_format(path, image::ImageFormat::Jpeg).unwrap();
+fn save_jpeg(img: &Canvas, path: &Path) {
+    img.image().save_with_format(path, image::ImageFormat::Jpeg).unwrap();
 }
 
 #[test]
@@ -84,9 +85,9 @@ fn bad_images_get_per_file_errors_and_the_rest_still_answer() {
     let good = dir.join("good.png");
     let mut img = paper(120, 120, &mut Rng::new(1));
     draw_digit(&mut img, test.image(0), 3, 10, 10);
-    img.save(&good).unwrap();
+    img.image().save(&good).unwrap();
     let blank = dir.join("blank.png");
-    paper(80, 80, &mut Rng::new(2)).save(&blank).unwrap();
+    paper(80, 80, &mut Rng::new(2)).image().save(&blank).unwrap();
     let empty = dir.join("empty.png");
     std::fs::write(&empty, b"").unwrap();
     let truncated = dir.join("truncated.png");
@@ -150,7 +151,7 @@ fn inspect_writes_feature_maps() {
     let src = dir.join("digit.png");
     let mut img = paper(100, 100, &mut Rng::new(3));
     draw_digit(&mut img, test.image(1), 2, 20, 20);
-    img.save(&src).unwrap();
+    img.image().save(&src).unwrap();
     let out = dir.join("maps");
     let o = digitnet(&["inspect", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -9,7 +9,7 @@ use common::http::{request, Client, Response, Server};
 use common::{draw_digit, paper};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
-use image::GrayImage;
+use digitnet::data::render::Canvas;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -30,10 +30,8 @@ fn mnist_test() -> Dataset {
     Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap()
 }
 
-fn png(img: &GrayImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-    out
+fn png(img: &Canvas) -> Vec<u8> {
+    img.png()
 }
 
 /// A photo of MNIST test digit `i` on paper, as PNG bytes.

@@ -94,8 +94,34 @@ impl Canvas {
         }
     }
 
+    /// Tinted paper lit from the left (200 grey levels at the left edge, 230 at the right)
+    /// with sensor noise of deviation 6: the scene of the command-line and server tests.
+    pub fn lit_paper(w: usize, h: usize, rng: &mut Rng) -> Canvas {
+        let mut c = Canvas::paper(w, h, 200.0, -30.0);
+        c.noise(6.0, rng);
+        c
+    }
+
+    /// A digit in dark pen (the ink at 15 % of the paper's luminance), scaled by `scale`.
+    pub fn pen(&mut self, digit: &[u8], scale: usize, x: usize, y: usize) {
+        self.draw(digit, scale as f32, x, y, 32.0);
+    }
+
     pub fn gray(&self) -> Gray {
-        Gray::new(self.w, self.h, self.px.iter().map(|&v| to_byte(v)).collect()).unwrap()
+        Gray { width: self.w, height: self.h, pixels: self.px.iter().map(|&v| to_byte(v)).collect() }
+    }
+
+    /// As an `image` grey image (to save or encode).
+    pub fn image(&self) -> image::GrayImage {
+        let g = self.gray();
+        image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels).expect("the canvas's size")
+    }
+
+    /// Encoded as PNG.
+    pub fn png(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.image().write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).expect("PNG encoding into memory");
+        out
     }
 
     /// Encoded as a grey JPEG of the given quality.

@@ -1,12 +1,13 @@
 //! Helpers shared by the end-to-end tests: small IDX data sets in temporary directories,
-//! photo-like renderings of MNIST digits, and an HTTP client for the server.
+//! the running binary, and an HTTP client for the server. Photo-like renderings of digits are
+//! the library's ([`digitnet::data::render`]).
 #![allow(dead_code)]
 
 pub mod http;
 
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::data::render::Canvas;
 use digitnet::init::Rng;
-use image::{imageops, GrayImage, Luma};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -57,18 +58,12 @@ pub fn fails_with(args: &[&str], needle: &str) {
     assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
 }
 
-/// An MNIST digit drawn dark on tinted paper, scaled ×`scale`, at (`ox`, `oy`) on a canvas.
-pub fn draw_digit(canvas: &mut GrayImage, digit: &[u8], scale: u32, ox: u32, oy: u32) {
-    let small = GrayImage::from_raw(28, 28, digit.to_vec()).unwrap();
-    let big = imageops::resize(&small, 28 * scale, 28 * scale, imageops::FilterType::Triangle);
-    for (x, y, p) in big.enumerate_pixels() {
-        let ink = p.0[0] as f32 / 255.0;
-        let px = canvas.get_pixel_mut(ox + x, oy + y);
-        px.0[0] = (px.0[0] as f32 * (1.0 - 0.85 * ink)) as u8;
-    }
+/// An MNIST digit drawn in dark pen, scaled ×`scale`, at (`ox`, `oy`) on a canvas.
+pub fn draw_digit(canvas: &mut Canvas, digit: &[u8], scale: u32, ox: u32, oy: u32) {
+    canvas.pen(digit, scale as usize, ox as usize, oy as usize);
 }
 
 /// Tinted paper with a light gradient and noise.
-pub fn paper(w: u32, h: u32, rng: &mut Rng) -> GrayImage {
-    GrayImage::from_fn(w, h, |x, _| Luma([(200.0 + 30.0 * x as f32 / w as f32 + 6.0 * rng.normal()).clamp(0.0, 255.0) as u8]))
+pub fn paper(w: u32, h: u32, rng: &mut Rng) -> Canvas {
+    Canvas::lit_paper(w as usize, h as usize, rng)
 }

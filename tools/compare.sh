@@ -6,20 +6,20 @@
 # This machine is shared: its speed drifts by ±20–40 % over minutes, so one pass of three
 # benchmarks run minutes apart can favour whichever ran in a quiet spell. Alternating rounds
 # and keeping each system's best figure per architecture (highest images/s, lowest latency)
-# gives all three the same chances; every round's raw JSON stays in bench/results/round-N/
+# gives all three the same chances; every round's raw JSON stays in runs/bench/round-N/
 # and the per-round ratios are printed too.
 #
 # Peers must be installed once per machine (large downloads), e.g.:
 #   python3 -m venv ~/torch-venv && ~/torch-venv/bin/pip install torch numpy
 #   python3 -m venv ~/tf-venv && ~/tf-venv/bin/pip install tensorflow numpy
-# Override their interpreters with TORCH_PY and TF_PY. Results go to bench/results/.
+# Override their interpreters with TORCH_PY and TF_PY. Results go to runs/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=${PEERS_DIR:-../shared/peers}
 torch_py=${TORCH_PY:-$HOME/torch-venv/bin/python}
 tf_py=${TF_PY:-$HOME/tf-venv/bin/python}
 rounds=${ROUNDS:-3}
-out=bench/results
+out=runs/bench
 mkdir -p "$out"
 export MNIST_DIR=$PWD/data/mnist PEER_THREADS=2
 

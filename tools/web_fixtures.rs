@@ -3,12 +3,9 @@
 //! `digit.png`, test digit 1 (a "2"), and `rotated.png`, that digit turned 30° counter-clockwise.
 //! Test digits: the built-in models never trained on them.
 //!
-//! Run: `cargo run --release --example web_fixtures`
+//! Run: `cargo run --release --example web_fixtures` (source in `tools/`)`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::{draw_digit, paper};
+use digitnet::data::render::Canvas;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
 
@@ -17,18 +14,18 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/fixtures");
     std::fs::create_dir_all(&dir).expect("web/fixtures");
     let mut rng = Rng::new(5);
-    let mut number = paper(540, 150, &mut rng);
+    let mut number = Canvas::lit_paper(540, 150, &mut rng);
     for k in 0..5 {
-        draw_digit(&mut number, test.image(k), 3, 20 + k as u32 * 100, 20 + rng.below(30) as u32);
+        number.pen(test.image(k), 3, 20 + k * 100, 20 + rng.below(30));
     }
-    number.save(dir.join("number.png")).expect("writing number.png");
-    let mut digit = paper(150, 140, &mut rng);
-    draw_digit(&mut digit, test.image(1), 4, 15, 10);
-    digit.save(dir.join("digit.png")).expect("writing digit.png");
+    number.image().save(dir.join("number.png")).expect("writing number.png");
+    let mut digit = Canvas::lit_paper(150, 140, &mut rng);
+    digit.pen(test.image(1), 4, 15, 10);
+    digit.image().save(dir.join("digit.png")).expect("writing digit.png");
     let mut rotated = vec![0u8; 784];
     digitnet::vision::rotate::rotate_into(test.image(1), &mut rotated, 28, 28, 30.0, 0);
-    let mut photo = paper(150, 140, &mut rng);
-    draw_digit(&mut photo, &rotated, 4, 15, 10);
-    photo.save(dir.join("rotated.png")).expect("writing rotated.png");
+    let mut photo = Canvas::lit_paper(150, 140, &mut rng);
+    photo.pen(&rotated, 4, 15, 10);
+    photo.image().save(dir.join("rotated.png")).expect("writing rotated.png");
     println!("wrote {}/number.png (72104), digit.png (2) and rotated.png (the 2 turned 30° counter-clockwise)", dir.display());
 }

@@ -4,20 +4,20 @@
 //! server's resident memory before, during and after. Every request goes to 127.0.0.1 only,
 //! and the run stops by itself.
 //!
-//! Run (after `cargo build --release`):
-//! `cargo run --release --example load_test -- [--clients 16] [--seconds 30] [--body png|pixels] [--workers 2]`
+//! A measurement, not a check, so it is ignored by `cargo test`; run it with
+//! `LOAD_CLIENTS=16 LOAD_SECONDS=30 LOAD_BODY=png LOAD_WORKERS=2 cargo test --release --test load -- --ignored --nocapture`
+//! (those are the defaults).
 //!
 //! `--body png` sends a 150×140 PNG photo of an MNIST test digit (decoded and preprocessed by
 //! the server, as `predict` does); `--body pixels` sends JSON `{"pixels": [784 numbers]}`
 //! (no preprocessing). Each client cycles through 100 different test digits.
 
-#[path = "../tests/common/http.rs"]
-mod http;
+mod common;
 
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
-use http::{Client, Server};
-use image::{imageops, GrayImage, Luma};
+use common::http::{Client, Server};
+use digitnet::data::render::Canvas;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -29,53 +29,44 @@ struct Options {
     workers: usize,
 }
 
+/// The options from `LOAD_CLIENTS`, `LOAD_SECONDS`, `LOAD_BODY` and `LOAD_WORKERS`.
 fn parse() -> Options {
-    let mut o = Options { clients: 16, seconds: 30.0, body: "png".into(), workers: 2 };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        let value = pair.get(1).unwrap_or_else(|| panic!("{} needs a value", pair[0]));
-        match pair[0].as_str() {
-            "--clients" => o.clients = value.parse().expect("--clients N"),
-            "--seconds" => o.seconds = value.parse().expect("--seconds S"),
-            "--body" => o.body = value.clone(),
-            "--workers" => o.workers = value.parse().expect("--workers N"),
-            other => panic!("unknown option {other}"),
-        }
-    }
-    assert!(o.seconds > 0.0 && o.seconds <= 600.0, "--seconds between 0 and 600");
-    assert!((1..=256).contains(&o.clients), "--clients between 1 and 256");
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+    let o = Options {
+        clients: var("LOAD_CLIENTS", "16").parse().expect("LOAD_CLIENTS=N"),
+        seconds: var("LOAD_SECONDS", "30").parse().expect("LOAD_SECONDS=S"),
+        body: var("LOAD_BODY", "png"),
+        workers: var("LOAD_WORKERS", "2").parse().expect("LOAD_WORKERS=N"),
+    };
+    assert!(o.seconds > 0.0 && o.seconds <= 600.0, "LOAD_SECONDS between 0 and 600");
+    assert!((1..=256).contains(&o.clients), "LOAD_CLIENTS between 1 and 256");
     o
 }
 
-/// A photo of an MNIST test digit: dark ink on light paper with a gradient and noise.
+/// A photo of an MNIST test digit: dark pen on lit paper, as PNG bytes.
 fn photo(digit: &[u8], rng: &mut Rng) -> Vec<u8> {
-    let mut img = GrayImage::from_fn(150, 140, |x, _| Luma([(200.0 + 30.0 * x as f32 / 150.0 + 6.0 * rng.normal()).clamp(0.0, 255.0) as u8]));
-    let big = imageops::resize(&GrayImage::from_raw(28, 28, digit.to_vec()).unwrap(), 112, 112, imageops::FilterType::Triangle);
-    for (x, y, p) in big.enumerate_pixels() {
-        let px = img.get_pixel_mut(15 + x, 10 + y);
-        px.0[0] = (px.0[0] as f32 * (1.0 - 0.85 * p.0[0] as f32 / 255.0)) as u8;
-    }
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-    out
+    let mut c = Canvas::lit_paper(150, 140, rng);
+    c.pen(digit, 4, 15, 10);
+    c.png()
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-fn main() {
+#[test]
+#[ignore]
+fn load_test() {
     let o = parse();
     let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).expect("shipped MNIST");
     let mut rng = Rng::new(1);
     let (content_type, bodies): (&str, Vec<Vec<u8>>) = match o.body.as_str() {
         "png" => ("image/png", (0..100).map(|i| photo(test.image(i), &mut rng)).collect()),
         "pixels" => ("application/json", (0..100).map(|i| serde_json::to_vec(&serde_json::json!({ "pixels": test.image(i) })).unwrap()).collect()),
-        other => panic!("--body png or pixels, not {other}"),
+        other => panic!("LOAD_BODY=png or pixels, not {other}"),
     };
     let labels: Vec<String> = (0..100).map(|i| test.labels[i].to_string()).collect();
-    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/digitnet");
-    let binary = std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("release/digitnet")).filter(|p| p.is_file()).unwrap_or(binary);
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_digitnet"));
     let server = Server::start(&binary, &["--workers", &o.workers.to_string()]);
     let rss_start = server.rss_kib().unwrap_or(0);
 
@@ -152,7 +143,5 @@ fn main() {
         series.join(", "),
         mib(rss_after)
     );
-    if errors > 0 {
-        std::process::exit(1);
-    }
+    assert_eq!(errors, 0, "requests that failed");
 }
