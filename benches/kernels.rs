@@ -4,11 +4,11 @@
 //! Run: `cargo bench --bench kernels` (add `-- conv` to filter).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use digitnet::kernels::geometry::{Padding, PaddingName};
-use digitnet::kernels::gemm::{sgemm, Strides};
-use digitnet::Tensor;
 use digitnet::init::{Init, Rng};
+use digitnet::kernels::gemm::{sgemm, Strides};
+use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::layers::{Conv2d, Layer, Mode, Pool2d, PoolKind};
+use digitnet::Tensor;
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");

@@ -1,22 +1,33 @@
 //! digitnet: convolutional neural networks for handwritten digits, with every layer's forward
 //! and backward pass written by hand.
 //!
-//! Data flow: IDX files ([`data::idx`]) → `Tensor` batches (NCHW, f32) → a [`model::Sequential`]
-//! built from an [`arch::Architecture`] → logits → [`loss`] → backward through each layer →
-//! [`optim`] step. Models are saved as safetensors ([`checkpoint`]).
+//! Data flow. Training: IDX files or image folders ([`data`]) → `u8` images through the
+//! model's input [`vision::Pipeline`] → `Tensor` batches (NCHW, f32) → a
+//! [`network::Sequential`] built from a [`network::Architecture`] → logits →
+//! [`network::loss`] → backward through each layer → [`training::optim`] step; the whole run
+//! with validation, checkpoints and resume is a [`training::Run`]; models are saved as
+//! safetensors ([`network::model_file`]). Recognition: an image file → [`vision`] (decode,
+//! pipeline) → MNIST-format [`vision::Digit`]s → the network → answers, all behind
+//! [`inference::Model`], which the binary, its server and the Python package use.
 //!
-//! Module map:
-//! * [`tensor`], [`gemm`], [`conv_geometry`], [`init`]: the numeric ground floor.
-//! * [`layers`]: one file per layer, forward beside backward, the math in the doc comment.
-//! * [`loss`], [`optim`], [`schedule`]: what training needs besides the layers.
-//! * [`model`], [`arch`], [`checkpoint`]: networks, their descriptions and their files.
-//! * [`gradcheck`]: the finite-difference checker every backward is tested with.
-//! * [`data`], [`train`]: data sets (IDX files, image folders, augmentation) and the training
-//!   loop with validation, checkpoints and resume.
-//! * [`metrics`], [`plots`]: the classification report and the PNG charts.
-//! * [`preprocess`], [`segment`]: photo → MNIST-style 28×28, and finding the digits in a photo
-//!   of a number (shared by `predict`, `read` and `inspect`).
-//! * [`builtin`]: the trained models embedded in the binary.
+//! Folders, from the ground floor up (a module imports only from its own floor and the floors
+//! below it; `tests/structure.rs` checks it):
+//!
+//! | floor | module | what it holds |
+//! |---|---|---|
+//! | 0 | [`error`], [`tensor`], [`init`] | the error type, `Tensor`, random numbers and weight initialisers |
+//! | 1 | [`kernels`] | GEMM, SIMD helpers, convolution geometry and lowerings (im2col, rows, Winograd), pooling kernels — each fast kernel beside its naive reference |
+//! | 1 | [`vision`] | image decoding, the photo → MNIST pipeline, input pipelines, rotation of images, finding the digits of a number |
+//! | 1 | [`report`] | classification metrics (scikit-learn's numbers) and PNG charts |
+//! | 2 | [`layers`] | the `Layer` contract; one file per layer, forward beside backward; gradient checks |
+//! | 3 | [`network`] | architectures (JSON), `Sequential` and its fusion plan, losses, model files, summaries |
+//! | 4 | [`data`] | IDX files, image folders, splits, augmentation, photo-like renderings |
+//! | 5 | [`tasks`] | what is task-specific beyond classification: the rotation-angle regressor |
+//! | 6 | [`training`] | one epoch, a whole run (validation, checkpoints, resume, early stopping), optimizers, schedules |
+//! | 7 | [`inference`] | the public API: load a model, image → its input → answer; the built-in models |
+//!
+//! Unit tests may use test support from any floor (the MNIST fixtures and renderings of
+//! [`data::render`]); library code may not.
 
 pub mod data;
 pub mod error;

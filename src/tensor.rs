@@ -25,12 +25,7 @@ impl Tensor {
     pub fn from_vec(shape: &[usize], data: Vec<f32>) -> Result<Self> {
         let expected: usize = shape.iter().product();
         if data.len() != expected {
-            return Err(Error::Length {
-                context: "Tensor::from_vec".into(),
-                shape: shape.to_vec(),
-                expected,
-                found: data.len(),
-            });
+            return Err(Error::Length { context: "Tensor::from_vec".into(), shape: shape.to_vec(), expected, found: data.len() });
         }
         Ok(Tensor { shape: shape.to_vec(), data })
     }
@@ -57,7 +52,11 @@ impl Tensor {
 
     /// The shape without the leading (batch) dimension.
     pub fn sample_shape(&self) -> &[usize] {
-        if self.shape.is_empty() { &[] } else { &self.shape[1..] }
+        if self.shape.is_empty() {
+            &[]
+        } else {
+            &self.shape[1..]
+        }
     }
 
     /// Values per sample (product of the non-batch dimensions).
@@ -80,11 +79,7 @@ impl Tensor {
     pub fn reshape(&mut self, shape: &[usize]) -> Result<()> {
         let expected: usize = shape.iter().product();
         if expected != self.data.len() {
-            return Err(Error::Shape {
-                context: "Tensor::reshape".into(),
-                expected: shape.to_vec(),
-                found: self.shape.clone(),
-            });
+            return Err(Error::Shape { context: "Tensor::reshape".into(), expected: shape.to_vec(), found: self.shape.clone() });
         }
         self.shape.clear();
         self.shape.extend_from_slice(shape);

@@ -3,9 +3,9 @@
 //! thread, once). Allocations made inside the GEMM crate's kernel (a small scratch vector per
 //! call, see `digitnet::kernels::gemm::in_kernel`) are counted apart: they are the crate's, not ours.
 
-use digitnet::network::arch::Architecture;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::layers::Mode;
+use digitnet::network::arch::Architecture;
 use digitnet::network::loss::SoftmaxCrossEntropy;
 use digitnet::network::sequential::Sequential;
 use digitnet::training::optim::{Optimizer, OptimizerKind};

@@ -13,7 +13,8 @@ fn train_eval_summary_end_to_end() {
     common::write_mnist_subset(&dir, 400, 100);
     let data = dir.to_str().unwrap();
     let out = dir.join("m.safetensors");
-    let o = digitnet(&["train", "--arch", "scratch8", "--data", data, "--epochs", "2", "--val-split", "100", "--batch-size", "32", "--out", out.to_str().unwrap()]);
+    let o =
+        digitnet(&["train", "--arch", "scratch8", "--data", data, "--epochs", "2", "--val-split", "100", "--batch-size", "32", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("epoch   2:"), "{stdout}");
@@ -57,13 +58,18 @@ fn bad_inputs_fail_cleanly() {
     fails_with(&["train", "--data", g, "--val-split", "20", "--class-weights", "1,2"], "class");
 
     // Corrupt data sets, one problem each.
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 3] = [
+    type Corrupt = Box<dyn Fn(&Path)>;
+    let cases: [(&str, Corrupt, &str); 3] = [
         ("magic", Box::new(|d: &Path| std::fs::write(d.join("train-images-idx3-ubyte"), common::idx_bytes(&[1], &[0])).map(|_| ()).unwrap()), "magic"),
-        ("truncated", Box::new(|d: &Path| {
-            let p = d.join("train-images-idx3-ubyte");
-            let b = std::fs::read(&p).unwrap();
-            std::fs::write(&p, &b[..b.len() - 100]).unwrap();
-        }), "truncated"),
+        (
+            "truncated",
+            Box::new(|d: &Path| {
+                let p = d.join("train-images-idx3-ubyte");
+                let b = std::fs::read(&p).unwrap();
+                std::fs::write(&p, &b[..b.len() - 100]).unwrap();
+            }),
+            "truncated",
+        ),
         ("count", Box::new(|d: &Path| std::fs::write(d.join("train-labels-idx1-ubyte"), common::idx_bytes(&[5], &[1, 2, 3, 4, 5])).unwrap()), "labels"),
     ];
     for (name, corrupt, needle) in cases {
@@ -117,7 +123,23 @@ fn folder_data_sets_train_and_evaluate() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 300 images in 10 class folders"));
     let model = dir.join("f.safetensors");
-    let o = digitnet(&["train", "--folder", folders.to_str().unwrap(), "--split", "0.7", "--arch", "scratch8", "--epochs", "3", "--batch-size", "16", "--lr", "0.005", "--out", model.to_str().unwrap()]);
+    let o = digitnet(&[
+        "train",
+        "--folder",
+        folders.to_str().unwrap(),
+        "--split",
+        "0.7",
+        "--arch",
+        "scratch8",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.005",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("on 210 images (90 for validation)"), "{}", String::from_utf8_lossy(&o.stderr));
     let o = digitnet(&["eval", "--model", model.to_str().unwrap(), "--folder", folders.to_str().unwrap(), "--json"]);

@@ -2,9 +2,9 @@
 //! reach ≥ 90 % on the first 1,000 test images (the engine issue's criterion). The recipe
 //! (Adam 1e-3, batch 32) was chosen on training images 50,000–50,999, never on the test set.
 
-use digitnet::network::arch::Architecture;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
+use digitnet::network::arch::Architecture;
 use digitnet::network::loss::SoftmaxCrossEntropy;
 use digitnet::network::sequential::Sequential;
 use digitnet::training::optim::{Optimizer, OptimizerKind};

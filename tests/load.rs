@@ -14,10 +14,10 @@
 
 mod common;
 
-use digitnet::data::{shipped_mnist_dir, Dataset, Split};
-use digitnet::init::Rng;
 use common::http::{Client, Server};
 use digitnet::data::render::Canvas;
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::init::Rng;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -127,11 +127,24 @@ fn load_test() {
     all.sort_unstable();
     let n = all.len();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("load test: POST /api/predict, {} body, {} clients, {} workers, {:.1} s on {} cores", o.body, o.clients, o.workers, elapsed, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "load test: POST /api/predict, {} body, {} clients, {} workers, {:.1} s on {} cores",
+        o.body,
+        o.clients,
+        o.workers,
+        elapsed,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!("requests: {n} answered, {errors} errors, {wrong} answers not the image's label (of 100 MNIST test digits)");
     if n > 0 {
         println!("throughput: {:.0} predictions/s", n as f64 / elapsed);
-        println!("latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms", ms(percentile(&all, 0.5)), ms(percentile(&all, 0.9)), ms(percentile(&all, 0.99)), ms(all[n - 1]));
+        println!(
+            "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(percentile(&all, 0.5)),
+            ms(percentile(&all, 0.9)),
+            ms(percentile(&all, 0.99)),
+            ms(all[n - 1])
+        );
     }
     let mib = |k: u64| format!("{:.1}", k as f64 / 1024.0);
     let every = rss_during.len().div_ceil(6).max(1);

@@ -33,10 +33,10 @@
 //! (`logits_float64`), which the test uses to report how far each float32 implementation is
 //! from the exact answer.
 
-use digitnet::network::arch::Architecture;
-use digitnet::network::model_file;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::layers::Mode;
+use digitnet::network::arch::Architecture;
+use digitnet::network::model_file;
 use digitnet::Tensor;
 use std::path::PathBuf;
 
@@ -53,12 +53,8 @@ fn outputs() -> serde_json::Value {
 }
 
 fn matrix(v: &serde_json::Value) -> Vec<Vec<f64>> {
-    let rows: Vec<Vec<f64>> = v
-        .as_array()
-        .expect("a list of rows")
-        .iter()
-        .map(|r| r.as_array().expect("a row").iter().map(|x| x.as_f64().expect("a number")).collect())
-        .collect();
+    let rows: Vec<Vec<f64>> =
+        v.as_array().expect("a list of rows").iter().map(|r| r.as_array().expect("a row").iter().map(|x| x.as_f64().expect("a number")).collect()).collect();
     assert_eq!(rows.len(), N);
     assert!(rows.iter().all(|r| r.len() == CLASSES));
     rows

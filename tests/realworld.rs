@@ -3,10 +3,10 @@
 
 mod common;
 
-use digitnet::data::{shipped_mnist_dir, Dataset, Split};
-use digitnet::init::Rng;
 use common::{draw_digit, paper};
 use digitnet::data::render::Canvas;
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::init::Rng;
 use image::{GrayImage, Luma};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,8 +4,8 @@
 
 mod common;
 
-use digitnet::network::arch::Architecture;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::network::arch::Architecture;
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::schedule::Schedule;
 use digitnet::training::{Run, RunPaths, TrainConfig};

@@ -7,9 +7,9 @@ mod common;
 
 use common::http::{request, Client, Response, Server};
 use common::{draw_digit, paper};
+use digitnet::data::render::Canvas;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
-use digitnet::data::render::Canvas;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -90,7 +90,8 @@ fn png_bomb() -> Vec<u8> {
 /// A multipart/form-data body with one file field.
 fn multipart(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = "digitnet-test-boundary-7MA4YWxk";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -333,8 +334,7 @@ fn concurrent_requests_get_their_own_answers() {
     let s = start(&["--workers", "2"]);
     let bodies: Vec<Vec<u8>> = (0..50).map(|i| pixels_json(test.image(i))).collect();
     let mut alone = Client::connect(&s.addr).unwrap();
-    let expected: Vec<serde_json::Value> =
-        bodies.iter().map(|b| alone.request("POST", "/api/predict", Some("application/json"), b).unwrap().json()).collect();
+    let expected: Vec<serde_json::Value> = bodies.iter().map(|b| alone.request("POST", "/api/predict", Some("application/json"), b).unwrap().json()).collect();
     std::thread::scope(|scope| {
         for t in 0..8 {
             let (bodies, expected, addr) = (&bodies, &expected, &s.addr);

@@ -5,8 +5,8 @@ mod common;
 
 use common::{digitnet, fails_with};
 
-use digitnet::network::arch::{Architecture, Task};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::network::arch::{Architecture, Task};
 use digitnet::network::sequential::Sequential;
 use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, regressor_from_classifier, AngleReport, RotatedSet, MAX_DEGREES};
 use digitnet::training::{evaluate, Run, RunPaths, TrainConfig, Workspace};
@@ -190,10 +190,25 @@ fn rotation_commands_end_to_end() {
     assert!(dir.join("straight/00000.png").is_file() && dir.join("straight/00002.png").is_file());
 
     common::write_mnist_subset(&dir, 600, 300);
-    let o = digitnet(&["train", "--arch", "small", "--task", "rotation", "--data", &d(""), "--epochs", "1", "--val-split", "100", "--out", &d("scratch.safetensors")]);
+    let o = digitnet(&[
+        "train",
+        "--arch",
+        "small",
+        "--task",
+        "rotation",
+        "--data",
+        &d(""),
+        "--epochs",
+        "1",
+        "--val-split",
+        "100",
+        "--out",
+        &d("scratch.safetensors"),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("rmse"));
-    let o = digitnet(&["finetune", "--from", "builtin", "--freeze", "all", "--data", &d(""), "--epochs", "1", "--val-split", "100", "--out", &d("ft.safetensors")]);
+    let o =
+        digitnet(&["finetune", "--from", "builtin", "--freeze", "all", "--data", &d(""), "--epochs", "1", "--val-split", "100", "--out", &d("ft.safetensors")]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["ft.safetensors", "ft.ckpt.safetensors", "ft.history.json", "ft.curves.png"] {
         assert!(dir.join(f).is_file(), "{f} missing");

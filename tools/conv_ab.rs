@@ -1,10 +1,10 @@
 //! A/B timing of one convolution layer's lowerings in one process, alternating, best of N
 //! (this machine's noise is ±20 % between runs, far less between neighbouring calls):
 //! `cargo run --release --example conv_ab -- C H OC [batch] [rounds]`.
-use digitnet::kernels::geometry::{Padding, PaddingName};
-use digitnet::Tensor;
 use digitnet::init::{Init, Rng};
+use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::layers::{Conv2d, Layer, Mode};
+use digitnet::Tensor;
 use std::time::Instant;
 
 fn main() {
@@ -48,8 +48,21 @@ fn main() {
             }
         }
         println!("conv {c}→{oc} {h}×{h}, batch {batch}, best of {rounds} (ms)");
-        println!("im2col   forward {:.3}  backward {:.3} (weight grad only {:.3}, input grad only {:.3})", best[0][0] * 1e3, best[0][1] * 1e3, best[0][3] * 1e3, best[0][4] * 1e3);
-        println!("winograd forward {:.3}  backward {:.3} (weight grad only {:.3}, input grad only {:.3})  fused relu+pool {:.3}", best[1][0] * 1e3, best[1][1] * 1e3, best[1][3] * 1e3, best[1][4] * 1e3, best[1][2] * 1e3);
+        println!(
+            "im2col   forward {:.3}  backward {:.3} (weight grad only {:.3}, input grad only {:.3})",
+            best[0][0] * 1e3,
+            best[0][1] * 1e3,
+            best[0][3] * 1e3,
+            best[0][4] * 1e3
+        );
+        println!(
+            "winograd forward {:.3}  backward {:.3} (weight grad only {:.3}, input grad only {:.3})  fused relu+pool {:.3}",
+            best[1][0] * 1e3,
+            best[1][1] * 1e3,
+            best[1][3] * 1e3,
+            best[1][4] * 1e3,
+            best[1][2] * 1e3
+        );
     });
 }
 

@@ -68,6 +68,11 @@ fn main() {
             }
         }
         let r = digitnet::tasks::rotation::AngleReport::new(&predicted, &truth, &labels, 10.0).unwrap();
-        println!("angle: RMSE {:.2}°, within 10° {:.2} % on {} photos of turned digits ({failed} failed to preprocess)", r.rmse, 100.0 * r.within_threshold, r.images);
+        println!(
+            "angle: RMSE {:.2}°, within 10° {:.2} % on {} photos of turned digits ({failed} failed to preprocess)",
+            r.rmse,
+            100.0 * r.within_threshold,
+            r.images
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! Runs one architecture's batch-1000 eval forward or batch-64 training step in a loop, for a
 //! profiler (`perf record`): `cargo run --release --example profile_step -- keras infer 50`.
-use digitnet::network::arch::Architecture;
-use digitnet::Tensor;
 use digitnet::layers::Mode;
+use digitnet::network::arch::Architecture;
 use digitnet::network::sequential::Sequential;
+use digitnet::Tensor;
 
 fn main() -> digitnet::error::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -51,7 +51,14 @@ impl Augmenter {
     }
 
     /// As [`crate::data::Dataset::fill_batch`], each image augmented afresh.
-    pub fn fill_batch(&mut self, data: &crate::data::Dataset, indices: &[usize], norm: &crate::network::arch::Normalization, x: &mut crate::tensor::Tensor, labels: &mut Vec<u8>) {
+    pub fn fill_batch(
+        &mut self,
+        data: &crate::data::Dataset,
+        indices: &[usize],
+        norm: &crate::network::arch::Normalization,
+        x: &mut crate::tensor::Tensor,
+        labels: &mut Vec<u8>,
+    ) {
         x.resize(indices.len(), &[1, data.rows, data.cols]);
         labels.clear();
         let n = data.rows * data.cols;

@@ -59,9 +59,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
     if bytes.len() < header {
         return Err(Error::format(path, "truncated IDX header".to_string()));
     }
-    let dims: Vec<usize> = (0..nd)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
-        .collect();
+    let dims: Vec<usize> = (0..nd).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize).collect();
     let expected = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let found = bytes.len() - header;
     match expected {

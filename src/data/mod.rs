@@ -6,8 +6,8 @@ pub mod idx;
 pub mod render;
 pub mod split;
 
-use crate::network::arch::Normalization;
 use crate::error::{Error, Result};
+use crate::network::arch::Normalization;
 use crate::tensor::Tensor;
 use crate::vision::{Gray, Pipeline};
 use std::path::{Path, PathBuf};
@@ -131,7 +131,9 @@ impl Dataset {
         let find = |kind: &str| -> Result<(PathBuf, &'static str)> {
             let stem = format!("{}-{kind}", split.stem());
             let hash = idx::MNIST_SHA256.iter().find(|(n, _)| n.starts_with(&stem)).map(|(_, h)| *h).expect("known stem");
-            for name in [format!("{stem}-idx{}-ubyte.gz", if kind == "images" { 3 } else { 1 }), format!("{stem}-idx{}-ubyte", if kind == "images" { 3 } else { 1 })] {
+            for name in
+                [format!("{stem}-idx{}-ubyte.gz", if kind == "images" { 3 } else { 1 }), format!("{stem}-idx{}-ubyte", if kind == "images" { 3 } else { 1 })]
+            {
                 let p = dir.join(name);
                 if p.is_file() {
                     return Ok((p, hash));
@@ -150,13 +152,7 @@ impl Dataset {
             return Err(Error::format(&lpath, format!("expected labels [N], found dimensions {:?}", labels.dims)));
         }
         if images.dims[0] != labels.dims[0] {
-            return Err(Error::Data(format!(
-                "{} holds {} images but {} holds {} labels",
-                ipath.display(),
-                images.dims[0],
-                lpath.display(),
-                labels.dims[0]
-            )));
+            return Err(Error::Data(format!("{} holds {} images but {} holds {} labels", ipath.display(), images.dims[0], lpath.display(), labels.dims[0])));
         }
         if images.dims[0] == 0 || images.dims[1] == 0 || images.dims[2] == 0 {
             return Err(Error::format(&ipath, format!("empty image set {:?}", images.dims)));

@@ -4,8 +4,8 @@
 
 use crate::data::{shipped_mnist_dir, Dataset, Split};
 use crate::init::Rng;
-use crate::vision::resample::resample;
 use crate::vision::gray::to_byte;
+use crate::vision::resample::resample;
 use crate::vision::Gray;
 use image::{imageops, GrayImage, ImageBuffer, Luma, LumaA};
 use std::io::Cursor;
@@ -128,9 +128,7 @@ impl Canvas {
     pub fn jpeg(&self, quality: u8) -> Vec<u8> {
         let g = self.gray();
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-            .encode(&g.pixels, g.width as u32, g.height as u32, image::ColorType::L8)
-            .unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode(&g.pixels, g.width as u32, g.height as u32, image::ColorType::L8).unwrap();
         out
     }
 }

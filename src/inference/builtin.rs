@@ -1,8 +1,8 @@
 //! The built-in models, embedded in the binary so every command that takes `--model` works
 //! without one. `models/README.md` says how each was trained and how to reproduce it.
 
-use crate::network::model_file;
 use crate::error::Result;
+use crate::network::model_file;
 use crate::network::sequential::Sequential;
 use std::collections::HashMap;
 use std::path::Path;

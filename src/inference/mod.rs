@@ -57,7 +57,12 @@ impl Prediction {
     /// The answer for the probabilities `p` over `classes`.
     pub fn new(classes: &[String], probabilities: Vec<f32>) -> Prediction {
         let class = argmax(&probabilities);
-        Prediction { class, label: classes.get(class).cloned().unwrap_or_default(), confidence: probabilities.get(class).copied().unwrap_or(0.0), probabilities }
+        Prediction {
+            class,
+            label: classes.get(class).cloned().unwrap_or_default(),
+            confidence: probabilities.get(class).copied().unwrap_or(0.0),
+            probabilities,
+        }
     }
 
     /// The `k` most likely classes as (index, probability), most likely first.

@@ -46,26 +46,18 @@ impl Strides {
 
     /// Smallest slice length that holds an `rows × cols` matrix with these strides.
     fn span(self, rows: usize, cols: usize) -> usize {
-        if rows == 0 || cols == 0 { 0 } else { (rows - 1) * self.row + (cols - 1) * self.col + 1 }
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * self.row + (cols - 1) * self.col + 1
+        }
     }
 }
 
 /// `C ← α·A·B + β·C`. Panics if a slice is too short for its dimensions and strides, which is
 /// a bug in the caller (the layers size their buffers from the same shapes), never user input.
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    sa: Strides,
-    b: &[f32],
-    sb: Strides,
-    beta: f32,
-    c: &mut [f32],
-    sc: Strides,
-) {
+pub fn sgemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], sa: Strides, b: &[f32], sb: Strides, beta: f32, c: &mut [f32], sc: Strides) {
     assert!(a.len() >= sa.span(m, k), "sgemm: A is {} values, needs {}", a.len(), sa.span(m, k));
     assert!(b.len() >= sb.span(k, n), "sgemm: B is {} values, needs {}", b.len(), sb.span(k, n));
     assert!(c.len() >= sc.span(m, n), "sgemm: C is {} values, needs {}", c.len(), sc.span(m, n));
@@ -105,19 +97,7 @@ pub fn sgemm(
 
 /// The plain triple loop, in f64 accumulation: the reference the fast path is tested against.
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm_naive(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    sa: Strides,
-    b: &[f32],
-    sb: Strides,
-    beta: f32,
-    c: &mut [f32],
-    sc: Strides,
-) {
+pub fn sgemm_naive(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], sa: Strides, b: &[f32], sb: Strides, beta: f32, c: &mut [f32], sc: Strides) {
     for i in 0..m {
         for j in 0..n {
             let mut acc = 0.0f64;

@@ -127,22 +127,13 @@ impl Geometry {
     /// Validates the configuration and computes the output size. `what` names the layer in
     /// error messages.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        what: &str,
-        input: [usize; 3],
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        dilation: [usize; 2],
-        padding: Padding,
-    ) -> Result<Self> {
+    pub fn new(what: &str, input: [usize; 3], kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], padding: Padding) -> Result<Self> {
         let [channels, in_h, in_w] = input;
         if channels == 0 || in_h == 0 || in_w == 0 {
             return Err(Error::config(format!("{what}: input shape {input:?} has a zero dimension")));
         }
         if kernel.contains(&0) || stride.contains(&0) || dilation.contains(&0) {
-            return Err(Error::config(format!(
-                "{what}: kernel {kernel:?}, stride {stride:?} and dilation {dilation:?} must all be ≥ 1"
-            )));
+            return Err(Error::config(format!("{what}: kernel {kernel:?}, stride {stride:?} and dilation {dilation:?} must all be ≥ 1")));
         }
         let (ph, pw, same) = match padding {
             Padding::Uniform(p) => (p, p, false),
@@ -153,11 +144,7 @@ impl Geometry {
         if ph > 1024 || pw > 1024 {
             return Err(Error::config(format!("{what}: padding {padding:?} is absurdly large")));
         }
-        let too_small = || {
-            Error::config(format!(
-                "{what}: a {kernel:?} kernel with dilation {dilation:?} does not fit the {in_h}×{in_w} input"
-            ))
-        };
+        let too_small = || Error::config(format!("{what}: a {kernel:?} kernel with dilation {dilation:?} does not fit the {in_h}×{in_w} input"));
         let (pad_top, pad_bottom, out_h) = axis(in_h, kernel[0], stride[0], dilation[0], (ph, ph, same)).ok_or_else(too_small)?;
         let (pad_left, pad_right, out_w) = axis(in_w, kernel[1], stride[1], dilation[1], (pw, pw, same)).ok_or_else(too_small)?;
         Ok(Geometry {
@@ -207,11 +194,7 @@ impl Geometry {
         let off = kj * self.dilation_w; // input col = ow·sw + off − pl
         let first = if off >= self.pad_left { 0 } else { (self.pad_left - off).div_ceil(self.stride_w) };
         // need ow·sw + off − pl ≤ in_w − 1
-        let end = if self.in_w + self.pad_left > off {
-            ((self.in_w - 1 + self.pad_left - off) / self.stride_w + 1).min(self.out_w)
-        } else {
-            0
-        };
+        let end = if self.in_w + self.pad_left > off { ((self.in_w - 1 + self.pad_left - off) / self.stride_w + 1).min(self.out_w) } else { 0 };
         (first.min(end), end)
     }
 
@@ -358,7 +341,9 @@ mod tests {
     #[test]
     fn im2row_is_reordered_im2col_transposed() {
         use super::*;
-        for (input, kernel, padding) in [([3, 5, 6], [3, 3], Padding::Uniform(1)), ([2, 6, 5], [2, 3], Padding::HeightWidth([0, 2])), ([4, 7, 7], [5, 5], Padding::Uniform(0))] {
+        for (input, kernel, padding) in
+            [([3, 5, 6], [3, 3], Padding::Uniform(1)), ([2, 6, 5], [2, 3], Padding::HeightWidth([0, 2])), ([4, 7, 7], [5, 5], Padding::Uniform(0))]
+        {
             let g = Geometry::new("t", input, kernel, [1, 1], [1, 1], padding).unwrap();
             assert!(g.has_rows());
             let x: Vec<f32> = (0..g.in_len()).map(|i| i as f32 + 1.0).collect();
@@ -434,11 +419,8 @@ mod tests {
                             for ow in 0..g.out_w {
                                 let r = (oh * s + ki * d) as isize - g.pad_top as isize;
                                 let q = (ow * s + kj * d) as isize - g.pad_left as isize;
-                                let want = if r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w {
-                                    x[(ch * h + r as usize) * w + q as usize]
-                                } else {
-                                    0.0
-                                };
+                                let want =
+                                    if r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w { x[(ch * h + r as usize) * w + q as usize] } else { 0.0 };
                                 let row = (ch * kh + ki) * kw + kj;
                                 assert_eq!(cols[row * g.out_pixels() + oh * g.out_w + ow], want);
                             }

@@ -24,7 +24,7 @@ pub fn chunk_samples(n: usize) -> usize {
 /// of `max(0, x)`.
 pub fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32], argmax: &mut Vec<u32>, relu: bool) {
     let (in_len, out_len) = (g.in_len(), g.channels * g.out_pixels());
-    let n = if in_len == 0 { 0 } else { x.len() / in_len };
+    let n = x.len().checked_div(in_len).unwrap_or(0);
     let cs = chunk_samples(n);
     argmax.resize(n * out_len, 0);
     y.par_chunks_mut(cs * out_len).zip(x.par_chunks(cs * in_len)).zip(argmax.par_chunks_mut(cs * out_len)).for_each(|((ys, xs), am)| {
@@ -251,5 +251,4 @@ mod tests {
             }
         }
     }
-
 }

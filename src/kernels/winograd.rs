@@ -631,12 +631,18 @@ fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M
                     }
                 }
             }
-            sandwich(&mat.g, &mat.g, |a, b| g[a][b], &mut tmp, |p, row| {
-                for (q, val) in row.iter().enumerate() {
-                    let at = (p * A + q) * cp * ocp + i * ocp + o0;
-                    u[at..at + valid].copy_from_slice(&val[..valid]);
-                }
-            });
+            sandwich(
+                &mat.g,
+                &mat.g,
+                |a, b| g[a][b],
+                &mut tmp,
+                |p, row| {
+                    for (q, val) in row.iter().enumerate() {
+                        let at = (p * A + q) * cp * ocp + i * ocp + o0;
+                        u[at..at + valid].copy_from_slice(&val[..valid]);
+                    }
+                },
+            );
         }
     }
 }
@@ -682,6 +688,7 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn output_with<const M: usize, const R: usize, const A: usize>(
     mat: &Matrices<M, R, A>,
     plan: &Plan,
@@ -946,8 +953,26 @@ mod tests {
     fn cases(algorithm: Algorithm) -> Vec<Case> {
         let case = |n, c, oc, h, w, pad| Case { n, c, oc, h, w, pad };
         match algorithm {
-            Algorithm::F2x3 => vec![case(3, 2, 3, 6, 6, 1), case(2, 3, 4, 7, 5, 1), case(1, 1, 2, 1, 1, 1), case(5, 4, 2, 3, 8, 1), case(9, 2, 2, 7, 7, 1), case(3, 17, 33, 6, 5, 1), case(2, 32, 16, 14, 14, 1), case(3, 5, 6, 7, 6, 0), case(2, 3, 4, 5, 5, 2)],
-            Algorithm::F4x5 => vec![case(3, 20, 50, 12, 12, 0), case(2, 3, 4, 9, 7, 0), case(1, 2, 3, 5, 5, 0), case(4, 5, 17, 7, 8, 2), case(2, 3, 2, 3, 4, 4), case(30, 2, 3, 8, 8, 1), case(2, 50, 20, 8, 8, 4)],
+            Algorithm::F2x3 => vec![
+                case(3, 2, 3, 6, 6, 1),
+                case(2, 3, 4, 7, 5, 1),
+                case(1, 1, 2, 1, 1, 1),
+                case(5, 4, 2, 3, 8, 1),
+                case(9, 2, 2, 7, 7, 1),
+                case(3, 17, 33, 6, 5, 1),
+                case(2, 32, 16, 14, 14, 1),
+                case(3, 5, 6, 7, 6, 0),
+                case(2, 3, 4, 5, 5, 2),
+            ],
+            Algorithm::F4x5 => vec![
+                case(3, 20, 50, 12, 12, 0),
+                case(2, 3, 4, 9, 7, 0),
+                case(1, 2, 3, 5, 5, 0),
+                case(4, 5, 17, 7, 8, 2),
+                case(2, 3, 2, 3, 4, 4),
+                case(30, 2, 3, 8, 8, 1),
+                case(2, 50, 20, 8, 8, 4),
+            ],
         }
     }
 
@@ -1067,7 +1092,8 @@ mod tests {
                                 for col in 0..ow {
                                     let (rr, qq) = ((row + ki) as isize - pad as isize, (col + kj) as isize - pad as isize);
                                     if rr >= 0 && qq >= 0 && (rr as usize) < h && (qq as usize) < w {
-                                        want[(o * c + i) * r * r + k] += (dy[((s * oc + o) * oh + row) * ow + col] * x[((s * c + i) * h + rr as usize) * w + qq as usize]) as f64;
+                                        want[(o * c + i) * r * r + k] +=
+                                            (dy[((s * oc + o) * oh + row) * ow + col] * x[((s * c + i) * h + rr as usize) * w + qq as usize]) as f64;
                                     }
                                 }
                             }

@@ -157,11 +157,8 @@ impl Layer for Activation {
             });
             return Ok(());
         }
-        dx.data
-            .par_chunks_mut(PAR_CHUNK)
-            .zip(dy.data.par_chunks(PAR_CHUNK))
-            .zip(x.data.par_chunks(PAR_CHUNK).zip(y.data.par_chunks(PAR_CHUNK)))
-            .for_each(|((dxs, dys), (xs, ys))| {
+        dx.data.par_chunks_mut(PAR_CHUNK).zip(dy.data.par_chunks(PAR_CHUNK)).zip(x.data.par_chunks(PAR_CHUNK).zip(y.data.par_chunks(PAR_CHUNK))).for_each(
+            |((dxs, dys), (xs, ys))| {
                 let it = dxs.iter_mut().zip(dys).zip(xs.iter().zip(ys));
                 match kind {
                     ActivationKind::Relu => it.for_each(|((d, &g), (&x, _))| *d = if x > 0.0 { g } else { 0.0 }),
@@ -170,7 +167,8 @@ impl Layer for Activation {
                     ActivationKind::Tanh => it.for_each(|((d, &g), (_, &y))| *d = g * (1.0 - y * y)),
                     ActivationKind::Identity | ActivationKind::Softmax => it.for_each(|((d, &g), _)| *d = g),
                 }
-            });
+            },
+        );
         Ok(())
     }
 }

@@ -70,7 +70,11 @@ impl BatchNorm {
 
 impl Layer for BatchNorm {
     fn kind(&self) -> &'static str {
-        if self.shape.len() == 1 { "BatchNorm1d" } else { "BatchNorm2d" }
+        if self.shape.len() == 1 {
+            "BatchNorm1d"
+        } else {
+            "BatchNorm2d"
+        }
     }
 
     fn describe(&self) -> String {
@@ -142,21 +146,17 @@ impl Layer for BatchNorm {
         }
         let (gamma, beta) = (&gamma_beta[0].value, &gamma_beta[1].value);
         let means_ref = &means;
-        y.data
-            .par_chunks_mut(c * s)
-            .zip(x.data.par_chunks(c * s))
-            .zip(self.x_hat.par_chunks_mut(c * s))
-            .for_each(|((ys, xs), xh)| {
-                for ch in 0..c {
-                    let (mu, inv) = means_ref[ch];
-                    let (g, b) = (gamma[ch], beta[ch]);
-                    let r = ch * s..(ch + 1) * s;
-                    for ((yv, &xv), h) in ys[r.clone()].iter_mut().zip(&xs[r.clone()]).zip(&mut xh[r]) {
-                        *h = (xv - mu) * inv;
-                        *yv = g * *h + b;
-                    }
+        y.data.par_chunks_mut(c * s).zip(x.data.par_chunks(c * s)).zip(self.x_hat.par_chunks_mut(c * s)).for_each(|((ys, xs), xh)| {
+            for ch in 0..c {
+                let (mu, inv) = means_ref[ch];
+                let (g, b) = (gamma[ch], beta[ch]);
+                let r = ch * s..(ch + 1) * s;
+                for ((yv, &xv), h) in ys[r.clone()].iter_mut().zip(&xs[r.clone()]).zip(&mut xh[r]) {
+                    *h = (xv - mu) * inv;
+                    *yv = g * *h + b;
                 }
-            });
+            }
+        });
         for (dst, &(_, inv)) in self.inv_std.iter_mut().zip(&means) {
             *dst = inv;
         }
@@ -197,29 +197,25 @@ impl Layer for BatchNorm {
             dx.resize(n, &self.shape);
             let gamma = &self.params[0].value;
             let (sums, inv_std) = (&self.sums, &self.inv_std);
-            dx.data
-                .par_chunks_mut(c * s)
-                .zip(dy.data.par_chunks(c * s))
-                .zip(x_hat.par_chunks(c * s))
-                .for_each(|((dxs, dys), xh)| {
-                    for ch in 0..c {
-                        let r = ch * s..(ch + 1) * s;
-                        let k = gamma[ch] * inv_std[ch];
-                        match mode {
-                            Mode::Train => {
-                                let (sd, sdx) = sums[ch];
-                                for ((d, &g), &h) in dxs[r.clone()].iter_mut().zip(&dys[r.clone()]).zip(&xh[r]) {
-                                    *d = k / m * (m * g - sd - h * sdx);
-                                }
+            dx.data.par_chunks_mut(c * s).zip(dy.data.par_chunks(c * s)).zip(x_hat.par_chunks(c * s)).for_each(|((dxs, dys), xh)| {
+                for ch in 0..c {
+                    let r = ch * s..(ch + 1) * s;
+                    let k = gamma[ch] * inv_std[ch];
+                    match mode {
+                        Mode::Train => {
+                            let (sd, sdx) = sums[ch];
+                            for ((d, &g), &h) in dxs[r.clone()].iter_mut().zip(&dys[r.clone()]).zip(&xh[r]) {
+                                *d = k / m * (m * g - sd - h * sdx);
                             }
-                            Mode::Eval => {
-                                for (d, &g) in dxs[r.clone()].iter_mut().zip(&dys[r]) {
-                                    *d = k * g;
-                                }
+                        }
+                        Mode::Eval => {
+                            for (d, &g) in dxs[r.clone()].iter_mut().zip(&dys[r]) {
+                                *d = k * g;
                             }
                         }
                     }
-                });
+                }
+            });
         }
         Ok(())
     }

@@ -230,7 +230,9 @@ pub(crate) mod tests {
         for (i, &(input, oc, k, s, p, d, b)) in CASES.iter().enumerate() {
             let mut c = conv(input, oc, k, s, p, d, b, i as u64);
             let x = Tensor::random(&[3, input[0], input[1], input[2]], 100 + i as u64);
-            for (mode, x) in [(Mode::Train, &x), (Mode::Eval, &x), (Mode::Eval, &Tensor::from_vec(&[1, input[0], input[1], input[2]], x.sample(1).to_vec()).unwrap())] {
+            for (mode, x) in
+                [(Mode::Train, &x), (Mode::Eval, &x), (Mode::Eval, &Tensor::from_vec(&[1, input[0], input[1], input[2]], x.sample(1).to_vec()).unwrap())]
+            {
                 let mut y = Tensor::default();
                 c.forward(x, &mut y, mode).unwrap();
                 let want = direct(&c, x);
@@ -247,7 +249,7 @@ pub(crate) mod tests {
     #[test]
     fn single_image_channel_split_matches_direct() {
         let mut c = conv([4, 30, 30], 16, [3, 3], 1, Padding::Uniform(1), 1, true, 5);
-        assert!(16 * 36 * 900 >= crate::kernels::conv::SPLIT_CHANNELS_MIN_MACS);
+        const { assert!(16 * 36 * 900 >= crate::kernels::conv::SPLIT_CHANNELS_MIN_MACS) };
         let x = Tensor::random(&[1, 4, 30, 30], 6);
         let mut y = Tensor::default();
         c.forward(&x, &mut y, Mode::Eval).unwrap();

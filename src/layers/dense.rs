@@ -14,8 +14,8 @@
 
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{sgemm, Strides};
 use crate::init::{Init, Rng};
+use crate::kernels::gemm::{sgemm, Strides};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 

@@ -13,12 +13,12 @@
 //! * Buffers are resized in place, so once a batch size has been seen, neither call allocates.
 
 pub mod activation;
-pub mod gradcheck;
 pub mod batch_norm;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
+pub mod gradcheck;
 pub mod pool;
 
 pub use activation::{Activation, ActivationKind};
@@ -162,11 +162,7 @@ pub(crate) fn check_grad(layer: &dyn Layer, x: &Tensor, dy: &Tensor) -> Result<u
     if dy.batch() != n {
         let mut want = vec![n];
         want.extend_from_slice(layer.output_shape());
-        return Err(crate::error::Error::Shape {
-            context: format!("{} backward: dy", layer.kind()),
-            expected: want,
-            found: dy.shape().to_vec(),
-        });
+        return Err(crate::error::Error::Shape { context: format!("{} backward: dy", layer.kind()), expected: want, found: dy.shape().to_vec() });
     }
     Ok(n)
 }

@@ -167,8 +167,8 @@ impl Layer for Pool2d {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::check_layer;
     use crate::init::Rng;
+    use crate::layers::gradcheck::check_layer;
 
     fn pool(kind: PoolKind, input: [usize; 3], k: usize, s: usize) -> Pool2d {
         Pool2d::new(kind, input, [k, k], [s, s]).unwrap()

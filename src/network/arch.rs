@@ -11,9 +11,9 @@
 //!             {"type": "flatten"}, {"type": "dense", "out_features": 10}]}
 //! ```
 
-use crate::kernels::geometry::Padding;
 use crate::error::{Error, Result};
 use crate::init::Init;
+use crate::kernels::geometry::Padding;
 use crate::vision::pipeline::Pipeline;
 use serde::{Deserialize, Serialize};
 
@@ -207,40 +207,57 @@ impl Architecture {
         let layers = match name {
             // Lecture slides: a tiny PyTorch net with batch norm.
             "small" => vec![
-                conv(4, 3, Padding::Uniform(1)), BatchNorm, Relu, max_pool(2),
-                conv(4, 3, Padding::Uniform(1)), BatchNorm, Relu, max_pool(2),
-                Flatten, dense(10),
+                conv(4, 3, Padding::Uniform(1)),
+                BatchNorm,
+                Relu,
+                max_pool(2),
+                conv(4, 3, Padding::Uniform(1)),
+                BatchNorm,
+                Relu,
+                max_pool(2),
+                Flatten,
+                dense(10),
             ],
             // Course project: LeNet with im2col convolutions (no ReLU after the convolutions).
-            "lenet" => vec![
-                conv(20, 5, Padding::Uniform(0)), max_pool(2),
-                conv(50, 5, Padding::Uniform(0)), max_pool(2),
-                Flatten, dense(500), Relu, dense(10),
-            ],
+            "lenet" => vec![conv(20, 5, Padding::Uniform(0)), max_pool(2), conv(50, 5, Padding::Uniform(0)), max_pool(2), Flatten, dense(500), Relu, dense(10)],
             // Course assignment: the Keras sequential CNN.
             "keras" => vec![
-                conv(32, 3, same), Relu, max_pool(2),
-                conv(64, 3, same), Relu, max_pool(2),
-                conv(128, 3, same), Relu, max_pool(2),
-                Flatten, dense(512), Relu, dense(10),
+                conv(32, 3, same),
+                Relu,
+                max_pool(2),
+                conv(64, 3, same),
+                Relu,
+                max_pool(2),
+                conv(128, 3, same),
+                Relu,
+                max_pool(2),
+                Flatten,
+                dense(512),
+                Relu,
+                dense(10),
             ],
             // Journal article: one convolution written from scratch, k = 8, 16 or 24 filters.
             "scratch" | "scratch8" | "scratch16" | "scratch24" => {
                 let k = name.trim_start_matches("scratch").parse().unwrap_or(8);
                 return Ok(Self::scratch(k));
             }
-            other => {
-                return Err(Error::config(format!(
-                    "unknown architecture '{other}' (built-in: {}; or a .json file)",
-                    BUILTIN_NAMES.join(", ")
-                )))
-            }
+            other => return Err(Error::config(format!("unknown architecture '{other}' (built-in: {}; or a .json file)", BUILTIN_NAMES.join(", ")))),
         };
         // LeNet's convolutions feed max pooling with no ReLU, so the linear-unit initialiser
         // (Glorot) suits it; chosen on a validation split (0.912–0.928 vs 0.895–0.931 for He,
         // 2 epochs on 2,000 images, batch 32). The ReLU nets use He.
         let init = if name == "lenet" { Init::GlorotUniform } else { Init::HeNormal };
-        Ok(Architecture { name: name.into(), input: [1, 28, 28], classes: digits(), task: Task::Classification, normalization: Normalization::default(), init, layers, rotation_input: RotationInput::Raw, input_pipeline: None })
+        Ok(Architecture {
+            name: name.into(),
+            input: [1, 28, 28],
+            classes: digits(),
+            task: Task::Classification,
+            normalization: Normalization::default(),
+            init,
+            layers,
+            rotation_input: RotationInput::Raw,
+            input_pipeline: None,
+        })
     }
 
     /// The journal article's net: Conv(1→k, 3×3, valid)-ReLU-MaxPool 2-Flatten-Dense(13·13·k→10).

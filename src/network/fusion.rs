@@ -61,9 +61,8 @@ pub(crate) struct FusionPlan {
 impl FusionPlan {
     /// Looks at the layer list once.
     pub fn new(layers: &[LayerSpec]) -> Self {
-        let pool_2x2 = |spec: &LayerSpec| {
-            matches!(spec, LayerSpec::MaxPool2d { kernel, stride } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2])
-        };
+        let pool_2x2 =
+            |spec: &LayerSpec| matches!(spec, LayerSpec::MaxPool2d { kernel, stride } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2]);
         let at = (0..layers.len())
             .map(|i| match &layers[i..] {
                 [LayerSpec::Conv2d { .. }, LayerSpec::Relu, pool, ..] if pool_2x2(pool) => Some(Fusion::ConvMaxPool { relu: true, pool: i + 2 }),
@@ -95,7 +94,15 @@ fn downcast<T: 'static>(layer: &mut dyn Layer) -> Option<&mut T> {
 /// layer into `y`, if it is taken for this pass (`None` when it is not: the caller then runs
 /// the layers one by one). `exact_in_mode`: the layers run in the pass's own mode (not frozen
 /// layers inside a training pass).
-pub(crate) fn try_forward(layers: &mut [Box<dyn Layer>], first: usize, fusion: Fusion, x: &Tensor, y: &mut Tensor, mode: Mode, exact_in_mode: bool) -> Option<Result<()>> {
+pub(crate) fn try_forward(
+    layers: &mut [Box<dyn Layer>],
+    first: usize,
+    fusion: Fusion,
+    x: &Tensor,
+    y: &mut Tensor,
+    mode: Mode,
+    exact_in_mode: bool,
+) -> Option<Result<()>> {
     match fusion {
         Fusion::ConvMaxPool { relu, pool } => {
             // The pool must run as itself while its pattern is frozen.
@@ -114,7 +121,17 @@ pub(crate) fn try_forward(layers: &mut [Box<dyn Layer>], first: usize, fusion: F
 /// The backward of a fused step: `x` is the input of its first layer, `y` the output of its
 /// last, `dy` that output's gradient; `dx`, if given, gets ∂L/∂x, and the first layer's
 /// parameter gradients are added to with `param_grads`.
-pub(crate) fn backward(layers: &mut [Box<dyn Layer>], first: usize, fusion: Fusion, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, param_grads: bool) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    layers: &mut [Box<dyn Layer>],
+    first: usize,
+    fusion: Fusion,
+    x: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    dx: Option<&mut Tensor>,
+    param_grads: bool,
+) -> Result<()> {
     let wrong = || crate::error::Error::config("a fused backward met layers of another kind than its forward");
     match fusion {
         Fusion::ConvMaxPool { .. } => conv_max_pool_backward(downcast::<Conv2d>(layers[first].as_mut()).ok_or_else(wrong)?, x, dy, dx, param_grads),
@@ -319,5 +336,4 @@ mod tests {
         let mut avg = Pool2d::new(PoolKind::Average, [1, 4, 4], [2, 2], [2, 2]).unwrap();
         assert!(relu_max_pool_forward(&mut avg, &Tensor::zeros(&[1, 1, 4, 4]), &mut Tensor::default()).is_none());
     }
-
 }

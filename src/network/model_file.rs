@@ -14,8 +14,8 @@
 //! Reading never trusts a header: the safetensors parser checks every offset against the
 //! file's real length before anything is allocated from it.
 
-use crate::network::arch::Architecture;
 use crate::error::{Error, Result};
+use crate::network::arch::Architecture;
 use crate::network::sequential::Sequential;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -195,7 +195,7 @@ pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: 
 mod tests {
     use super::*;
     use crate::tensor::Tensor;
-    
+
     use crate::layers::Mode;
 
     fn tmp(name: &str) -> std::path::PathBuf {
@@ -273,7 +273,8 @@ mod tests {
         let path = tmp("atomic.bin");
         write_atomic(&path, b"abc").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
-        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        let leftovers: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
         assert!(leftovers.is_empty());
         assert!(write_atomic(Path::new("/nonexistent-dir/x.bin"), b"abc").is_err());
     }

@@ -4,12 +4,12 @@
 //! The workspace keeps one output tensor per layer and two gradient buffers; they are resized
 //! in place, so once a batch size has been seen, forward and backward allocate nothing.
 
-use crate::network::arch::{Architecture, LayerSpec, Task};
+use super::fusion::{self, Fusion, FusionPlan, Step};
 use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::layers::{Activation, ActivationKind, BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, Mode, Param, Pool2d, PoolKind};
+use crate::network::arch::{Architecture, LayerSpec, Task};
 use crate::tensor::Tensor;
-use super::fusion::{self, Fusion, FusionPlan, Step};
 
 /// A sequential network.
 pub struct Sequential {
@@ -46,17 +46,9 @@ fn build_layer(spec: &LayerSpec, input: &[usize], arch: &Architecture, index: us
         }
     };
     Ok(match *spec {
-        LayerSpec::Conv2d { out_channels, kernel, stride, padding, dilation, bias } => Box::new(Conv2d::new(
-            chw()?,
-            out_channels,
-            kernel.pair(),
-            stride.pair(),
-            padding,
-            dilation.pair(),
-            bias,
-            arch.init,
-            rng,
-        )?),
+        LayerSpec::Conv2d { out_channels, kernel, stride, padding, dilation, bias } => {
+            Box::new(Conv2d::new(chw()?, out_channels, kernel.pair(), stride.pair(), padding, dilation.pair(), bias, arch.init, rng)?)
+        }
         LayerSpec::MaxPool2d { kernel, stride } => Box::new(Pool2d::new(PoolKind::Max, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair())?),
         LayerSpec::AvgPool2d { kernel, stride } => Box::new(Pool2d::new(PoolKind::Average, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair())?),
         LayerSpec::BatchNorm => Box::new(BatchNorm::new(input)?),
@@ -97,11 +89,7 @@ impl Sequential {
             layers.push(layer);
         }
         if shape != [arch.outputs()] {
-            return Err(Error::config(format!(
-                "architecture '{}' ends in shape {shape:?}, but its task needs [{}] outputs",
-                arch.name,
-                arch.outputs()
-            )));
+            return Err(Error::config(format!("architecture '{}' ends in shape {shape:?}, but its task needs [{}] outputs", arch.name, arch.outputs())));
         }
         let n = layers.len();
         Ok(Sequential {
@@ -360,8 +348,8 @@ impl Sequential {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::arch::BUILTIN_NAMES;
     use crate::layers::gradcheck::compare;
+    use crate::network::arch::BUILTIN_NAMES;
     use crate::network::loss::SoftmaxCrossEntropy;
 
     /// Parameter counts, worked by hand:
@@ -421,7 +409,10 @@ mod tests {
     fn check_fused_eval(name: &str, relu: bool) {
         let mut m = Sequential::new(&Architecture::builtin(name).unwrap(), 2).unwrap();
         let convs: Vec<usize> = (0..m.layers.len()).filter(|&i| m.layers[i].kind() == "Conv2d").collect();
-        assert!(convs.iter().all(|&i| matches!(m.plan.at(i), Some(Fusion::ConvMaxPool { relu: r, .. }) if r == relu)), "{name}: every convolution is followed by a pool");
+        assert!(
+            convs.iter().all(|&i| matches!(m.plan.at(i), Some(Fusion::ConvMaxPool { relu: r, .. }) if r == relu)),
+            "{name}: every convolution is followed by a pool"
+        );
         let n = EVAL_CHUNK + 3;
         let x = Tensor::random(&[n, 1, 28, 28], 4);
         let fused = m.forward(&x, Mode::Eval).unwrap().clone();
@@ -455,8 +446,20 @@ mod tests {
     fn fused_relu_max_pool_training_matches_layer_by_layer() {
         let mut first_relu = Architecture::builtin("small").unwrap();
         first_relu.layers.insert(0, LayerSpec::Relu);
-        first_relu.layers.insert(1, LayerSpec::MaxPool2d { kernel: crate::network::arch::Size2::Square(3), stride: Some(crate::network::arch::Size2::Square(2)) });
-        first_relu.layers.insert(2, LayerSpec::Conv2d { out_channels: 2, kernel: crate::network::arch::Size2::Square(3), stride: crate::network::arch::Size2::Square(1), padding: crate::kernels::geometry::Padding::Uniform(4), dilation: crate::network::arch::Size2::Square(1), bias: true });
+        first_relu
+            .layers
+            .insert(1, LayerSpec::MaxPool2d { kernel: crate::network::arch::Size2::Square(3), stride: Some(crate::network::arch::Size2::Square(2)) });
+        first_relu.layers.insert(
+            2,
+            LayerSpec::Conv2d {
+                out_channels: 2,
+                kernel: crate::network::arch::Size2::Square(3),
+                stride: crate::network::arch::Size2::Square(1),
+                padding: crate::kernels::geometry::Padding::Uniform(4),
+                dilation: crate::network::arch::Size2::Square(1),
+                bias: true,
+            },
+        );
         let archs = ["keras", "small", "lenet", "scratch8"].map(|name| Architecture::builtin(name).unwrap());
         for arch in archs.into_iter().chain([first_relu]) {
             let n = 5;

@@ -52,9 +52,7 @@ pub(crate) type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>
 /// Registers the embedded font with plotters once per process.
 pub(crate) fn ensure_font() -> std::result::Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
-    });
+    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok());
     if ok {
         Ok(())
     } else {
@@ -75,7 +73,13 @@ pub(crate) fn text_size(text: &str, size: f64) -> Result<(u32, u32)> {
 pub(crate) type TickedChart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<TickedAxis, TickedAxis>>;
 
 /// The grid, axes, tick labels and axis descriptions every chart here shares.
-pub(crate) fn draw_mesh(chart: &mut TickedChart, x_label: &str, y_label: &str, x_format: &dyn Fn(&f64) -> String, y_format: &dyn Fn(&f64) -> String) -> DrawResult {
+pub(crate) fn draw_mesh(
+    chart: &mut TickedChart,
+    x_label: &str,
+    y_label: &str,
+    x_format: &dyn Fn(&f64) -> String,
+    y_format: &dyn Fn(&f64) -> String,
+) -> DrawResult {
     chart
         .configure_mesh()
         .x_desc(x_label)
@@ -91,20 +95,12 @@ pub(crate) fn draw_mesh(chart: &mut TickedChart, x_label: &str, y_label: &str, x
 }
 
 /// Draws into a white `size` canvas and writes it to `path` as an RGB PNG.
-pub(crate) fn render_png(
-    path: &Path,
-    (width, height): (u32, u32),
-    draw: impl FnOnce(&Area) -> DrawResult,
-) -> Result<()> {
+pub(crate) fn render_png(path: &Path, (width, height): (u32, u32), draw: impl FnOnce(&Area) -> DrawResult) -> Result<()> {
     let pixels = width as u64 * height as u64;
     if width == 0 || height == 0 || pixels > MAX_PIXELS {
-        return Err(Error::config(format!(
-            "{}: a {width}×{height} image is outside 1..={MAX_PIXELS} pixels",
-            path.display()
-        )));
+        return Err(Error::config(format!("{}: a {width}×{height} image is outside 1..={MAX_PIXELS} pixels", path.display())));
     }
-    let drawing_failed =
-        |msg: String| Error::io(path, std::io::Error::other(format!("drawing failed: {msg}")));
+    let drawing_failed = |msg: String| Error::io(path, std::io::Error::other(format!("drawing failed: {msg}")));
     ensure_font().map_err(drawing_failed)?;
     let mut rgb = vec![255u8; pixels as usize * 3];
     {
@@ -124,19 +120,12 @@ pub(crate) fn check_len(context: &str, what: &str, expected: usize, found: usize
     if expected == found {
         Ok(())
     } else {
-        Err(Error::Shape {
-            context: format!("{context}: {what}"),
-            expected: vec![expected],
-            found: vec![found],
-        })
+        Err(Error::Shape { context: format!("{context}: {what}"), expected: vec![expected], found: vec![found] })
     }
 }
 
 /// Draws `title` centred at the top and returns the area below it (the whole area if empty).
-pub(crate) fn titled<'a>(
-    root: &Area<'a>,
-    title: &str,
-) -> std::result::Result<Area<'a>, Box<dyn std::error::Error>> {
+pub(crate) fn titled<'a>(root: &Area<'a>, title: &str) -> std::result::Result<Area<'a>, Box<dyn std::error::Error>> {
     if title.is_empty() {
         Ok(root.margin(10, 0, 0, 0))
     } else {
@@ -183,11 +172,7 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, max_ticks: usize, integer: bool) -> (
         return (vec![lo, hi], 2);
     }
     let magnitude = 10f64.powf(raw.log10().floor());
-    let mut step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * magnitude);
+    let mut step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(10.0 * magnitude);
     if integer && step < 1.0 {
         step = 1.0;
     }
@@ -195,10 +180,7 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, max_ticks: usize, integer: bool) -> (
         return (vec![lo, hi], 2);
     }
     let first = (lo / step).ceil();
-    let ticks = (0..=max_ticks + 1)
-        .map(|k| (first + k as f64) * step)
-        .take_while(|t| *t <= hi + step * 1e-9)
-        .collect();
+    let ticks = (0..=max_ticks + 1).map(|k| (first + k as f64) * step).take_while(|t| *t <= hi + step * 1e-9).collect();
     let decimals = if step >= 1.0 { 0 } else { (-step.log10().floor()).clamp(0.0, 12.0) as usize };
     (ticks, decimals)
 }
@@ -263,11 +245,7 @@ pub(crate) fn finite_runs(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
 
 /// Where the legend hides the least data: the upper or lower right corner, whichever has
 /// fewer points in the right half and outer third of the panel.
-pub(crate) fn emptier_corner(
-    lines: &[Line],
-    (x_lo, x_hi): (f64, f64),
-    (y_lo, y_hi): (f64, f64),
-) -> SeriesLabelPosition {
+pub(crate) fn emptier_corner(lines: &[Line], (x_lo, x_hi): (f64, f64), (y_lo, y_hi): (f64, f64)) -> SeriesLabelPosition {
     let (mut upper, mut lower) = (0usize, 0usize);
     let x_mid = x_lo + (x_hi - x_lo) / 2.0;
     let third = (y_hi - y_lo) / 3.0;
@@ -289,14 +267,7 @@ pub(crate) fn emptier_corner(
 
 /// One framed line chart in `area`: nice ticks, a light grid, markers on short series and,
 /// if `inside_legend`, a legend in the emptier right corner.
-pub(crate) fn line_panel(
-    area: &Area,
-    caption: &str,
-    x_label: &str,
-    y_label: &str,
-    lines: &[Line],
-    inside_legend: bool,
-) -> DrawResult {
+pub(crate) fn line_panel(area: &Area, caption: &str, x_label: &str, y_label: &str, lines: &[Line], inside_legend: bool) -> DrawResult {
     let all = || lines.iter().flat_map(|line| line.points.iter());
     let finite = || all().filter(|(x, y)| x.is_finite() && y.is_finite());
     let x_integer = finite().count() > 0 && finite().all(|(x, _)| x.fract() == 0.0);
@@ -312,8 +283,7 @@ pub(crate) fn line_panel(
     if !caption.is_empty() {
         builder.caption(caption, font(CAPTION_SIZE));
     }
-    let mut chart = builder
-        .build_cartesian_2d(TickedAxis::new(x_range, x_ticks), TickedAxis::new(y_range, y_ticks))?;
+    let mut chart = builder.build_cartesian_2d(TickedAxis::new(x_range, x_ticks), TickedAxis::new(y_range, y_ticks))?;
     let x_format = |v: &f64| format_tick(*v, x_decimals);
     let y_format = |v: &f64| format_tick(*v, y_decimals);
     draw_mesh(&mut chart, x_label, y_label, &x_format, &y_format)?;
@@ -327,23 +297,17 @@ pub(crate) fn line_panel(
         }
         let with_markers = line.points.len() <= 40;
         for (k, run) in runs.iter().enumerate() {
-            let drawn =
-                chart.draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))?;
+            let drawn = chart.draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))?;
             if k == 0 && inside_legend && !line.name.is_empty() {
                 // The legend sample: a short line with the marker in its middle.
-                let outline: Vec<(i32, i32)> =
-                    marker_outline(index).into_iter().map(|(x, y)| (x + 12, y)).collect();
+                let outline: Vec<(i32, i32)> = marker_outline(index).into_iter().map(|(x, y)| (x + 12, y)).collect();
                 drawn.label(line.name).legend(move |at| {
-                    EmptyElement::at(at)
-                        + PathElement::new(vec![(0, 0), (24, 0)], color.stroke_width(2))
-                        + Polygon::new(outline.clone(), color.filled())
+                    EmptyElement::at(at) + PathElement::new(vec![(0, 0), (24, 0)], color.stroke_width(2)) + Polygon::new(outline.clone(), color.filled())
                 });
             }
             if with_markers {
                 let outline = marker_outline(index);
-                let markers = run
-                    .iter()
-                    .map(|&p| EmptyElement::at(p) + Polygon::new(outline.clone(), color.filled()));
+                let markers = run.iter().map(|&p| EmptyElement::at(p) + Polygon::new(outline.clone(), color.filled()));
                 chart.draw_series(markers)?;
             }
         }
@@ -377,14 +341,9 @@ pub(crate) fn side_legend(area: &Area, lines: &[&Line]) -> DrawResult {
     for (index, line) in lines.iter().take(shown).enumerate() {
         let color = line.color;
         area.draw(&PathElement::new(vec![(8, y), (32, y)], color.stroke_width(2)))?;
-        let outline: Vec<(i32, i32)> =
-            marker_outline(index).into_iter().map(|(dx, dy)| (20 + dx, y + dy)).collect();
+        let outline: Vec<(i32, i32)> = marker_outline(index).into_iter().map(|(dx, dy)| (20 + dx, y + dy)).collect();
         area.draw(&Polygon::new(outline, color.filled()))?;
-        area.draw(&Text::new(
-            fit_text(line.name, TICK_SIZE, name_width)?,
-            (LEGEND_TEXT_X, y),
-            style.clone(),
-        ))?;
+        area.draw(&Text::new(fit_text(line.name, TICK_SIZE, name_width)?, (LEGEND_TEXT_X, y), style.clone()))?;
         y += LEGEND_ROW;
     }
     if shown < lines.len() {
@@ -482,10 +441,7 @@ pub(crate) fn draw_bars(area: &Area, labels: &[String], values: &[f64]) -> DrawR
         .margin_right(24)
         .x_label_area_size(40)
         .y_label_area_size(78)
-        .build_cartesian_2d(
-            TickedAxis::new((-0.5, x_hi), x_ticks),
-            TickedAxis::new((y_lo, y_hi), y_ticks),
-        )?;
+        .build_cartesian_2d(TickedAxis::new((-0.5, x_hi), x_ticks), TickedAxis::new((y_lo, y_hi), y_ticks))?;
     let x_format = |v: &f64| {
         let i = v.round();
         if i >= 0.0 && (i as usize) < n {
@@ -512,8 +468,7 @@ pub(crate) fn draw_bars(area: &Area, labels: &[String], values: &[f64]) -> DrawR
     if n <= 30 {
         let value_font = font(13.0);
         let labels = values.iter().enumerate().map(|(i, &v)| {
-            let (anchor, dy) =
-                if v >= 0.0 || !v.is_finite() { (VPos::Bottom, -4) } else { (VPos::Top, 4) };
+            let (anchor, dy) = if v >= 0.0 || !v.is_finite() { (VPos::Bottom, -4) } else { (VPos::Top, 4) };
             let y = if v.is_finite() { v.clamp(y_lo, y_hi) } else { 0.0 };
             let style = value_font.color(&BLACK).pos(Pos::new(HPos::Center, anchor));
             EmptyElement::at((i as f64, y)) + Text::new(format_value(v), (0, dy), style)
@@ -564,12 +519,7 @@ impl HeatmapLayout {
         // Centre the grid in what is left of the width after the row labels.
         let origin_x = left + (width - left - right - grid) / 2;
         let count_size = (cell as f64 * 0.3).clamp(9.0, 17.0);
-        Ok(HeatmapLayout {
-            size: (width as u32, height as u32),
-            cell: cell as i32,
-            origin: (origin_x as i32, top as i32),
-            count_size,
-        })
+        Ok(HeatmapLayout { size: (width as u32, height as u32), cell: cell as i32, origin: (origin_x as i32, top as i32), count_size })
     }
 }
 
@@ -581,13 +531,7 @@ pub(crate) fn blues(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-pub(crate) fn draw_heatmap(
-    root: &Area,
-    layout: &HeatmapLayout,
-    title: &str,
-    confusion: &[Vec<usize>],
-    class_names: &[String],
-) -> DrawResult {
+pub(crate) fn draw_heatmap(root: &Area, layout: &HeatmapLayout, title: &str, confusion: &[Vec<usize>], class_names: &[String]) -> DrawResult {
     let n = confusion.len() as i32;
     let cell = layout.cell;
     let (x0, y0) = layout.origin;
@@ -598,19 +542,11 @@ pub(crate) fn draw_heatmap(
     if !title.is_empty() {
         root.draw(&Text::new(title, (width as i32 / 2, 12 + 20), centred(TITLE_SIZE)))?;
     }
-    root.draw(&Text::new(
-        "predicted class",
-        (x0 + grid / 2, 12 + 40 + 12),
-        centred(HeatmapLayout::DESC),
-    ))?;
-    let true_style = font(HeatmapLayout::DESC)
-        .transform(FontTransform::Rotate270)
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Center, VPos::Center));
+    root.draw(&Text::new("predicted class", (x0 + grid / 2, 12 + 40 + 12), centred(HeatmapLayout::DESC)))?;
+    let true_style = font(HeatmapLayout::DESC).transform(FontTransform::Rotate270).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
     root.draw(&Text::new("true class", (16 + 12, y0 + grid / 2), true_style))?;
 
-    let tick_right =
-        font(HeatmapLayout::TICK).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+    let tick_right = font(HeatmapLayout::TICK).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, name) in class_names.iter().enumerate() {
         let centre = cell * i as i32 + cell / 2;
         root.draw(&Text::new(name.as_str(), (x0 + centre, y0 - 14), centred(HeatmapLayout::TICK)))?;
@@ -634,8 +570,7 @@ pub(crate) fn draw_heatmap(
                 } else {
                     BLACK
                 };
-                let style =
-                    font(layout.count_size).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+                let style = font(layout.count_size).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
                 root.draw(&Text::new(text, (cx + cell / 2, cy + cell / 2), style))?;
             }
         }
@@ -666,37 +601,19 @@ impl GridLayout {
     const CAPTION: f64 = 14.0;
     const CAPTION_HEIGHT: usize = 22;
 
-    pub(crate) fn new(
-        count: usize,
-        height: usize,
-        width: usize,
-        captions: &[String],
-        columns: usize,
-    ) -> Result<GridLayout> {
+    pub(crate) fn new(count: usize, height: usize, width: usize, captions: &[String], columns: usize) -> Result<GridLayout> {
         let context = "plots::image_grid";
         if columns == 0 {
             return Err(Error::config(format!("{context}: columns must be at least 1")));
         }
         let pad = 12;
         if count == 0 {
-            return Ok(GridLayout {
-                size: (240, 60),
-                columns: 1,
-                slot: (0, 0),
-                image: (0, 0),
-                pad,
-            });
+            return Ok(GridLayout { size: (240, 60), columns: 1, slot: (0, 0), image: (0, 0), pad });
         }
         if height == 0 || width == 0 {
-            return Err(Error::config(format!(
-                "{context}: images of {height}×{width} pixels are empty"
-            )));
+            return Err(Error::config(format!("{context}: images of {height}×{width} pixels are empty")));
         }
-        let too_big = || {
-            Error::config(format!(
-                "{context}: {count} images of {height}×{width} make too large a picture"
-            ))
-        };
+        let too_big = || Error::config(format!("{context}: {count} images of {height}×{width} make too large a picture"));
         let image_w = width.checked_mul(IMAGE_GRID_SCALE).ok_or_else(too_big)?;
         let image_h = height.checked_mul(IMAGE_GRID_SCALE).ok_or_else(too_big)?;
         let mut caption_width = 0;
@@ -708,20 +625,13 @@ impl GridLayout {
         let columns = columns.min(count);
         let rows = count.div_ceil(columns);
         // pad + k·(slot + pad), checked: image_grid_size takes sizes without any images.
-        let extent =
-            |slot: usize, k: usize| slot.checked_add(pad)?.checked_mul(k)?.checked_add(pad);
+        let extent = |slot: usize, k: usize| slot.checked_add(pad)?.checked_mul(k)?.checked_add(pad);
         let total_w = extent(slot.0, columns).ok_or_else(too_big)?;
         let total_h = extent(slot.1, rows).ok_or_else(too_big)?;
         if (total_w as u64).saturating_mul(total_h as u64) > MAX_PIXELS {
             return Err(too_big());
         }
-        Ok(GridLayout {
-            size: (total_w as u32, total_h as u32),
-            columns,
-            slot,
-            image: (image_w, image_h),
-            pad,
-        })
+        Ok(GridLayout { size: (total_w as u32, total_h as u32), columns, slot, image: (image_w, image_h), pad })
     }
 
     /// Top-left corner of the `k`-th slot.
@@ -739,18 +649,11 @@ impl GridLayout {
     }
 }
 
-pub(crate) fn draw_grid(
-    root: &Area,
-    layout: &GridLayout,
-    images: &[&[u8]],
-    captions: &[String],
-) -> DrawResult {
-    let caption_style =
-        font(GridLayout::CAPTION).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+pub(crate) fn draw_grid(root: &Area, layout: &GridLayout, images: &[&[u8]], captions: &[String]) -> DrawResult {
+    let caption_style = font(GridLayout::CAPTION).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
     if images.is_empty() {
         let (w, h) = layout.size;
-        let style =
-            font(GridLayout::CAPTION).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+        let style = font(GridLayout::CAPTION).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
         root.draw(&Text::new("(no images)", (w as i32 / 2, h as i32 / 2), style))?;
         return Ok(());
     }
@@ -762,10 +665,7 @@ pub(crate) fn draw_grid(
             let (r, c) = ((index / width) as i32, (index % width) as i32);
             let (x, y) = (x0 + c * scale, y0 + r * scale);
             // The bitmap backend fills an opaque rectangle over [x0, x1) × [y0, y1).
-            let rect = Rectangle::new(
-                [(x, y), (x + scale, y + scale)],
-                RGBColor(value, value, value).filled(),
-            );
+            let rect = Rectangle::new([(x, y), (x + scale, y + scale)], RGBColor(value, value, value).filled());
             root.draw(&rect)?;
         }
         let (slot_x, _) = layout.slot_origin(k);
@@ -774,4 +674,3 @@ pub(crate) fn draw_grid(
     }
     Ok(())
 }
-

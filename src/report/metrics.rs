@@ -115,12 +115,7 @@ pub struct ClassificationReport {
 ///
 /// Errors: `K < 2` ([`Error::Config`]); no samples, a label ≥ K or a non-finite probability
 /// ([`Error::Data`]); `probabilities.len() ≠ N·K` ([`Error::Length`]).
-pub fn classification_report(
-    probabilities: &[f32],
-    labels: &[u8],
-    class_names: &[String],
-    loss: f64,
-) -> Result<ClassificationReport> {
+pub fn classification_report(probabilities: &[f32], labels: &[u8], class_names: &[String], loss: f64) -> Result<ClassificationReport> {
     let k = class_names.len();
     validate(probabilities, labels, k)?;
     let n = labels.len();
@@ -142,10 +137,7 @@ pub fn classification_report(
     let per_class: Vec<NamedScores> = class_names
         .iter()
         .enumerate()
-        .map(|(i, name)| NamedScores {
-            class: name.clone(),
-            scores: class_scores(confusion[i][i], col_sums[i], row_sums[i]),
-        })
+        .map(|(i, name)| NamedScores { class: name.clone(), scores: class_scores(confusion[i][i], col_sums[i], row_sums[i]) })
         .collect();
     let (macro_avg, weighted_avg) = averages(&per_class, n);
 
@@ -191,12 +183,7 @@ fn validate(probabilities: &[f32], labels: &[u8], k: usize) -> Result<()> {
         return Err(Error::Data(format!("label {label} of sample {i} is out of range for {k} classes")));
     }
     if let Some(at) = probabilities.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Data(format!(
-            "probability of class {} for sample {} is {}, expected a finite number",
-            at % k,
-            at / k,
-            probabilities[at]
-        )));
+        return Err(Error::Data(format!("probability of class {} for sample {} is {}, expected a finite number", at % k, at / k, probabilities[at])));
     }
     Ok(())
 }
@@ -229,34 +216,15 @@ fn ratio(num: usize, den: usize) -> f64 {
 /// Scores of one class from its diagonal cell, column sum (predicted) and row sum (support).
 fn class_scores(tp: usize, predicted: usize, support: usize) -> ClassScores {
     let (fp, fn_) = (predicted - tp, support - tp);
-    ClassScores {
-        precision: ratio(tp, tp + fp),
-        recall: ratio(tp, tp + fn_),
-        f1: ratio(2 * tp, 2 * tp + fp + fn_),
-        support,
-    }
+    ClassScores { precision: ratio(tp, tp + fp), recall: ratio(tp, tp + fn_), f1: ratio(2 * tp, 2 * tp + fp + fn_), support }
 }
 
 /// Macro and support-weighted averages over all classes; `n` = Σ support > 0.
 fn averages(per_class: &[NamedScores], n: usize) -> (ClassScores, ClassScores) {
-    let mean = |score: fn(&ClassScores) -> f64| {
-        per_class.iter().map(|c| score(&c.scores)).sum::<f64>() / per_class.len() as f64
-    };
-    let weighted = |score: fn(&ClassScores) -> f64| {
-        per_class.iter().map(|c| c.scores.support as f64 * score(&c.scores)).sum::<f64>() / n as f64
-    };
-    let macro_avg = ClassScores {
-        precision: mean(|s| s.precision),
-        recall: mean(|s| s.recall),
-        f1: mean(|s| s.f1),
-        support: n,
-    };
-    let weighted_avg = ClassScores {
-        precision: weighted(|s| s.precision),
-        recall: weighted(|s| s.recall),
-        f1: weighted(|s| s.f1),
-        support: n,
-    };
+    let mean = |score: fn(&ClassScores) -> f64| per_class.iter().map(|c| score(&c.scores)).sum::<f64>() / per_class.len() as f64;
+    let weighted = |score: fn(&ClassScores) -> f64| per_class.iter().map(|c| c.scores.support as f64 * score(&c.scores)).sum::<f64>() / n as f64;
+    let macro_avg = ClassScores { precision: mean(|s| s.precision), recall: mean(|s| s.recall), f1: mean(|s| s.f1), support: n };
+    let weighted_avg = ClassScores { precision: weighted(|s| s.precision), recall: weighted(|s| s.recall), f1: weighted(|s| s.f1), support: n };
     (macro_avg, weighted_avg)
 }
 
@@ -310,11 +278,7 @@ fn most_confused(confusion: &[Vec<usize>], class_names: &[String]) -> Vec<Confus
     cells
         .into_iter()
         .take(MAX_CONFUSED_PAIRS)
-        .map(|(t, p, count)| ConfusedPair {
-            true_class: class_names[t].clone(),
-            predicted: class_names[p].clone(),
-            count,
-        })
+        .map(|(t, p, count)| ConfusedPair { true_class: class_names[t].clone(), predicted: class_names[p].clone(), count })
         .collect()
 }
 
@@ -360,24 +324,14 @@ impl ClassificationReport {
     /// scikit-learn's `classification_report(..., digits=digits)` text, format strings and all.
     fn sklearn_table(&self, digits: usize) -> String {
         let width = self.name_width().max("weighted avg".len()).max(digits);
-        let row = |name: &str, s: &ClassScores| {
-            format!(
-                "{name:>width$}  {:>9.digits$} {:>9.digits$} {:>9.digits$} {:>9}\n",
-                s.precision, s.recall, s.f1, s.support
-            )
-        };
-        let mut out = format!(
-            "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n\n",
-            "", "precision", "recall", "f1-score", "support"
-        );
+        let row =
+            |name: &str, s: &ClassScores| format!("{name:>width$}  {:>9.digits$} {:>9.digits$} {:>9.digits$} {:>9}\n", s.precision, s.recall, s.f1, s.support);
+        let mut out = format!("{:>width$}  {:>9} {:>9} {:>9} {:>9}\n\n", "", "precision", "recall", "f1-score", "support");
         for class in &self.per_class {
             out.push_str(&row(&class.class, &class.scores));
         }
         out.push('\n');
-        out.push_str(&format!(
-            "{:>width$}  {:>9} {:>9} {:>9.digits$} {:>9}\n",
-            "accuracy", "", "", self.accuracy, self.macro_avg.support
-        ));
+        out.push_str(&format!("{:>width$}  {:>9} {:>9} {:>9.digits$} {:>9}\n", "accuracy", "", "", self.accuracy, self.macro_avg.support));
         out.push_str(&row("macro avg", &self.macro_avg));
         out.push_str(&row("weighted avg", &self.weighted_avg));
         out
@@ -495,8 +449,7 @@ mod tests {
         for (i, (found, expected)) in r.roc_auc.iter().zip(expected_auc).enumerate() {
             assert_close(found.unwrap(), expected, tol, &format!("auc {i}"));
         }
-        let pair =
-            |t: &str, p: &str, count| ConfusedPair { true_class: t.into(), predicted: p.into(), count };
+        let pair = |t: &str, p: &str, count| ConfusedPair { true_class: t.into(), predicted: p.into(), count };
         assert_eq!(r.confused_pairs, vec![pair("0", "1", 1), pair("2", "0", 1)]);
 
         let text = r.to_text();
@@ -582,10 +535,7 @@ mod tests {
             0.07383026, 0.05156317, 0.031786505, 0.12724546, 0.33444324, 0.45514017, 0.05138462,
             0.3289111, 0.04731763, 0.21366179, 0.30361024, 0.10649925,
         ];
-        let labels: [u8; 40] = [
-            0, 3, 0, 2, 1, 1, 0, 3, 0, 0, 3, 1, 0, 2, 1, 2, 2, 3, 2, 2, 2, 1, 2, 0, 1, 2, 1, 3, 2, 3, 0, 3,
-            2, 0, 3, 0, 2, 2, 2, 0,
-        ];
+        let labels: [u8; 40] = [0, 3, 0, 2, 1, 1, 0, 3, 0, 0, 3, 1, 0, 2, 1, 2, 2, 3, 2, 2, 2, 1, 2, 0, 1, 2, 1, 3, 2, 3, 0, 3, 2, 0, 3, 0, 2, 2, 2, 0];
         let r = classification_report(&probs, &labels, &names(5), 0.0).unwrap();
         let tol = 1e-9;
 
@@ -595,21 +545,9 @@ mod tests {
         let support = [11, 7, 14, 8, 0];
         for i in 0..5 {
             assert_eq!(r.per_class[i].class, i.to_string());
-            assert_scores(
-                &r.per_class[i].scores,
-                [precision[i], recall[i], f1[i]],
-                support[i],
-                tol,
-                &format!("class {i}"),
-            );
+            assert_scores(&r.per_class[i].scores, [precision[i], recall[i], f1[i]], support[i], tol, &format!("class {i}"));
         }
-        assert_scores(
-            &r.macro_avg,
-            [0.4338383838383839, 0.387987012987013, 0.39821383168065083],
-            40,
-            tol,
-            "macro",
-        );
+        assert_scores(&r.macro_avg, [0.4338383838383839, 0.387987012987013, 0.39821383168065083], 40, tol, "macro");
         assert_scores(&r.weighted_avg, [0.5737058080808082, 0.475, 0.5075832697686244], 40, tol, "weighted");
         assert_close(r.accuracy, 0.475, tol, "accuracy");
         assert_close(r.kappa.unwrap(), 0.32530120481927716, tol, "kappa");
@@ -629,8 +567,7 @@ mod tests {
         ];
         assert_eq!(r.confusion, confusion);
         // Off-diagonal cells by count: 4 (2→1), 3 (2→4), then the 2s and 1s by (true, predicted).
-        let pairs: Vec<(&str, &str, usize)> =
-            r.confused_pairs.iter().map(|p| (p.true_class.as_str(), p.predicted.as_str(), p.count)).collect();
+        let pairs: Vec<(&str, &str, usize)> = r.confused_pairs.iter().map(|p| (p.true_class.as_str(), p.predicted.as_str(), p.count)).collect();
         #[rustfmt::skip]
         assert_eq!(pairs, [
             ("2", "1", 4), ("2", "4", 3), ("0", "3", 2), ("1", "2", 2), ("2", "3", 2), ("3", "1", 2),
@@ -732,10 +669,7 @@ weighted avg     0.5737    0.4750    0.5076        40
     fn serialises_flat_with_nulls() {
         let r = classification_report(&[0.1, 0.9, 0.2, 0.8], &[1, 1], &names(2), 0.5).unwrap();
         let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(
-            json["per_class"][1],
-            serde_json::json!({"class": "1", "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2})
-        );
+        assert_eq!(json["per_class"][1], serde_json::json!({"class": "1", "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}));
         assert_eq!(json["kappa"], serde_json::Value::Null);
         assert_eq!(json["roc_auc"], serde_json::json!([null, null]));
         assert_eq!(json["loss"], 0.5);
@@ -744,9 +678,7 @@ weighted avg     0.5737    0.4750    0.5076        40
     #[test]
     fn rejects_bad_inputs() {
         let two = names(2);
-        let err = |probs: &[f32], labels: &[u8], classes: &[String]| {
-            classification_report(probs, labels, classes, 0.0).unwrap_err()
-        };
+        let err = |probs: &[f32], labels: &[u8], classes: &[String]| classification_report(probs, labels, classes, 0.0).unwrap_err();
         assert!(matches!(err(&[1.0], &[0], &names(1)), Error::Config(_)), "one class");
         assert!(matches!(err(&[], &[], &[]), Error::Config(_)), "no classes");
         assert!(matches!(err(&[], &[], &two), Error::Data(_)), "no samples");

@@ -22,30 +22,20 @@ use plotters::prelude::*;
 use super::draw::*;
 use crate::error::{Error, Result};
 
-
 /// Two panels side by side: loss per epoch and accuracy per epoch, training against
 /// validation (epochs numbered from 1).
 ///
 /// `train_loss` and `train_acc` must have the same length; `val_loss` and `val_acc` must have
 /// the same length, either that one or zero (no validation set: only training is drawn).
 /// The image is [`TRAINING_CURVES_SIZE`].
-pub fn training_curves(
-    path: &Path,
-    title: &str,
-    train_loss: &[f64],
-    val_loss: &[f64],
-    train_acc: &[f64],
-    val_acc: &[f64],
-) -> Result<()> {
+pub fn training_curves(path: &Path, title: &str, train_loss: &[f64], val_loss: &[f64], train_acc: &[f64], val_acc: &[f64]) -> Result<()> {
     let context = "plots::training_curves";
     check_len(context, "train_acc against train_loss", train_loss.len(), train_acc.len())?;
     check_len(context, "val_acc against val_loss", val_loss.len(), val_acc.len())?;
     if !val_loss.is_empty() {
         check_len(context, "val_loss against train_loss", train_loss.len(), val_loss.len())?;
     }
-    let per_epoch = |values: &[f64]| -> Vec<(f64, f64)> {
-        values.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v)).collect()
-    };
+    let per_epoch = |values: &[f64]| -> Vec<(f64, f64)> { values.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v)).collect() };
     let (train_loss, val_loss) = (per_epoch(train_loss), per_epoch(val_loss));
     let (train_acc, val_acc) = (per_epoch(train_acc), per_epoch(val_acc));
     let train = PALETTE[0];
@@ -73,26 +63,14 @@ pub const TRAINING_CURVES_SIZE: (u32, u32) = (1400, 560);
 /// many series do not hide the data. Colours cycle through ten; past ten series the marker
 /// shape changes too. Series with an empty name are drawn but not listed. The image is
 /// [`LINE_CHART_SIZE`].
-pub fn line_chart(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[(String, Vec<(f64, f64)>)],
-) -> Result<()> {
-    let lines: Vec<Line> = series
-        .iter()
-        .enumerate()
-        .map(|(i, (name, points))| Line { name, color: PALETTE[i % PALETTE.len()], points })
-        .collect();
+pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
+    let lines: Vec<Line> = series.iter().enumerate().map(|(i, (name, points))| Line { name, color: PALETTE[i % PALETTE.len()], points }).collect();
     let named: Vec<&Line> = lines.iter().filter(|line| !line.name.is_empty()).collect();
     let mut legend_width = 0;
     for line in &named {
-        legend_width =
-            legend_width.max(text_size(line.name, TICK_SIZE)?.0 + LEGEND_TEXT_X as u32 + 12);
+        legend_width = legend_width.max(text_size(line.name, TICK_SIZE)?.0 + LEGEND_TEXT_X as u32 + 12);
     }
-    let legend_width =
-        if named.is_empty() { 0 } else { legend_width.clamp(150, LINE_CHART_SIZE.0 / 3) };
+    let legend_width = if named.is_empty() { 0 } else { legend_width.clamp(150, LINE_CHART_SIZE.0 / 3) };
     render_png(path, LINE_CHART_SIZE, |root| {
         let body = titled(root, title)?;
         let (width, _) = body.dim_in_pixel();
@@ -112,12 +90,7 @@ pub const LINE_CHART_SIZE: (u32, u32) = (1000, 640);
 /// class predicted as the column), so that a 1 % confusion is still visible next to a 98 %
 /// diagonal. Counts are written when they fit in the cell. The image is
 /// [`confusion_heatmap_size`].
-pub fn confusion_heatmap(
-    path: &Path,
-    title: &str,
-    confusion: &[Vec<usize>],
-    class_names: &[String],
-) -> Result<()> {
+pub fn confusion_heatmap(path: &Path, title: &str, confusion: &[Vec<usize>], class_names: &[String]) -> Result<()> {
     let context = "plots::confusion_heatmap";
     let n = confusion.len();
     if n == 0 {
@@ -142,27 +115,13 @@ pub fn confusion_heatmap_size(title: &str, class_names: &[String]) -> Result<(u3
 ///
 /// No images gives a small image that says so (a model with no mistakes has none to show).
 /// The image is [`image_grid_size`].
-pub fn image_grid(
-    path: &Path,
-    images: &[&[u8]],
-    height: usize,
-    width: usize,
-    captions: &[String],
-    columns: usize,
-) -> Result<()> {
+pub fn image_grid(path: &Path, images: &[&[u8]], height: usize, width: usize, captions: &[String], columns: usize) -> Result<()> {
     let context = "plots::image_grid";
     check_len(context, "captions against images", images.len(), captions.len())?;
-    let pixels = height.checked_mul(width).ok_or_else(|| {
-        Error::config(format!("{context}: images of {height}×{width} pixels are too large"))
-    })?;
+    let pixels = height.checked_mul(width).ok_or_else(|| Error::config(format!("{context}: images of {height}×{width} pixels are too large")))?;
     for (i, img) in images.iter().enumerate() {
         if img.len() != pixels {
-            return Err(Error::Length {
-                context: format!("{context}: image {i}"),
-                shape: vec![height, width],
-                expected: pixels,
-                found: img.len(),
-            });
+            return Err(Error::Length { context: format!("{context}: image {i}"), shape: vec![height, width], expected: pixels, found: img.len() });
         }
     }
     let layout = GridLayout::new(images.len(), height, width, captions, columns)?;
@@ -204,13 +163,7 @@ pub fn annotate_boxes(path: &Path, luma: &[u8], width: usize, height: usize, box
 pub const IMAGE_GRID_SCALE: usize = 3;
 
 /// Size in pixels of [`image_grid`]'s image for these arguments.
-pub fn image_grid_size(
-    count: usize,
-    height: usize,
-    width: usize,
-    captions: &[String],
-    columns: usize,
-) -> Result<(u32, u32)> {
+pub fn image_grid_size(count: usize, height: usize, width: usize, captions: &[String], columns: usize) -> Result<(u32, u32)> {
     Ok(GridLayout::new(count, height, width, captions, columns)?.size)
 }
 
@@ -322,7 +275,6 @@ pub fn box_plot_size(groups: usize) -> (u32, u32) {
     ((200 + 70 * groups.min(60)).max(640) as u32, 600)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,8 +295,7 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("digitnet-plots-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("digitnet-plots-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -364,9 +315,7 @@ mod tests {
 
     /// A path in a directory that does not exist.
     fn missing_dir_path() -> std::path::PathBuf {
-        std::env::temp_dir()
-            .join(format!("digitnet-plots-{}-no-such-directory", std::process::id()))
-            .join("plot.png")
+        std::env::temp_dir().join(format!("digitnet-plots-{}-no-such-directory", std::process::id())).join("plot.png")
     }
 
     fn names(n: usize) -> Vec<String> {
@@ -381,17 +330,13 @@ mod tests {
         let val_loss = [1.2, 0.7, 0.45, 0.4, 0.38, 0.39];
         let train_acc = [0.45, 0.78, 0.88, 0.91, 0.93, 0.94];
         let val_acc = [0.65, 0.82, 0.89, 0.90, 0.91, 0.905];
-        training_curves(&path, "lenet5 on MNIST", &train_loss, &val_loss, &train_acc, &val_acc)
-            .unwrap();
+        training_curves(&path, "lenet5 on MNIST", &train_loss, &val_loss, &train_acc, &val_acc).unwrap();
         assert_eq!(png_size(&path), TRAINING_CURVES_SIZE);
         // Something other than white was drawn in both halves (the two panels).
         let img = decode(&path);
         let (w, h) = TRAINING_CURVES_SIZE;
         let inked = |x_range: std::ops::Range<u32>| {
-            x_range
-                .flat_map(|x| (0..h).map(move |y| (x, y)))
-                .filter(|&(x, y)| img.get_pixel(x, y).0 != [255, 255, 255])
-                .count()
+            x_range.flat_map(|x| (0..h).map(move |y| (x, y))).filter(|&(x, y)| img.get_pixel(x, y).0 != [255, 255, 255]).count()
         };
         assert!(inked(0..w / 2) > 1000 && inked(w / 2..w) > 1000);
     }
@@ -416,14 +361,12 @@ mod tests {
         let path = dir.join("bad.png");
         let err = training_curves(&path, "t", &[1.0, 2.0], &[], &[0.5], &[]).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
-        let err =
-            training_curves(&path, "t", &[1.0, 2.0], &[1.0], &[0.5, 0.6], &[0.4]).unwrap_err();
+        let err = training_curves(&path, "t", &[1.0, 2.0], &[1.0], &[0.5, 0.6], &[0.4]).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
         let err = training_curves(&path, "t", &[1.0], &[1.0], &[0.5], &[]).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
         assert!(!path.exists());
-        let err =
-            training_curves(&missing_dir_path(), "t", &[1.0], &[1.0], &[0.5], &[0.5]).unwrap_err();
+        let err = training_curves(&missing_dir_path(), "t", &[1.0], &[1.0], &[0.5], &[0.5]).unwrap_err();
         match err {
             Error::Io { cause, .. } => assert_eq!(cause.kind(), std::io::ErrorKind::NotFound),
             other => panic!("expected an I/O error, got {other}"),
@@ -435,10 +378,7 @@ mod tests {
         let dir = temp_dir("lines");
         let series: Vec<(String, Vec<(f64, f64)>)> = vec![
             ("lr=0.1 batch=64".into(), vec![(1.0, 0.9), (2.0, f64::NAN), (3.0, 0.95), (4.0, 0.96)]),
-            (
-                "lr=0.01 batch=64".into(),
-                vec![(1.0, 0.8), (2.0, 0.88), (3.0, f64::INFINITY), (4.0, 0.93)],
-            ),
+            ("lr=0.01 batch=64".into(), vec![(1.0, 0.8), (2.0, 0.88), (3.0, f64::INFINITY), (4.0, 0.93)]),
             ("all NaN".into(), vec![(f64::NAN, f64::NAN)]),
             ("empty".into(), vec![]),
             (String::new(), vec![(1.0, 0.5), (4.0, 0.6)]),
@@ -461,14 +401,8 @@ mod tests {
         line_chart(&path, "", "", "", &[]).unwrap();
         assert_eq!(png_size(&path), LINE_CHART_SIZE);
         // Many series: colours cycle and markers change without panicking.
-        let many: Vec<(String, Vec<(f64, f64)>)> = (0..25)
-            .map(|s| {
-                (
-                    format!("run {s}"),
-                    (1..=5).map(|e| (e as f64, 0.5 + 0.01 * (s + e) as f64)).collect(),
-                )
-            })
-            .collect();
+        let many: Vec<(String, Vec<(f64, f64)>)> =
+            (0..25).map(|s| (format!("run {s}"), (1..=5).map(|e| (e as f64, 0.5 + 0.01 * (s + e) as f64)).collect())).collect();
         let path = dir.join("many.png");
         line_chart(&path, "many", "epoch", "accuracy", &many).unwrap();
         assert!(line_chart(&missing_dir_path(), "t", "x", "y", &many).is_err());
@@ -512,24 +446,12 @@ mod tests {
         let path = dir.join("bad.png");
         assert!(matches!(confusion_heatmap(&path, "t", &[], &[]), Err(Error::Config(_))));
         let ragged = vec![vec![1, 2], vec![3]];
-        assert!(matches!(
-            confusion_heatmap(&path, "t", &ragged, &names(2)),
-            Err(Error::Shape { .. })
-        ));
+        assert!(matches!(confusion_heatmap(&path, "t", &ragged, &names(2)), Err(Error::Shape { .. })));
         let square = vec![vec![1, 2], vec![3, 4]];
-        assert!(matches!(
-            confusion_heatmap(&path, "t", &square, &names(3)),
-            Err(Error::Shape { .. })
-        ));
-        assert!(matches!(
-            confusion_heatmap(&missing_dir_path(), "t", &square, &names(2)),
-            Err(Error::Io { .. })
-        ));
+        assert!(matches!(confusion_heatmap(&path, "t", &square, &names(3)), Err(Error::Shape { .. })));
+        assert!(matches!(confusion_heatmap(&missing_dir_path(), "t", &square, &names(2)), Err(Error::Io { .. })));
         let many = vec![vec![0usize; 3000]; 3000];
-        assert!(matches!(
-            confusion_heatmap(&path, "t", &many, &names(3000)),
-            Err(Error::Config(_))
-        ));
+        assert!(matches!(confusion_heatmap(&path, "t", &many, &names(3000)), Err(Error::Config(_))));
         // A single class and an all-zero row are fine.
         confusion_heatmap(&path, "", &[vec![0]], &names(1)).unwrap();
         assert_eq!(png_size(&path), confusion_heatmap_size("", &names(1)).unwrap());
@@ -541,12 +463,9 @@ mod tests {
         let path = dir.join("grid.png");
         let (h, w) = (4, 5);
         // Image k has pixel (r, c) = 10k + 40r + 7c, so every pixel of every image differs.
-        let images: Vec<Vec<u8>> = (0..7)
-            .map(|k| (0..h * w).map(|p| (10 * k + 40 * (p / w) + 7 * (p % w)) as u8).collect())
-            .collect();
+        let images: Vec<Vec<u8>> = (0..7).map(|k| (0..h * w).map(|p| (10 * k + 40 * (p / w) + 7 * (p % w)) as u8).collect()).collect();
         let refs: Vec<&[u8]> = images.iter().map(|v| v.as_slice()).collect();
-        let captions: Vec<String> =
-            (0..7).map(|k| format!("true {k} / pred {}", (k + 1) % 10)).collect();
+        let captions: Vec<String> = (0..7).map(|k| format!("true {k} / pred {}", (k + 1) % 10)).collect();
         image_grid(&path, &refs, h, w, &captions, 3).unwrap();
         let layout = GridLayout::new(7, h, w, &captions, 3).unwrap();
         assert_eq!(png_size(&path), layout.size);
@@ -561,13 +480,8 @@ mod tests {
                     let v = pixels[r as usize * w + c as usize];
                     // Every screen pixel of the enlarged pixel, including both far edges.
                     for (dx, dy) in [(0, 0), (s - 1, 0), (0, s - 1), (s - 1, s - 1)] {
-                        let got =
-                            img.get_pixel((x0 + c * s + dx) as u32, (y0 + r * s + dy) as u32).0;
-                        assert_eq!(
-                            got,
-                            [v, v, v],
-                            "image {k} pixel ({r}, {c}) offset ({dx}, {dy})"
-                        );
+                        let got = img.get_pixel((x0 + c * s + dx) as u32, (y0 + r * s + dy) as u32).0;
+                        assert_eq!(got, [v, v, v], "image {k} pixel ({r}, {c}) offset ({dx}, {dy})");
                     }
                 }
             }
@@ -584,15 +498,9 @@ mod tests {
         let image = vec![0u8; 6];
         let one: Vec<&[u8]> = vec![&image];
         assert!(matches!(image_grid(&path, &one, 2, 3, &[], 4), Err(Error::Shape { .. })));
-        assert!(matches!(
-            image_grid(&path, &one, 2, 4, &["a".into()], 4),
-            Err(Error::Length { .. })
-        ));
+        assert!(matches!(image_grid(&path, &one, 2, 4, &["a".into()], 4), Err(Error::Length { .. })));
         assert!(matches!(image_grid(&path, &one, 2, 3, &["a".into()], 0), Err(Error::Config(_))));
-        assert!(matches!(
-            image_grid(&missing_dir_path(), &one, 2, 3, &["a".into()], 4),
-            Err(Error::Io { .. })
-        ));
+        assert!(matches!(image_grid(&missing_dir_path(), &one, 2, 3, &["a".into()], 4), Err(Error::Io { .. })));
         let huge = vec![0u8; 0];
         let zero: Vec<&[u8]> = vec![&huge];
         assert!(image_grid(&path, &zero, 0, 0, &["a".into()], 1).is_err());
@@ -602,10 +510,7 @@ mod tests {
         assert!(image_grid_size(usize::MAX, 1, 1, &[], usize::MAX).is_err());
         let wide = vec![0u8; 1_000_000];
         let wide: Vec<&[u8]> = vec![&wide];
-        assert!(matches!(
-            image_grid(&path, &wide, 1, 1_000_000, &["a".into()], 1),
-            Err(Error::Config(_))
-        ));
+        assert!(matches!(image_grid(&path, &wide, 1, 1_000_000, &["a".into()], 1), Err(Error::Config(_))));
         // No images at all: a small picture that says so.
         image_grid(&path, &[], 28, 28, &[], 8).unwrap();
         assert_eq!(png_size(&path), image_grid_size(0, 28, 28, &[], 8).unwrap());
@@ -615,8 +520,7 @@ mod tests {
     fn bar_chart_writes_a_png_and_checks_lengths() {
         let dir = temp_dir("bars");
         let path = dir.join("labels.png");
-        let counts =
-            [5923.0, 6742.0, 5958.0, 6131.0, 5842.0, 5421.0, 5918.0, 6265.0, 5851.0, 5949.0];
+        let counts = [5923.0, 6742.0, 5958.0, 6131.0, 5842.0, 5421.0, 5918.0, 6265.0, 5851.0, 5949.0];
         bar_chart(&path, "training labels", &names(10), &counts).unwrap();
         assert_eq!(png_size(&path), bar_chart_size(10));
         let path = dir.join("odd.png");
@@ -629,10 +533,7 @@ mod tests {
         bar_chart(&path, "", &[], &[]).unwrap();
         assert_eq!(png_size(&path), bar_chart_size(0));
         assert!(matches!(bar_chart(&path, "t", &names(2), &[1.0]), Err(Error::Shape { .. })));
-        assert!(matches!(
-            bar_chart(&missing_dir_path(), "t", &names(1), &[1.0]),
-            Err(Error::Io { .. })
-        ));
+        assert!(matches!(bar_chart(&missing_dir_path(), "t", &names(1), &[1.0]), Err(Error::Io { .. })));
     }
 
     #[test]
@@ -652,4 +553,3 @@ mod tests {
         assert_eq!(format_value(-2.5), "-2.5");
     }
 }
-

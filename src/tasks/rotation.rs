@@ -8,16 +8,16 @@
 //! [`DEGREES_PER_UNIT`] (45°), so that angles drawn uniformly from ±45° are targets in ±1;
 //! the loss is the halved mean squared error of [`crate::network::loss::mse`] on those targets.
 
-use crate::network::arch::{RotationInput, Task, DEGREES_PER_UNIT};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::layers::Mode;
+use crate::network::arch::{RotationInput, Task, DEGREES_PER_UNIT};
 use crate::network::loss::{mse, BatchLoss};
 use crate::network::sequential::Sequential;
+use crate::tensor::Tensor;
 use crate::vision::rotate::{rotate_into, rotate_shifted_into};
 use crate::vision::{Digit, Gray};
-use crate::tensor::Tensor;
 use serde::Serialize;
 
 /// The angle range of the task: uniform in ±45°, as the issue and the source paper use.
@@ -118,7 +118,10 @@ fn prepare_in_place(image: &mut [u8], width: usize, height: usize) {
 pub fn check_rotation_model(model: &Sequential) -> Result<()> {
     let a = model.architecture();
     if a.task != Task::Rotation {
-        return Err(Error::config(format!("model '{}' is not a rotation model (task {:?}); train one with `digitnet finetune --task rotation`", a.name, a.task)));
+        return Err(Error::config(format!(
+            "model '{}' is not a rotation model (task {:?}); train one with `digitnet finetune --task rotation`",
+            a.name, a.task
+        )));
     }
     Ok(())
 }

@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 use crate::layers::Mode;
 use crate::network::loss::SoftmaxCrossEntropy;
 use crate::network::sequential::Sequential;
-use crate::training::optim::Optimizer;
 use crate::tasks::rotation::RotationSampler;
 use crate::tensor::Tensor;
+use crate::training::optim::Optimizer;
 
 /// Rotation runs count an angle within this many degrees as "correct" in their accuracy.
 pub const ROTATION_THRESHOLD_DEG: f32 = 10.0;
@@ -119,10 +119,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// Predicted class per image (first maximum on ties).
     pub fn predictions(&self) -> Vec<usize> {
-        self.probabilities
-            .chunks(self.classes.max(1))
-            .map(|p| p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b }))
-            .collect()
+        self.probabilities.chunks(self.classes.max(1)).map(|p| p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b })).collect()
     }
 }
 

@@ -8,13 +8,13 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::loss::SoftmaxCrossEntropy;
 use crate::network::sequential::Sequential;
-use crate::training::optim::Optimizer;
 use crate::tasks::rotation::RotationSampler;
+use crate::training::optim::Optimizer;
 
+use crate::init::Rng;
 use crate::network::arch::{Architecture, Task, DEGREES_PER_UNIT};
 use crate::network::model_file;
 use crate::tasks::rotation::{AngleReport, RotatedSet, MAX_DEGREES};
-use crate::init::Rng;
 use crate::training::optim::OptimizerKind;
 use crate::training::schedule::Schedule;
 use serde::{Deserialize, Serialize};
@@ -198,7 +198,10 @@ impl Run {
     pub fn resume(checkpoint_path: &Path, paths: RunPaths) -> Result<Self> {
         let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
         let (file, extra) = model_file::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
-        let text = file.metadata.get("run_state").ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
+        let text = file
+            .metadata
+            .get("run_state")
+            .ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
         let mut state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
         let mut model = file.model;
         for (i, rng) in &state.layer_rngs {
@@ -300,11 +303,8 @@ impl Run {
             return Err(Error::config("augmentation flags are for classification; a rotation run already turns every image by a fresh random angle"));
         }
         self.model.freeze_first(cfg.freeze)?;
-        let (mut train_idx, val_idx) = if cfg.stratified {
-            split_indices_stratified(&data.labels, cfg.val_split, cfg.seed)
-        } else {
-            split_indices(data.len(), cfg.val_split, cfg.seed)
-        };
+        let (mut train_idx, val_idx) =
+            if cfg.stratified { split_indices_stratified(&data.labels, cfg.val_split, cfg.seed) } else { split_indices(data.len(), cfg.val_split, cfg.seed) };
         let val = data.subset(&val_idx);
         // Rotation runs validate on the held-out digits, each turned by a fixed seeded angle.
         let val_rotated = (task == Task::Rotation).then(|| RotatedSet::generate(data, &val_idx, MAX_DEGREES, cfg.seed));
@@ -315,7 +315,9 @@ impl Run {
                 sampler.input = self.model.architecture().rotation_input;
                 Objective::Rotation(sampler)
             }
-            Task::Regression => return Err(Error::config("training needs a classification or rotation model (generic regression has no targets in image data sets)")),
+            Task::Regression => {
+                return Err(Error::config("training needs a classification or rotation model (generic regression has no targets in image data sets)"))
+            }
         };
         let mut ws = Workspace::default();
         let batches = train_idx.len().div_ceil(cfg.batch_size);
@@ -334,9 +336,18 @@ impl Run {
             let start = std::time::Instant::now();
             let schedule = cfg.schedule;
             let lr_at = |f: f64| schedule.lr(cfg.lr, epoch as f64 + f, cfg.epochs as f64);
-            let train_stats = train_epoch(&mut self.model, &mut self.state.optimizer, &mut objective, data, &train_idx, cfg.batch_size, lr_at, &mut ws, augmenter.as_mut(), |p| {
-                on_event(Event::Batch(p))
-            })?;
+            let train_stats = train_epoch(
+                &mut self.model,
+                &mut self.state.optimizer,
+                &mut objective,
+                data,
+                &train_idx,
+                cfg.batch_size,
+                lr_at,
+                &mut ws,
+                augmenter.as_mut(),
+                |p| on_event(Event::Batch(p)),
+            )?;
             if let Some(a) = &augmenter {
                 self.state.augment_rng = a.rng.clone();
             }

@@ -44,8 +44,7 @@ pub fn decode_luma(bytes: &[u8], origin: &str) -> Result<Gray> {
     if bytes.len() as u64 > MAX_IMAGE_BYTES {
         return Err(bad_image(origin, format!("{} bytes is larger than the limit of {MAX_IMAGE_BYTES}", bytes.len())));
     }
-    let format = image::guess_format(bytes)
-        .map_err(|_| bad_image(origin, "not a recognised image (expected PNG, JPEG, BMP, GIF, TIFF or WebP)"))?;
+    let format = image::guess_format(bytes).map_err(|_| bad_image(origin, "not a recognised image (expected PNG, JPEG, BMP, GIF, TIFF or WebP)"))?;
     let supported = [
         image::ImageFormat::Png,
         image::ImageFormat::Jpeg,
@@ -139,7 +138,11 @@ fn composite<T: Copy>(samples: &[T], channels: usize, norm: impl Fn(T) -> f32) -
             sum_al += a * luma(px) as f64;
             sum_a += a;
         }
-        if sum_a > 0.0 && sum_al / sum_a > 0.5 { 0.0 } else { 1.0 }
+        if sum_a > 0.0 && sum_al / sum_a > 0.5 {
+            0.0
+        } else {
+            1.0
+        }
     } else {
         1.0
     };
@@ -151,7 +154,6 @@ fn composite<T: Copy>(samples: &[T], channels: usize, norm: impl Fn(T) -> f32) -
         })
         .collect()
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -279,9 +281,7 @@ mod tests {
         assert!(e.contains("bomb.png") && e.contains("10000000000 pixels"), "{e}");
         // A real bomb: 8000×8000 zero bytes deflate to ~60 KB; 64 Mpx is over the limit.
         let mut big = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut big)
-            .write_image(&vec![0u8; 8000 * 8000], 8000, 8000, image::ColorType::L8)
-            .unwrap();
+        image::codecs::png::PngEncoder::new(&mut big).write_image(&vec![0u8; 8000 * 8000], 8000, 8000, image::ColorType::L8).unwrap();
         let e = err_text(decode_luma(&big, "bomb2.png"));
         assert!(e.contains("more than the limit"), "{e}");
         // The same through a GIF logical screen of 65535×65535.

@@ -3,8 +3,8 @@
 use crate::error::{Error, Result};
 
 /// A grey-scale image, row-major, one byte a pixel. What the bytes mean depends on where it
-/// came from: luminance (0 = black, 255 = white) from [`decode_luma`], ink (0 = background,
-/// 255 = full ink) from [`ink_map`].
+/// came from: luminance (0 = black, 255 = white) from [`super::decode_luma`], ink (0 = background,
+/// 255 = full ink) from [`super::ink_map`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gray {
     pub width: usize,
@@ -16,12 +16,7 @@ impl Gray {
     /// Wraps `pixels` (row-major, `width × height` of them); an error if the lengths disagree.
     pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Result<Gray> {
         if width.checked_mul(height) != Some(pixels.len()) {
-            return Err(Error::Length {
-                context: "Gray::new".into(),
-                shape: vec![height, width],
-                expected: width.saturating_mul(height),
-                found: pixels.len(),
-            });
+            return Err(Error::Length { context: "Gray::new".into(), shape: vec![height, width], expected: width.saturating_mul(height), found: pixels.len() });
         }
         Ok(Gray { width, height, pixels })
     }
@@ -41,7 +36,6 @@ impl Gray {
         self.width == 0 || self.height == 0 || self.width.checked_mul(self.height) != Some(self.pixels.len())
     }
 }
-
 
 /// The error for an image without ink: `Error::Data("no digit found")`, displayed as
 /// "no digit found".

@@ -21,7 +21,6 @@ pub const SOFT_EDGE_FRACTION: f32 = 0.02;
 /// …and at least this many background deviations above it, so paper noise is not grown.
 pub const SOFT_EDGE_NOISE: f32 = 3.0;
 
-
 /// Otsu's threshold of a 256-bin histogram: the `t` maximising the between-class variance
 /// `ω₀ω₁(μ₀ − μ₁)²` of the classes `≤ t` and `> t`. Among equal maxima the middle one is
 /// taken. `None` when all values fall in one bin (nothing to separate).

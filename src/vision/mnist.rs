@@ -25,12 +25,12 @@ const COM_TARGET: f32 = 14.0;
 /// A photo of one digit (luminance, 0 = black … 255 = white) → a 28×28 MNIST-style ink image
 /// (0 = background, 255 = ink).
 ///
-/// After [`ink_map`], the digit is the largest 8-connected component of the ink, every
+/// After [`super::ink_map`], the digit is the largest 8-connected component of the ink, every
 /// component with at least 1/4 of its pixels (pieces of a broken digit), and any smaller
 /// component with at least 2 % of its pixels whose bounding box lies within 1/5 of the digit's
 /// size of the digit's box (a detached flag of a 5, say), repeated until nothing more joins.
 /// Everything else is a speck and is erased. The result is cropped and handed to
-/// [`ink_to_mnist`]. No ink, or a digit smaller than [`MIN_DIGIT_SIDE`] (or 1/100 of the
+/// [`ink_to_mnist`]. No ink, or a digit smaller than [`super::components::MIN_DIGIT_SIDE`] (or 1/100 of the
 /// image's longer side), is the error "no digit found".
 pub fn to_mnist(img: &Gray) -> Result<Digit> {
     if img.is_degenerate() {
@@ -45,9 +45,11 @@ pub fn to_mnist(img: &Gray) -> Result<Digit> {
     let Some(largest) = comps.iter().map(|c| c.count).max() else { return Err(no_digit()) };
     let mut kept: Vec<bool> = comps.iter().map(|c| 4 * c.count >= largest).collect();
     let bbox = |kept: &[bool]| {
-        comps.iter().zip(kept).filter(|(_, &k)| k).fold((usize::MAX, usize::MAX, 0, 0), |b, (c, _)| {
-            (b.0.min(c.x0), b.1.min(c.y0), b.2.max(c.x1), b.3.max(c.y1))
-        })
+        comps
+            .iter()
+            .zip(kept)
+            .filter(|(_, &k)| k)
+            .fold((usize::MAX, usize::MAX, 0, 0), |b, (c, _)| (b.0.min(c.x0), b.1.min(c.y0), b.2.max(c.x1), b.3.max(c.y1)))
     };
     for _ in 0..8 {
         let b = bbox(&kept);
@@ -142,7 +144,6 @@ pub(crate) fn place_by_mass(img: &[f32], dw: usize, dh: usize) -> Digit {
     Digit(out)
 }
 
-
 #[cfg(test)]
 mod tests {
     //! Synthetic photos are drawn from real MNIST test digits, so "close to the original" has
@@ -179,7 +180,6 @@ mod tests {
         assert_eq!((out[14 * 28 + 13], out[14 * 28 + 14]), (255, 255));
     }
 
-
     #[test]
     fn mnist_digits_are_a_fixed_point() {
         // MNIST itself fits 20×20 and is centred by mass on pixel 14, so both entry points
@@ -201,7 +201,6 @@ mod tests {
         }
         assert!(low.len() <= 10, "{} of 1000 below 0.95: {low:?}", low.len());
     }
-
 
     // --- photos -------------------------------------------------------------------------------
 
@@ -320,7 +319,6 @@ mod tests {
         assert!(corr_aligned(&out, d.image(3)) > 0.9);
     }
 
-
     #[test]
     fn images_without_ink_are_no_digit_found() {
         let mut rng = Rng::new(10);
@@ -394,7 +392,11 @@ mod tests {
         for i in 0..2000 {
             for j in i + 1..i + 40 {
                 let c = corr(d.image(i), d.image(j));
-                if d.labels[i] == d.labels[j] { same.push(c) } else { diff.push(c) }
+                if d.labels[i] == d.labels[j] {
+                    same.push(c)
+                } else {
+                    diff.push(c)
+                }
             }
         }
         println!("same class: median {:.2}, p99 {:.2}", pct(&mut same, 0.5), pct(&mut same, 0.99));

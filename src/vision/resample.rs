@@ -21,7 +21,11 @@ pub(crate) fn taps(src: usize, dst: usize) -> Vec<(usize, Vec<f32>)> {
                 let x = ((i as f64 + 0.5) * scale - 0.5).clamp(0.0, (src - 1) as f64);
                 let j = (x.floor() as usize).min(src - 1);
                 let t = (x - j as f64) as f32;
-                if j + 1 < src && t > 0.0 { (j, vec![1.0 - t, t]) } else { (j, vec![1.0]) }
+                if j + 1 < src && t > 0.0 {
+                    (j, vec![1.0 - t, t])
+                } else {
+                    (j, vec![1.0])
+                }
             }
         })
         .collect()

@@ -156,8 +156,7 @@ pub fn find_digits(img: &Gray) -> Result<Vec<DigitBox>> {
     order.retain(|&k| !(comps[k].width() as f64 > RULE_LENGTH * h_typ && (comps[k].height() as f64) < h_typ / 4.0));
 
     // 4. Merging, in passes until nothing merges (each pass O(parts²)).
-    let (mut big, small): (Vec<Part>, Vec<Part>) =
-        order.iter().map(|&k| Part::of(k, &comps[k])).partition(|p| (2 * p.w().max(p.h())) as f64 >= h_typ);
+    let (mut big, small): (Vec<Part>, Vec<Part>) = order.iter().map(|&k| Part::of(k, &comps[k])).partition(|p| (2 * p.w().max(p.h())) as f64 >= h_typ);
     let max_h = 1.4 * h_typ;
     let same_digit = |a: &Part, b: &Part| {
         let overlap_x = (a.x1.min(b.x1) + 1).saturating_sub(a.x0.max(b.x0));
@@ -364,8 +363,8 @@ mod tests {
     //! classes at 99.9th percentile 0.70 (preprocess's `measure_mnist`); a single digit
     //! photographed the same way comes back at 0.84 or more.
     use super::*;
-    use crate::init::Rng;
     use crate::data::render::{check, corr_aligned, mnist_test, Canvas};
+    use crate::init::Rng;
 
     /// Columns and rows of a 28×28 digit's non-zero pixels, inclusive: (x0, y0, x1, y1).
     fn ink_box(digit: &[u8]) -> (usize, usize, usize, usize) {

@@ -5,8 +5,8 @@
 
 pub mod http;
 
-use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::data::render::Canvas;
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,8 +41,7 @@ pub fn write_mnist_subset(dir: &Path, n_train: usize, n_test: usize) {
 
 /// Runs the `digitnet` binary with two worker threads.
 pub fn digitnet(args: &[&str]) -> Output {
-    // option_env!: examples include this module too, and they have no binary path.
-    let binary = option_env!("CARGO_BIN_EXE_digitnet").expect("integration tests know the binary");
+    let binary = env!("CARGO_BIN_EXE_digitnet");
     Command::new(binary).args(args).env("RAYON_NUM_THREADS", "2").output().expect("binary runs")
 }
 

@@ -75,15 +75,22 @@ fn paper_level(g: &Gray) -> u8 {
 /// one file being that file's answer; prints the text or JSON report and returns exit code 1
 /// if any image failed.
 fn for_each_image(images: &[PathBuf], json: bool, mut each: impl FnMut(&Path) -> Result<(f32, Option<String>)>) -> Result<ExitCode> {
-    let (outputs, failed) = each_file(images, json, |path, shown| {
-        Ok(each(path).map(|(angle, output)| {
-            if !json {
-                let to = output.as_ref().map(|o| format!(" → {o}")).unwrap_or_default();
-                println!("{shown}: {angle:.1}°{to}");
-            }
-            AngleOutput::Ok { path: shown.to_string(), angle, output }
-        }).map_err(|e| format!("{e:#}").replace('\n', " ")))
-    }, |path, error| AngleOutput::Err { path, error })?;
+    let (outputs, failed) = each_file(
+        images,
+        json,
+        |path, shown| {
+            Ok(each(path)
+                .map(|(angle, output)| {
+                    if !json {
+                        let to = output.as_ref().map(|o| format!(" → {o}")).unwrap_or_default();
+                        println!("{shown}: {angle:.1}°{to}");
+                    }
+                    AngleOutput::Ok { path: shown.to_string(), angle, output }
+                })
+                .map_err(|e| format!("{e:#}").replace('\n', " ")))
+        },
+        |path, error| AngleOutput::Err { path, error },
+    )?;
     if json {
         println!("{}", serde_json::to_string(&outputs)?);
     }

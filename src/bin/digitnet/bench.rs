@@ -11,8 +11,8 @@ use digitnet::init::Rng;
 use digitnet::layers::Mode;
 use digitnet::network::loss::SoftmaxCrossEntropy;
 use digitnet::network::sequential::Sequential;
-use digitnet::training::optim::{Optimizer, OptimizerKind};
 use digitnet::tensor::Tensor;
+use digitnet::training::optim::{Optimizer, OptimizerKind};
 use digitnet::training::{train_epoch, Objective, Workspace};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -55,7 +55,11 @@ struct BenchResult {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

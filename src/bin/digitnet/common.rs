@@ -1,8 +1,8 @@
 //! Pieces shared by the subcommands: architecture and data resolution, thread pools.
 
 use anyhow::{bail, Context, Result};
-use digitnet::network::arch::{Architecture, LayerSpec};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::network::arch::{Architecture, LayerSpec};
 use std::path::{Path, PathBuf};
 
 /// `--arch`: a built-in name or a JSON file.
@@ -41,13 +41,7 @@ pub fn fit_arch_to_data(mut arch: Architecture, data: &Dataset) -> Result<Archit
         bail!("architecture '{}' is a {:?} network; train and sweep train classifiers", arch.name, arch.task);
     }
     if arch.input[1] != data.rows || arch.input[2] != data.cols || arch.input[0] != 1 {
-        bail!(
-            "architecture '{}' takes {:?} inputs but the data has 1×{}×{} images",
-            arch.name,
-            arch.input,
-            data.rows,
-            data.cols
-        );
+        bail!("architecture '{}' takes {:?} inputs but the data has 1×{}×{} images", arch.name, arch.input, data.rows, data.cols);
     }
     let k = data.classes().max(2);
     if arch.classes.len() != k {

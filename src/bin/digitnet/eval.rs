@@ -3,12 +3,12 @@
 use crate::common::{in_pool, load_split};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use digitnet::network::arch::Task;
 use digitnet::data::{Dataset, Split};
-use digitnet::network::sequential::Sequential;
 use digitnet::inference::Model;
-use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
+use digitnet::network::arch::Task;
+use digitnet::network::sequential::Sequential;
 use digitnet::report::metrics::classification_report;
+use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
 use digitnet::training::{evaluate, Workspace};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -156,15 +156,35 @@ fn eval_rotation_model(a: &EvalArgs, model: Model) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("{name} on {} rotated {} digits (angles uniform in ±{MAX_DEGREES}°, seed {})", report.images, if split_of(a) == Split::Test { "test" } else { "train" }, a.angle_seed);
+        println!(
+            "{name} on {} rotated {} digits (angles uniform in ±{MAX_DEGREES}°, seed {})",
+            report.images,
+            if split_of(a) == Split::Test { "test" } else { "train" },
+            a.angle_seed
+        );
         println!("RMSE {:.3}°   mean absolute error {:.3}°   within {}°: {:.2} %", report.rmse, report.mae, report.threshold, report.within_threshold * 100.0);
-        println!("RMSE per digit: {}", report.per_class_rmse.iter().enumerate().map(|(c, r)| format!("{c}: {}", r.map_or("-".into(), |v| format!("{v:.2}°")))).collect::<Vec<_>>().join("  "));
+        println!(
+            "RMSE per digit: {}",
+            report
+                .per_class_rmse
+                .iter()
+                .enumerate()
+                .map(|(c, r)| format!("{c}: {}", r.map_or("-".into(), |v| format!("{v:.2}°"))))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
     }
     if let Some(dir) = &a.plots {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let points: Vec<(f64, f64)> = set.angles.iter().zip(&predicted).map(|(&t, &p)| (t as f64, p as f64)).collect();
         let scatter = dir.join("angles.png");
-        digitnet::report::plots::scatter_plot(&scatter, &format!("Predicted against true angle (RMSE {:.2}°)", report.rmse), "true angle (°)", "predicted angle (°)", &points)?;
+        digitnet::report::plots::scatter_plot(
+            &scatter,
+            &format!("Predicted against true angle (RMSE {:.2}°)", report.rmse),
+            "true angle (°)",
+            "predicted angle (°)",
+            &points,
+        )?;
         let mut residuals = vec![Vec::new(); report.per_class_rmse.len()];
         for ((&t, &p), &l) in set.angles.iter().zip(&predicted).zip(&set.data.labels) {
             residuals[l as usize].push((p - t) as f64);
@@ -200,7 +220,13 @@ fn eval_rotated(a: &EvalArgs, model: &mut Sequential, data: &Dataset) -> Result<
         println!("classifier accuracy on {} digits (angles uniform in ±{MAX_DEGREES}°, seed {}):", data.len(), a.angle_seed);
         println!("  as they are            {:.2} %", upright * 100.0);
         println!("  rotated                {:.2} %", rotated * 100.0);
-        println!("  rotated, then deskewed {:.2} %   (angle RMSE {:.2}°, {:.2} % within {}°)", deskewed * 100.0, angles.rmse, angles.within_threshold * 100.0, angles.threshold);
+        println!(
+            "  rotated, then deskewed {:.2} %   (angle RMSE {:.2}°, {:.2} % within {}°)",
+            deskewed * 100.0,
+            angles.rmse,
+            angles.within_threshold * 100.0,
+            angles.threshold
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

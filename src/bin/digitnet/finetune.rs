@@ -1,8 +1,8 @@
 //! `digitnet finetune`: a trained classifier becomes a rotation-angle regressor (new head,
 //! frozen early layers), trained with the same loop, progress, history and plots as `train`.
 
-use crate::common::{in_pool, load_split};
 use crate::common::check_writable;
+use crate::common::{in_pool, load_split};
 use crate::train::{drive, ScheduleName};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};

@@ -3,11 +3,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::init::{Init, Rng};
+use digitnet::kernels::geometry::{Padding, PaddingName};
 use digitnet::layers::{Conv2d, Layer, Mode};
-use digitnet::vision as photo;
 use digitnet::tensor::Tensor;
+use digitnet::vision as photo;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -131,23 +131,28 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
     if let Some(dir) = &a.show {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
-        let img = match load_luma(path).and_then(|g| model.prepare(&g)) {
-            Ok(img) => img,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        if let Some(dir) = &a.show {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-            save_28(&dir.join(format!("{stem}.28x28.png")), &img)?;
-        }
-        let p = model.classify(&[img])?.remove(0);
-        if !a.json {
-            let alts: Vec<String> = p.top(a.top).iter().skip(1).map(|&(i, q)| format!("{} {:.1} %", classes[i], q * 100.0)).collect();
-            let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
-            println!("{shown}: {} ({:.1} %){extra}", p.label, p.confidence * 100.0);
-        }
-        Ok(Ok(PredictOutput::new(shown.to_string(), p)))
-    }, |path, error| PredictOutput::Err { path, error })?;
+    let (outputs, failed) = each_file(
+        &a.images,
+        a.json,
+        |path, shown| {
+            let img = match load_luma(path).and_then(|g| model.prepare(&g)) {
+                Ok(img) => img,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            if let Some(dir) = &a.show {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+                save_28(&dir.join(format!("{stem}.28x28.png")), &img)?;
+            }
+            let p = model.classify(&[img])?.remove(0);
+            if !a.json {
+                let alts: Vec<String> = p.top(a.top).iter().skip(1).map(|&(i, q)| format!("{} {:.1} %", classes[i], q * 100.0)).collect();
+                let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
+                println!("{shown}: {} ({:.1} %){extra}", p.label, p.confidence * 100.0);
+            }
+            Ok(Ok(PredictOutput::new(shown.to_string(), p)))
+        },
+        |path, error| PredictOutput::Err { path, error },
+    )?;
     if a.json {
         println!("{}", serde_json::to_string(&outputs)?);
     }
@@ -198,23 +203,28 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
         anyhow::bail!("--annotate takes exactly one image");
     }
     let mut model = a.model.load()?;
-    let (outputs, failed) = each_file(&a.images, a.json, |path, shown| {
-        let (gray, reading) = match load_luma(path).and_then(|g| model.read(&g).map(|r| (g, r))) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let output = ReadOutput::new(shown.to_string(), reading);
-        if let ReadOutput::Ok { text, digits, .. } = &output {
-            if let Some(out) = &a.annotate {
-                let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
-                digitnet::report::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
+    let (outputs, failed) = each_file(
+        &a.images,
+        a.json,
+        |path, shown| {
+            let (gray, reading) = match load_luma(path).and_then(|g| model.read(&g).map(|r| (g, r))) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let output = ReadOutput::new(shown.to_string(), reading);
+            if let ReadOutput::Ok { text, digits, .. } = &output {
+                if let Some(out) = &a.annotate {
+                    let labelled: Vec<([usize; 4], String)> = digits.iter().map(|d| (d.bbox, d.digit.clone())).collect();
+                    digitnet::report::plots::annotate_boxes(out, &gray.pixels, gray.width, gray.height, &labelled)?;
+                }
+                if !a.json {
+                    println!("{shown}: {}", text.replace('\n', " / "));
+                }
             }
-            if !a.json {
-                println!("{shown}: {}", text.replace('\n', " / "));
-            }
-        }
-        Ok(Ok(output))
-    }, |path, error| ReadOutput::Err { path, error })?;
+            Ok(Ok(output))
+        },
+        |path, error| ReadOutput::Err { path, error },
+    )?;
     if a.json {
         if outputs.len() == 1 {
             println!("{}", serde_json::to_string(&outputs[0])?);

@@ -275,7 +275,9 @@ fn router(state: Shared, timeout: Duration) -> Router {
         .route("/api/angle", post(api_angle))
         .route("/api/inspect", post(api_inspect))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or API route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route (the API takes POST, /api/model and /api/health GET)") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route (the API takes POST, /api/model and /api/health GET)")
+        })
         .layer(middleware::from_fn_with_state(timeout, deadline))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -285,7 +287,9 @@ fn router(state: Shared, timeout: Duration) -> Router {
 async fn deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
-        Err(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the limit of {:.1} s", timeout.as_secs_f64())).into_response(),
+        Err(_) => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the limit of {:.1} s", timeout.as_secs_f64())).into_response()
+        }
     }
 }
 
@@ -354,7 +358,11 @@ async fn read_input(req: Request) -> ApiResult<Input> {
 fn pixels(json: &[u8]) -> ApiResult<Box<Digit>> {
     let body: PixelsBody = serde_json::from_slice(json).map_err(|e| {
         let m = format!("bad JSON body: {e} ({BODY_HELP})");
-        if e.is_data() { ApiError::unprocessable(m) } else { ApiError::bad_request(m) }
+        if e.is_data() {
+            ApiError::unprocessable(m)
+        } else {
+            ApiError::bad_request(m)
+        }
     })?;
     if body.pixels.len() != 784 {
         return Err(ApiError::unprocessable(format!("\"pixels\" has {} numbers; a 28×28 image needs 784", body.pixels.len())));

@@ -1,10 +1,10 @@
 //! `digitnet sweep`: the source documents' hyperparameter comparison.
 
-use crate::common::{fit_arch_to_data, load_split, resolve_arch, in_pool};
+use crate::common::{fit_arch_to_data, in_pool, load_split, resolve_arch};
 use anyhow::{bail, Result};
 use clap::Args;
-use digitnet::network::arch::Architecture;
 use digitnet::data::Split;
+use digitnet::network::arch::Architecture;
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::schedule::Schedule;
 use digitnet::training::{Event, Run, RunPaths, TrainConfig};
@@ -58,11 +58,8 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
         data = data.take(a.limit);
     }
     crate::common::check_writable(&a.out_dir.join("x"))?;
-    let archs: Vec<Architecture> = if a.arch == "scratch" {
-        a.filters.iter().map(|&k| Architecture::scratch(k)).collect()
-    } else {
-        vec![resolve_arch(&a.arch)?]
-    };
+    let archs: Vec<Architecture> =
+        if a.arch == "scratch" { a.filters.iter().map(|&k| Architecture::scratch(k)).collect() } else { vec![resolve_arch(&a.arch)?] };
     let mut rows = Vec::new();
     let mut series = Vec::new();
     for arch in &archs {

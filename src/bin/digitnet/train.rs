@@ -3,14 +3,14 @@
 use crate::common::{check_writable, fit_arch_to_data, in_pool, load_split, resolve_arch};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use digitnet::network::arch::LayerSpec;
 use digitnet::data::augment::Augment;
-use digitnet::network::arch::Task;
 use digitnet::data::{Dataset, Split};
-use digitnet::vision::Pipeline;
+use digitnet::network::arch::LayerSpec;
+use digitnet::network::arch::Task;
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::schedule::Schedule;
 use digitnet::training::{Event, Run, RunPaths, TrainConfig};
+use digitnet::vision::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -280,11 +280,7 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
     run.fit(data, None, |event| match dashboard.observe(event) {
         Event::EpochStart { epoch, epochs, batches } => {
             let pb = ProgressBar::new(batches as u64);
-            pb.set_style(
-                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
+            pb.set_style(ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}").expect("valid template").progress_chars("=> "));
             pb.set_prefix(format!("{epoch}/{epochs}"));
             bar = Some(pb);
             started = Instant::now();
@@ -338,6 +334,12 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
         run.paths.model.display(),
         total.elapsed().as_secs_f64()
     );
-    println!("history: {}, {}; curves: {}; checkpoint: {}", run.paths.history_json.display(), run.paths.history_csv.display(), run.paths.curves_png.display(), run.paths.checkpoint.display());
+    println!(
+        "history: {}, {}; curves: {}; checkpoint: {}",
+        run.paths.history_json.display(),
+        run.paths.history_csv.display(),
+        run.paths.curves_png.display(),
+        run.paths.checkpoint.display()
+    );
     Ok(())
 }

@@ -48,14 +48,16 @@ impl ConvKernel {
         }
         let chunk = chunk_len(n);
         let cols_per_chunk = if keep { chunk } else { 1 };
-        y.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p)).for_each(|((ys, xs), cols)| {
-            for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
-                let c = if keep { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
-                geo.im2col(xs, c);
-                fill_bias(ys, bias, p);
-                sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), c, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
-            }
-        });
+        y.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).zip(self.cols.par_chunks_mut(cols_per_chunk * kk * p)).for_each(
+            |((ys, xs), cols)| {
+                for (i, (ys, xs)) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).enumerate() {
+                    let c = if keep { &mut cols[i * kk * p..(i + 1) * kk * p] } else { &mut cols[..] };
+                    geo.im2col(xs, c);
+                    fill_bias(ys, bias, p);
+                    sgemm(oc, kk, p, 1.0, weight, Strides::row_major(kk), c, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
+                }
+            },
+        );
     }
 
     /// Makes `kernels` the weight in the rows' order, `W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj]`,

@@ -60,8 +60,10 @@ pub(crate) struct WinogradPlans {
     pub relu_max_pool: Plan,
 }
 
-/// Which lowering a convolution runs.
+/// Which lowering a convolution runs (a `Copy` value read at every pass; the plans' size does
+/// not matter next to the convolution's work).
 #[derive(Clone, Copy)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Lowering {
     /// im2col columns `[K, P]` and GEMMs.
     Im2col,

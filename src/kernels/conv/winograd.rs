@@ -53,7 +53,16 @@ impl ConvKernel {
     /// chunk, and the input gradient through the input-gradient plan. The chunks' `∂U` are
     /// summed in order and turned into `∂W += Gᵀ ∂U G` once.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn backward_winograd(&mut self, plans: WinogradPlans, weight: &[f32], x: &[f32], n: usize, grad: OutputGrad, dx: Option<&mut [f32]>, grads: Option<ConvGrads>) {
+    pub(super) fn backward_winograd(
+        &mut self,
+        plans: WinogradPlans,
+        weight: &[f32],
+        x: &[f32],
+        n: usize,
+        grad: OutputGrad,
+        dx: Option<&mut [f32]>,
+        grads: Option<ConvGrads>,
+    ) {
         let geo = self.geo;
         let (p, oc) = (geo.out_pixels(), self.out_channels);
         let (in_len, out_len) = (geo.in_len(), oc * p);
