@@ -15,7 +15,7 @@ mod summary;
 mod sweep;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Convolutional neural networks for handwritten digits, every layer written by hand.
@@ -59,8 +59,40 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// Lets every (sub)command take a negative number as a flag's value.
+fn allow_negative_numbers(command: clap::Command) -> clap::Command {
+    command.allow_negative_numbers(true).mut_subcommands(allow_negative_numbers)
+}
+
+/// clap's message for a number a count flag cannot hold ("invalid digit found in string" for
+/// `--epochs -1` or `--epochs 2.5`), said in our words: the flag, what it takes, the value.
+fn count_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue)) else {
+        return None;
+    };
+    value.trim().parse::<f64>().ok()?;
+    let flag = arg.split_whitespace().next().unwrap_or(arg);
+    Some(format!("{flag} takes a whole number, 0 or more; got {value}"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Negative numbers reach our own checks ("--epochs -1" → "epochs must be at least 1"),
+    // not clap's "unexpected argument '-1'".
+    let command = allow_negative_numbers(Cli::command());
+    let cli = match command.try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some(message) = count_error(&e) {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+            e.exit()
+        }
+    };
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
