@@ -398,22 +398,3 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     assert!(status.success(), "{status:?}");
     assert!(Client::connect(&s.addr).is_err(), "no longer listening");
 }
-
-/// `train --dashboard` serves while training and trains as without it; an address it cannot
-/// bind fails before any training.
-#[test]
-fn train_with_a_dashboard() {
-    let dir = common::temp_dir("dashboard");
-    common::write_mnist_subset(&dir, 300, 50);
-    let out = dir.join("small.safetensors");
-    let args = ["train", "--arch", "small", "--epochs", "1", "--val-split", "100", "--data", dir.to_str().unwrap(), "--out", out.to_str().unwrap()];
-    let o = digitnet(&[&args[..], &["--dashboard", "127.0.0.1:0"]].concat());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert!(err.contains("dashboard: http://127.0.0.1:"), "{err}");
-    assert!(out.is_file());
-    let o = digitnet(&[&args[..], &["--dashboard", "256.0.0.1:1"]].concat());
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--dashboard"), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(o.stdout.is_empty(), "no epoch trained after a bad address: {}", String::from_utf8_lossy(&o.stdout));
-}

@@ -256,7 +256,8 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
 }
 
 /// Trains `run` on `data` with a progress bar and one line per epoch, then draws the curves
-/// and says where everything went; with `dashboard`, also serves the live training page there.
+/// and says where everything went; with `dashboard`, also serves the live training page there,
+/// and keeps serving it after training until Ctrl-C.
 /// Shared by `train` and `finetune`.
 pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<()> {
     let rotation = run.model.architecture().task == Task::Rotation;
@@ -341,5 +342,5 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
         run.paths.curves_png.display(),
         run.paths.checkpoint.display()
     );
-    Ok(())
+    dashboard.stay_until_ctrl_c()
 }
