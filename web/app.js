@@ -326,7 +326,7 @@ async function upload(file) {
       g.translate(14, 14);
       g.rotate((a.angle * Math.PI) / 180);
       g.drawImage(seen, -14, -14);
-      const figures = figuresWith(photo, "your photo", figure(seen, "what the network saw (28×28)"), figure(straight, "straightened"));
+      const figures = figuresWith(photo, "your photo", figure(seen, "as given (28×28)"), figure(straight, "straightened"));
       const direction = a.angle >= 0 ? "counter-clockwise" : "clockwise";
       out.replaceChildren(element("div", "result-line", `turned ${Math.abs(a.angle).toFixed(1)}° ${direction}`), figures);
       out.dataset.angle = a.angle;

@@ -149,9 +149,16 @@ async function testPage(browser, size) {
 
   await check(at("the favicon is the page's own SVG, and draws"), async () => {
     const href = await page.getAttribute("link[rel=icon]", "href");
-    expect(href && href.startsWith("data:image/svg+xml,"), `favicon: ${href}`);
-    const w = await page.evaluate(async (href) => { const i = new Image(); i.src = href; await i.decode(); return i.naturalWidth; }, href);
-    expect(w > 0, "the favicon does not decode");
+    expectEqual(href, "/favicon.svg", "the icon link");
+    const icon = await page.evaluate(async (href) => {
+      const r = await fetch(href);
+      const i = new Image();
+      i.src = href;
+      await i.decode();
+      return { type: r.headers.get("content-type"), width: i.naturalWidth };
+    }, href);
+    expectEqual(icon.type, "image/svg+xml", "the icon's type");
+    expect(icon.width > 0, "the favicon does not decode");
   });
 
   await check(at("the empty state: a hint where the answer goes, ten empty bars, no black square"), async () => {
@@ -175,7 +182,6 @@ async function testPage(browser, size) {
   });
 
   await check(at("nothing is wider than the screen: after drawing"), () => fitsTheScreen(page, width));
-  if (options.screenshots && size.name === "phone") await page.screenshot({ path: path.join(options.screenshots, "serve-page-phone.png"), scale: "css" });
 
   await check(at("a photo of one digit is read, beside the photo and what the network saw"), async () => {
     await page.check("input[name=mode][value=digit]");
@@ -197,16 +203,17 @@ async function testPage(browser, size) {
   await check(at("nothing is wider than the screen: a number uploaded"), () => fitsTheScreen(page, width));
   if (options.screenshots && size.name === "desktop") await page.screenshot({ path: path.join(options.screenshots, "serve-page.png"), fullPage: true });
 
-  await check(at("a photo of a turned digit: its angle, and the photo, what the network saw and the straightened digit, labelled"), async () => {
+  await check(at("a photo of a turned digit: its angle, and the photo, the digit as given and straightened, labelled"), async () => {
     await page.check("input[name=mode][value=rotated]");
     await page.setInputFiles("#file", path.join(fixtures, "rotated.png"));
     await uploaded(page, "angle");
     const angle = Number(await page.evaluate(() => document.getElementById("upload-result").dataset.angle));
     expect(Math.abs(angle - 30) < 10, `rotated.png (turned 30°): the page says ${angle}°`);
     expect(/^turned \d+\.\d° counter-clockwise$/.test(await page.textContent("#upload-result .result-line")), "the angle line");
-    expectEqual(await figures(page), ["your photo", "what the network saw (28×28)", "straightened"].map((caption) => ({ caption, shown: true })), "figures");
+    expectEqual(await figures(page), ["your photo", "as given (28×28)", "straightened"].map((caption) => ({ caption, shown: true })), "figures");
   });
   await check(at("nothing is wider than the screen: a turned digit uploaded"), () => fitsTheScreen(page, width));
+  if (options.screenshots && size.name === "phone") await page.screenshot({ path: path.join(options.screenshots, "serve-page-phone.png"), fullPage: true, scale: "css" });
 
   await check(at("a photo of a number dropped on the page is read"), async () => {
     await page.check("input[name=mode][value=number]");
@@ -305,6 +312,11 @@ async function testDashboard(browser, size) {
     }));
     expectEqual(items.map((i) => i.text), ["train (running)", "train (epoch)", "validation", "train (running)", "train (epoch)", "validation"], "legend labels");
     expect(items.every((i) => i.inside), `cut: ${items.filter((i) => !i.inside).map((i) => i.text)}`);
+  });
+
+  await check(at("the favicon is served beside the dashboard too"), async () => {
+    expectEqual(await page.getAttribute("link[rel=icon]", "href"), "/favicon.svg", "the icon link");
+    expect(await page.evaluate(async () => { const i = new Image(); i.src = "/favicon.svg"; await i.decode(); return i.naturalWidth > 0; }), "the favicon does not decode");
   });
 
   await check(at("nothing is wider than the screen"), () => fitsTheScreen(page, width));

@@ -49,7 +49,8 @@ function linearAxis(lo, hi, maxTicks, minStep = 0) {
   return { lo: bottom, hi: top, ticks, step, log: false };
 }
 
-/** A chart of `series` = [{color, data: [[x, y]], line, dots}] over epochs 0…`xMax`, on the
+/** A chart of `series` = [{color, data: [[x, y]], line, dots, breaks}] over epochs 0…`xMax`
+ *  (`breaks`: the line starts afresh with each epoch, as a running average does), on the
  *  y axis `makeAxis(lo, hi, maxTicks)` gives for the data, with labels from `yFormat`. The
  *  canvas keeps its tick labels in `data-ticks` (the browser test reads them). */
 function chart(canvas, series, xMax, makeAxis, yFormat) {
@@ -101,11 +102,10 @@ function chart(canvas, series, xMax, makeAxis, yFormat) {
     g.strokeStyle = g.fillStyle = s.color;
     g.lineWidth = 1.5;
     if (s.line && s.data.length) {
-      // A new epoch's running average starts afresh: the line breaks between epochs.
       g.beginPath();
       s.data.forEach(([x, y], i) => {
         if (!ok(y)) return;
-        const joined = i && ok(s.data[i - 1][1]) && Math.ceil(x) === Math.ceil(s.data[i - 1][0]);
+        const joined = i && ok(s.data[i - 1][1]) && (!s.breaks || Math.ceil(x) === Math.ceil(s.data[i - 1][0]));
         if (joined) g.lineTo(X(x), Y(y));
         else g.moveTo(X(x), Y(y));
       });
@@ -138,12 +138,12 @@ function draw() {
   const pick = (key) => hist.map((r) => [r.epoch, r[key]]);
   const positive = (data) => data.filter(([, y]) => y > 0);
   const loss = [
-    { label: "train (running)", color: COLORS.train, data: positive(points.map((p) => [p.x, p.loss])), line: true },
+    { label: "train (running)", color: COLORS.train, data: positive(points.map((p) => [p.x, p.loss])), line: true, breaks: true },
     { label: "train (epoch)", color: COLORS.trainEpoch, data: positive(pick("train_loss")), dots: true },
     { label: "validation", color: COLORS.val, data: positive(pick("val_loss")), dots: true, line: true },
   ];
   const acc = [
-    { label: "train (running)", color: COLORS.train, data: points.map((p) => [p.x, p.acc]), line: true },
+    { label: "train (running)", color: COLORS.train, data: points.map((p) => [p.x, p.acc]), line: true, breaks: true },
     { label: "train (epoch)", color: COLORS.trainEpoch, data: pick("train_acc"), dots: true },
     { label: "validation", color: COLORS.val, data: pick("val_acc"), dots: true, line: true },
   ];

@@ -13,7 +13,7 @@
 //! The signal handlers are installed only then, so Ctrl-C during training still ends the
 //! process at once, as without the dashboard.
 
-use crate::serve::{asset, STYLE_CSS};
+use crate::serve::{asset, favicon, STYLE_CSS};
 use anyhow::{Context, Result};
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -102,6 +102,7 @@ impl Dashboard {
                     .route("/", get(|| async { Html(include_str!("../../../web/dashboard.html")) }))
                     .route("/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../../web/dashboard.js")) }))
                     .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+                    .route("/favicon.svg", get(|| async { favicon() }))
                     .route("/api/progress", get(progress))
                     .with_state(state);
                 match tokio::net::TcpListener::from_std(listener) {
@@ -287,6 +288,9 @@ mod tests {
         assert_eq!(v["state"]["status"], "finished");
         assert_eq!(v["state"]["history"].as_array().unwrap().len(), 2);
         assert!(get("/").text().contains("loss-chart"));
+        // The page's icon, as `serve` has it.
+        assert!(get("/").text().contains(r#"href="/favicon.svg""#));
+        assert!(get("/favicon.svg").text().starts_with("<svg "));
     }
 
     /// After the run the page still answers, with the final state, until the stop signal; then
@@ -335,7 +339,8 @@ mod tests {
         d.observe(Event::EarlyStop { epoch: 1, best_epoch: 1 });
         let staying = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(d.stay_until(tokio::time::sleep(Duration::from_millis(500))));
+            // The timer is made inside the runtime (tokio's timers need one).
+            runtime.block_on(async { d.stay_until(tokio::time::sleep(Duration::from_millis(500))).await });
         });
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(http::request(&addr, "GET", "/api/progress", None, b"").unwrap().json()["state"]["status"], "stopped early");
