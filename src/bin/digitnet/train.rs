@@ -153,7 +153,8 @@ pub struct TrainArgs {
     /// With --folder: the fraction of each class used for training; the rest validates.
     #[arg(long, default_value_t = 0.8)]
     split: f64,
-    /// Serve a live training-progress page at this address (default 127.0.0.1:8081).
+    /// Serve a live training-progress page at this address (default 127.0.0.1:8081); after
+    /// training it keeps serving the final curves until Ctrl-C.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
     dashboard: Option<String>,
 }
