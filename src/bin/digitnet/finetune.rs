@@ -74,7 +74,8 @@ pub struct FinetuneArgs {
     /// Where to write the best model (history, curves and checkpoint go beside it).
     #[arg(long)]
     out: PathBuf,
-    /// Serve a live training page (loss and accuracy curves, progress) at this address.
+    /// Serve a live training page (loss and accuracy curves, progress) at this address; after
+    /// training it keeps serving the final curves until Ctrl-C.
     #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
     dashboard: Option<String>,
 }

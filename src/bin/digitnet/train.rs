@@ -157,7 +157,8 @@ pub struct TrainArgs {
     /// With --folder: the fraction of each class used for training; the rest validates.
     #[arg(long, default_value_t = 0.8)]
     split: f64,
-    /// Serve a live training-progress page at this address (default 127.0.0.1:8081).
+    /// Serve a live training-progress page at this address (default 127.0.0.1:8081); after
+    /// training it keeps serving the final curves until Ctrl-C.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
     dashboard: Option<String>,
 }
@@ -357,7 +358,8 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
 }
 
 /// Trains `run` on `data` with a progress bar and one line per epoch, then draws the curves
-/// and says where everything went; with `dashboard`, also serves the live training page there.
+/// and says where everything went; with `dashboard`, also serves the live training page there,
+/// and keeps serving it after training until Ctrl-C.
 /// Shared by `train` and `finetune`.
 pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<()> {
     let rotation = run.model.architecture().task == Task::Rotation;
@@ -442,5 +444,5 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
         run.paths.curves_png.display(),
         run.paths.checkpoint.display()
     );
-    Ok(())
+    dashboard.stay_until_ctrl_c()
 }
