@@ -3,7 +3,7 @@
 //! The graph must be a chain: one data input, every node on the path from it to the one
 //! output consuming the previous node's output (weights, biases and shapes are constants:
 //! initializers, `Constant` nodes, or constant inputs the caller binds). Nodes whose inputs are
-//! all constants are folded (`Transpose`, `Identity`, `Reshape`, `Unsqueeze`, `Squeeze`), so a
+//! all constants are folded (`Transpose`, `Identity`, and integer shape arithmetic), so a
 //! PyTorch export's `Transpose(weight)` before `MatMul` becomes a dense layer's weight.
 //!
 //! Per-sample shapes: a rank-4 value `[N, C, H, W]` is digitnet's `[C, H, W]`; a rank-3 one
@@ -15,13 +15,15 @@
 //! |---|---|
 //! | `Sub`, `Div`, `Mul`, `Add` of scalars before any layer | the input normalisation |
 //! | `Conv` (group 1; pads, `auto_pad`, strides, dilations) | Conv2d; asymmetric padding only where it is "same" |
-//! | `MaxPool`, `AveragePool` (no padding, dilation 1, floor or an exact ceil) | MaxPool2d, AvgPool2d |
+//! | `MaxPool`, `AveragePool` (no padding, so `count_include_pad` either way; dilation 1; floor or an exact ceil) | MaxPool2d, AvgPool2d |
 //! | `BatchNormalization` (inference) | BatchNorm; an ε other than 1e-5 is folded into the running variance (exact in inference) |
 //! | `Gemm` (transA 0, α, β folded), `MatMul` (+ `Add` of a bias) | Dense |
 //! | `Flatten` (axis 1), `Reshape` to `[N, −1]` | Flatten |
 //! | `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Identity`, `Dropout`, `Softmax` (over each sample) | the same layer |
 //! | `Transpose` to channels-last followed by a flatten (Keras' `Flatten` in tf2onnx exports) | Flatten, with the next dense layer's columns reordered |
 //! | `Transpose` that moves only size-1 axes (the NHWC → NCHW transpose at a one-channel input) | nothing |
+//! | `Mul` / `Add` of a per-channel constant after a layer (a Keras batch norm in tf2onnx's form) | BatchNorm with mean 0, variance 1 − ε (exact in inference) |
+//! | `Shape` of the flowing value, and `Gather`, `Slice`, `Concat`, `Cast` on what it gives | folded: a reshape target computed at run time (the batch size stays symbolic) |
 //!
 //! Anything else is an error naming the node and its op type.
 
