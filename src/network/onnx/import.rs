@@ -1366,6 +1366,22 @@ mod tests {
         assert!(wide.import(13).unwrap_err().to_string().contains("absurdly large"));
     }
 
+    /// Wrong types: integer weights, an integer data input, a field of the wrong wire type.
+    #[test]
+    fn wrong_types_are_errors() {
+        let int_weight = G::new(&[-1, 1, 4, 4]).ints("w", &[1, 2, 3, 4]).node("Conv", &["x", "w"], "y", vec![]);
+        assert!(int_weight.import(13).unwrap_err().to_string().contains("should be a float tensor"));
+        let g = G::new(&[-1, 4]).node("Relu", &["x"], "y", vec![]);
+        let bytes = g.bytes(13);
+        let mut model = ModelProto::decode(&bytes).unwrap();
+        model.graph.as_mut().unwrap().inputs[0].elem_type = super::super::proto::INT64;
+        let e = import_graph(&model, &ImportOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("int64") && e.contains("expected float"), "{e}");
+        // ModelProto.graph (field 7) written as a number instead of a message.
+        let e = ModelProto::decode(&[0x08, 0x08, 0x38, 0x01]).unwrap_err().to_string();
+        assert!(e.contains("ModelProto.graph should be length-delimited"), "{e}");
+    }
+
     /// A 1-d convolution and pool ([N, C, L]) run as 2-d ones of width 1.
     #[test]
     fn one_d_convolution_is_a_width_one_conv2d() {
