@@ -7,6 +7,7 @@ mod common;
 mod dashboard;
 mod data_cmd;
 mod eval;
+mod export;
 mod finetune;
 mod inspect;
 mod predict;
@@ -34,6 +35,8 @@ enum Command {
     Finetune(finetune::FinetuneArgs),
     /// Evaluate a saved model: accuracy, confusion matrix, classification report, ROC-AUC.
     Eval(eval::EvalArgs),
+    /// Write a model as an ONNX file (class scores out, the model's normalisation inside).
+    Export(export::ExportArgs),
     /// Print a network's layers, output shapes and parameter counts.
     Summary(summary::SummaryArgs),
     /// Look at the data set.
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Finetune(a) => finetune::run(a),
+        Command::Export(a) => export::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Data(c) => data_cmd::run(c),
         Command::Sweep(a) => sweep::run(a),
