@@ -146,19 +146,45 @@ fn mnist_rotation_model_on_rotated_test_digits() {
     assert!(upright - deskewed <= 0.01, "upright {upright}, deskewed {deskewed}");
 }
 
-/// The built-in rotation model (inputs re-normalised, for photos): measured RMSE 5.70°,
-/// 94.29 % within 10°, classifier 99.54 % after deskewing against 99.66 % upright. It gives up
-/// the benchmark's size and blur cues to work on photos (10.44° RMSE on photo-like renderings,
-/// `tools/photo_benchmark.rs`, against 17.9° for the model above), so it misses the issue's
-/// RMSE and within-10° aims on the benchmark; deskewing still keeps the classifier within 1 point.
+/// The built-in rotation model (the MNIST-format model trained further on MNIST-format digits
+/// and photo-like renderings of them, read through the `auto` pipeline): on all 10,000 turned
+/// test digits in memory, measured RMSE 4.6°, and deskewing keeps the classifier within 1 point.
 #[test]
 fn builtin_rotation_model_on_rotated_test_digits() {
     let (mut regressor, _) = digitnet::inference::builtin::rotation_regressor().unwrap();
-    assert_eq!(regressor.architecture().rotation_input, digitnet::network::arch::RotationInput::Normalised);
+    assert_eq!(regressor.architecture().rotation_input, digitnet::network::arch::RotationInput::WithPhotos);
     let (r, upright, deskewed) = measure_on_rotated_test(&mut regressor);
-    assert!(r.rmse <= 5.75, "RMSE {}", r.rmse);
-    assert!(r.within_threshold >= 0.94, "within 10° {}", r.within_threshold);
+    assert!(r.rmse <= 5.0, "RMSE {}", r.rmse);
+    assert!(r.within_threshold >= 0.96, "within 10° {}", r.within_threshold);
     assert!(upright - deskewed <= 0.01, "upright {upright}, deskewed {deskewed}");
+}
+
+/// The built-in rotation model through the commands a user runs, on files: `data rotated`
+/// (28×28 MNIST-format digits) and `data rotated --photos` (photo-like renderings: pen or
+/// pencil on tinted paper, light, noise, blur, JPEG/PNG/BMP), scored by `eval --folder`, which
+/// reads each file as `angle` does. Measured: 4.05° RMSE / 97.75 % within 10° on the 400
+/// digits, 10.14° / 77.0 % on the 300 photos. The bounds catch the failure of the issue (11.4°
+/// and 69 % on MNIST-format files) and a model that answers ~0° (about 26° RMSE on ±45°).
+#[test]
+fn builtin_rotation_model_through_the_commands() {
+    let dir = common::temp_dir("rot-files");
+    for (kind, n, seed, max_rmse, min_within) in [("digits", "400", "11", 5.0, 0.95), ("photos", "300", "12", 11.0, 0.72)] {
+        let out = dir.join(kind);
+        let mut args = vec!["data", "rotated", "--n", n, "--split", "test", "--seed", seed, "--out", out.to_str().unwrap()];
+        if kind == "photos" {
+            args.push("--photos");
+        }
+        let o = digitnet(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = digitnet(&["eval", "--folder", out.to_str().unwrap(), "--model", "builtin-rotation", "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let (rmse, within) = (v["rmse"].as_f64().unwrap(), v["within_threshold"].as_f64().unwrap());
+        eprintln!("{kind}: RMSE {rmse:.2}°, within 10° {within:.4}");
+        assert_eq!(v["images"].as_u64(), Some(n.parse().unwrap()), "{kind}");
+        assert!(rmse <= max_rmse, "{kind}: RMSE {rmse}");
+        assert!(within >= min_within, "{kind}: within 10° {within}");
+    }
 }
 
 /// The commands end to end: data rotated → angle (JSON, per-file errors) → deskew → eval

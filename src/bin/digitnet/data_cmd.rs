@@ -31,6 +31,10 @@ pub enum DataCommand {
         /// Which MNIST images to rotate: train (for training) or test (for evaluation only).
         #[arg(long, default_value = "train")]
         split: String,
+        /// Write each turned digit as a photo of it (pen or pencil on tinted paper, uneven
+        /// light, noise, blur, JPEG, PNG or BMP, 40–300 px tall) instead of its 28×28 image.
+        #[arg(long)]
+        photos: bool,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -60,7 +64,7 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             println!("wrote {n} images in {} class folders under {}", names.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
-        DataCommand::Rotated { n, seed, split, out, data } => {
+        DataCommand::Rotated { n, seed, split, photos, out, data } => {
             let d = load_split(data.as_ref(), parse_split(&split)?)?;
             if n == 0 || n > d.len() {
                 bail!("--n must be between 1 and {} (the images in the split), got {n}", d.len());
@@ -72,14 +76,24 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let mut csv = String::from("file,digit,angle\n");
             let width = n.to_string().len().max(5);
+            let mut rng = Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
             for (k, (&angle, &label)) in set.angles.iter().zip(&set.data.labels).enumerate() {
-                let name = format!("{k:0width$}.png");
-                let img = image::GrayImage::from_raw(d.cols as u32, d.rows as u32, set.data.image(k).to_vec()).context("image buffer")?;
-                img.save(out.join(&name)).with_context(|| format!("writing {}", out.join(&name).display()))?;
+                let name = if photos {
+                    let bytes = digitnet::data::render::photo(&[set.data.image(k)], &mut rng);
+                    let ext = image::guess_format(&bytes).ok().and_then(|f| f.extensions_str().first().copied()).unwrap_or("png");
+                    let name = format!("{k:0width$}.{ext}");
+                    std::fs::write(out.join(&name), &bytes).with_context(|| format!("writing {}", out.join(&name).display()))?;
+                    name
+                } else {
+                    let name = format!("{k:0width$}.png");
+                    let img = image::GrayImage::from_raw(d.cols as u32, d.rows as u32, set.data.image(k).to_vec()).context("image buffer")?;
+                    img.save(out.join(&name)).with_context(|| format!("writing {}", out.join(&name).display()))?;
+                    name
+                };
                 csv += &format!("{name},{label},{angle:.4}\n");
             }
             digitnet::network::model_file::write_atomic(&out.join("angles.csv"), csv.as_bytes())?;
-            println!("wrote {n} rotated digits and angles.csv to {}", out.display());
+            println!("wrote {n} rotated digit{} and angles.csv to {}", if photos { " photos" } else { "s" }, out.display());
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Show { n, out, data, seed } => {
