@@ -318,6 +318,43 @@ impl Architecture {
         Ok(out)
     }
 
+    /// A built-in architecture's name, or a JSON description's file (a name ending in `.json`
+    /// or naming a file), as `--arch` takes them.
+    pub fn resolve(spec: &str) -> Result<Self> {
+        let path = std::path::Path::new(spec);
+        if spec.ends_with(".json") || path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            return Architecture::from_json(&text, spec);
+        }
+        Architecture::builtin(spec)
+    }
+
+    /// This classifier made for `classes` classes of `rows × cols` single-channel images: the
+    /// last Dense layer resized (and the classes named `0`, `1`, …) when its class count
+    /// differs; an error when the input size differs or the network is not a classifier.
+    pub fn fitted(mut self, rows: usize, cols: usize, classes: usize) -> Result<Self> {
+        if self.task != Task::Classification {
+            return Err(Error::config(format!("architecture '{}' is a {:?} network; train and sweep train classifiers", self.name, self.task)));
+        }
+        if self.input != [1, rows, cols] {
+            return Err(Error::config(format!("architecture '{}' takes {:?} inputs but the data has 1×{rows}×{cols} images", self.name, self.input)));
+        }
+        if self.classes.len() != classes {
+            match self.layers.last_mut() {
+                Some(LayerSpec::Dense { out_features, .. }) => *out_features = classes,
+                _ => {
+                    return Err(Error::config(format!(
+                        "the data has {classes} classes but architecture '{}' has {} and does not end in a Dense layer",
+                        self.name,
+                        self.classes.len()
+                    )))
+                }
+            }
+            self.classes = (0..classes).map(|c| c.to_string()).collect();
+        }
+        Ok(self)
+    }
+
     /// Parses a JSON description; `origin` names its source in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
         let arch: Architecture = serde_json::from_str(text).map_err(|e| Error::format(origin, format!("not a valid architecture: {e}")))?;
