@@ -413,6 +413,32 @@ mod tests {
     }
 
     #[test]
+    fn resolve_takes_names_and_files() {
+        assert_eq!(Architecture::resolve("lenet").unwrap(), Architecture::builtin("lenet").unwrap());
+        let path = std::env::temp_dir().join(format!("digitnet-resolve-{}.json", std::process::id()));
+        std::fs::write(&path, Architecture::builtin("small").unwrap().to_json()).unwrap();
+        assert_eq!(Architecture::resolve(path.to_str().unwrap()).unwrap(), Architecture::builtin("small").unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let e = Architecture::resolve(path.to_str().unwrap()).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("digitnet-resolve"), "{e}");
+        assert!(Architecture::resolve("resnet").is_err());
+    }
+
+    #[test]
+    fn fitted_resizes_the_head_for_the_data() {
+        let a = Architecture::builtin("lenet").unwrap().fitted(28, 28, 3).unwrap();
+        assert_eq!(a.classes, vec!["0", "1", "2"]);
+        assert!(matches!(a.layers.last(), Some(LayerSpec::Dense { out_features: 3, .. })));
+        // Ten classes: unchanged.
+        assert_eq!(Architecture::builtin("lenet").unwrap().fitted(28, 28, 10).unwrap(), Architecture::builtin("lenet").unwrap());
+        let e = Architecture::builtin("lenet").unwrap().fitted(32, 32, 10).unwrap_err().to_string();
+        assert!(e.contains("1×32×32"), "{e}");
+        let mut no_head = Architecture::builtin("small").unwrap();
+        no_head.layers.push(LayerSpec::Softmax);
+        assert!(no_head.fitted(28, 28, 4).unwrap_err().to_string().contains("does not end in a Dense layer"));
+    }
+
+    #[test]
     fn dropout_after_each_pool() {
         let a = Architecture::builtin("keras").unwrap().with_dropout(0.25).unwrap();
         let drops: Vec<usize> = a.layers.iter().enumerate().filter(|(_, l)| matches!(l, LayerSpec::Dropout { .. })).map(|(i, _)| i).collect();
