@@ -10,7 +10,7 @@ use digitnet::network::model_file;
 use digitnet::training::Event;
 use digitnet::vision::load_luma;
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -78,34 +78,33 @@ fn with_pixels<T: Send>(x: &Bound<'_, PyAny>, input: [usize; 3], f: impl FnOnce(
     let c_order = array.is_c_contiguous();
     if let Ok(a) = array.cast::<PyArrayDyn<u8>>() {
         let a = a.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let copied;
-        // `as_slice` also takes Fortran order; the images must be row-major, one after the other.
-        let values = match a.as_slice() {
-            Ok(s) if c_order => s,
-            _ => {
-                copied = a.as_array().iter().copied().collect::<Vec<u8>>();
-                &copied
-            }
-        };
+        let mut copy = Vec::new();
+        let values = row_major(&a, c_order, &mut copy);
         return py.detach(|| f(Pixels::Bytes(values))).map_err(py_err);
     }
     if let Ok(a) = array.cast::<PyArrayDyn<f32>>() {
         let a = a.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let copied;
-        // `as_slice` also takes Fortran order; the images must be row-major, one after the other.
-        let values = match a.as_slice() {
-            Ok(s) if c_order => s,
-            _ => {
-                copied = a.as_array().iter().copied().collect::<Vec<f32>>();
-                &copied
-            }
-        };
+        let mut copy = Vec::new();
+        let values = row_major(&a, c_order, &mut copy);
         return py.detach(|| f(Pixels::Unit(values))).map_err(py_err);
     }
     Err(PyTypeError::new_err(format!(
         "x must hold uint8 (0–255) or float32 (0–1) pixels, got dtype {} (convert with x.astype(np.float32) or x.astype(np.uint8))",
         array.dtype()
     )))
+}
+
+/// The array's values in row-major order: the array's own memory when it is C-contiguous (no
+/// copy), else a copy in `copy`. (`as_slice` also accepts Fortran order, whose values are not in
+/// the order of the images.)
+fn row_major<'a, T: numpy::Element + Copy>(a: &'a PyReadonlyArrayDyn<'_, T>, c_order: bool, copy: &'a mut Vec<T>) -> &'a [T] {
+    match a.as_slice() {
+        Ok(values) if c_order => values,
+        _ => {
+            *copy = a.as_array().iter().copied().collect();
+            copy
+        }
+    }
 }
 
 /// One file's answer, or its error (a failed file does not stop the others).
