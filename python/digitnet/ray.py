@@ -110,7 +110,10 @@ def read_folder(
 ) -> int:
     """Answers every image under ``root`` on Ray and writes the rows to the directory
     ``output`` as Parquet (``format="parquet"``) or JSON lines (``"json"``) files; returns the
-    number of files read. Needs ``ray.init()`` first (a local cluster, or ``address=`` a real one)."""
+    number of files read. Needs ``ray.init()`` first (a local cluster, or ``address=`` a real one).
+    Each worker holds ``threads`` CPUs until every file is answered; keep at least one CPU of the
+    cluster free for the tasks that list the paths and write the files, or they wait for the
+    workers to finish."""
     paths = list_images(root)
     ds = dataset(paths, model=model, task=task, workers=workers, batch_size=batch_size, threads=threads)
     output = os.fspath(output)
