@@ -19,6 +19,7 @@
 //! ```
 
 pub mod builtin;
+mod pixels;
 
 use crate::error::{Error, Result};
 use crate::layers::activation::softmax_row;
@@ -32,6 +33,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use crate::vision::{Digit, Pipeline};
+pub use pixels::{Pixels, ARRAY_BATCH};
 
 /// A network and how an image becomes its input.
 pub struct Model {

@@ -318,6 +318,43 @@ impl Architecture {
         Ok(out)
     }
 
+    /// A built-in architecture's name, or a JSON description's file (a name ending in `.json`
+    /// or naming a file), as `--arch` takes them.
+    pub fn resolve(spec: &str) -> Result<Self> {
+        let path = std::path::Path::new(spec);
+        if spec.ends_with(".json") || path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            return Architecture::from_json(&text, spec);
+        }
+        Architecture::builtin(spec)
+    }
+
+    /// This classifier made for `classes` classes of `rows × cols` single-channel images: the
+    /// last Dense layer resized (and the classes named `0`, `1`, …) when its class count
+    /// differs; an error when the input size differs or the network is not a classifier.
+    pub fn fitted(mut self, rows: usize, cols: usize, classes: usize) -> Result<Self> {
+        if self.task != Task::Classification {
+            return Err(Error::config(format!("architecture '{}' is a {:?} network; train and sweep train classifiers", self.name, self.task)));
+        }
+        if self.input != [1, rows, cols] {
+            return Err(Error::config(format!("architecture '{}' takes {:?} inputs but the data has 1×{rows}×{cols} images", self.name, self.input)));
+        }
+        if self.classes.len() != classes {
+            match self.layers.last_mut() {
+                Some(LayerSpec::Dense { out_features, .. }) => *out_features = classes,
+                _ => {
+                    return Err(Error::config(format!(
+                        "the data has {classes} classes but architecture '{}' has {} and does not end in a Dense layer",
+                        self.name,
+                        self.classes.len()
+                    )))
+                }
+            }
+            self.classes = (0..classes).map(|c| c.to_string()).collect();
+        }
+        Ok(self)
+    }
+
     /// Parses a JSON description; `origin` names its source in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
         let arch: Architecture = serde_json::from_str(text).map_err(|e| Error::format(origin, format!("not a valid architecture: {e}")))?;
@@ -373,6 +410,32 @@ mod tests {
         let bad = r#"{"name": "t", "input": [1, 8, 8], "layers": [{"type": "conv2d", "out_channels": 2, "kernel": 3, "strides": 2}]}"#;
         assert!(Architecture::from_json(bad, "t.json").is_err());
         assert!(Architecture::from_json("not json", "t.json").unwrap_err().to_string().contains("t.json"));
+    }
+
+    #[test]
+    fn resolve_takes_names_and_files() {
+        assert_eq!(Architecture::resolve("lenet").unwrap(), Architecture::builtin("lenet").unwrap());
+        let path = std::env::temp_dir().join(format!("digitnet-resolve-{}.json", std::process::id()));
+        std::fs::write(&path, Architecture::builtin("small").unwrap().to_json()).unwrap();
+        assert_eq!(Architecture::resolve(path.to_str().unwrap()).unwrap(), Architecture::builtin("small").unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let e = Architecture::resolve(path.to_str().unwrap()).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("digitnet-resolve"), "{e}");
+        assert!(Architecture::resolve("resnet").is_err());
+    }
+
+    #[test]
+    fn fitted_resizes_the_head_for_the_data() {
+        let a = Architecture::builtin("lenet").unwrap().fitted(28, 28, 3).unwrap();
+        assert_eq!(a.classes, vec!["0", "1", "2"]);
+        assert!(matches!(a.layers.last(), Some(LayerSpec::Dense { out_features: 3, .. })));
+        // Ten classes: unchanged.
+        assert_eq!(Architecture::builtin("lenet").unwrap().fitted(28, 28, 10).unwrap(), Architecture::builtin("lenet").unwrap());
+        let e = Architecture::builtin("lenet").unwrap().fitted(32, 32, 10).unwrap_err().to_string();
+        assert!(e.contains("1×32×32"), "{e}");
+        let mut no_head = Architecture::builtin("small").unwrap();
+        no_head.layers.push(LayerSpec::Softmax);
+        assert!(no_head.fitted(28, 28, 4).unwrap_err().to_string().contains("does not end in a Dense layer"));
     }
 
     #[test]

@@ -125,23 +125,40 @@ impl Evaluation {
 
 /// Runs `model` in eval mode over all of `data` in order, in batches of `batch_size`.
 pub fn evaluate(model: &mut Sequential, data: &Dataset, batch_size: usize, ws: &mut Workspace) -> Result<Evaluation> {
+    let order: Vec<usize> = (0..data.len()).collect();
+    let norm = model.architecture().normalization;
+    evaluate_batches(model, data.len(), batch_size, ws, |range, x, labels| {
+        data.fill_batch(&order[range], &norm, x, labels);
+        Ok(())
+    })
+}
+
+/// [`evaluate`] over `n` samples that `fill(range, x, labels)` writes batch by batch (network
+/// inputs `[k, C, H, W]`, normalised, and their labels) — data that is not a [`Dataset`],
+/// such as arrays handed over from Python.
+pub fn evaluate_batches(
+    model: &mut Sequential,
+    n: usize,
+    batch_size: usize,
+    ws: &mut Workspace,
+    mut fill: impl FnMut(std::ops::Range<usize>, &mut Tensor, &mut Vec<u8>) -> Result<()>,
+) -> Result<Evaluation> {
     if batch_size == 0 {
         return Err(Error::config("batch size must be ≥ 1"));
     }
     let classes = model.architecture().outputs();
     let mut loss = SoftmaxCrossEntropy::new(classes, None)?;
-    let norm = model.architecture().normalization;
-    let order: Vec<usize> = (0..data.len()).collect();
-    let mut probabilities = Vec::with_capacity(data.len() * classes);
+    let mut probabilities = Vec::with_capacity(n * classes);
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-    for idx in order.chunks(batch_size) {
-        data.fill_batch(idx, &norm, &mut ws.x, &mut ws.labels);
+    for start in (0..n).step_by(batch_size) {
+        let end = (start + batch_size).min(n);
+        fill(start..end, &mut ws.x, &mut ws.labels)?;
         let logits = model.forward(&ws.x, Mode::Eval)?;
         let r = loss.forward_backward(logits, &ws.labels, None)?;
-        loss_sum += r.loss * idx.len() as f64;
+        loss_sum += r.loss * (end - start) as f64;
         correct += r.correct;
         probabilities.extend_from_slice(&loss.probabilities().data);
     }
-    let n = data.len().max(1) as f64;
-    Ok(Evaluation { stats: Stats { loss: loss_sum / n, accuracy: correct as f64 / n, images: data.len() }, probabilities, classes })
+    let count = n.max(1) as f64;
+    Ok(Evaluation { stats: Stats { loss: loss_sum / count, accuracy: correct as f64 / count, images: n }, probabilities, classes })
 }

@@ -6,5 +6,5 @@ pub mod optim;
 mod run;
 pub mod schedule;
 
-pub use epoch::{evaluate, train_epoch, Evaluation, Objective, Progress, Stats, Workspace, ROTATION_THRESHOLD_DEG};
+pub use epoch::{evaluate, evaluate_batches, train_epoch, Evaluation, Objective, Progress, Stats, Workspace, ROTATION_THRESHOLD_DEG};
 pub use run::{EpochRecord, Event, Run, RunPaths, RunState, TrainConfig};

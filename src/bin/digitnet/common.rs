@@ -2,17 +2,12 @@
 
 use anyhow::{bail, Context, Result};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
-use digitnet::network::arch::{Architecture, LayerSpec};
+use digitnet::network::arch::Architecture;
 use std::path::{Path, PathBuf};
 
 /// `--arch`: a built-in name or a JSON file.
 pub fn resolve_arch(spec: &str) -> Result<Architecture> {
-    let path = Path::new(spec);
-    if spec.ends_with(".json") || path.is_file() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading architecture file {spec}"))?;
-        return Ok(Architecture::from_json(&text, spec)?);
-    }
-    Ok(Architecture::builtin(spec)?)
+    Ok(Architecture::resolve(spec)?)
 }
 
 /// Runs `f` inside a pool of `threads` workers (0 = one per core). Work started from inside
@@ -36,22 +31,8 @@ pub fn load_split(data: Option<&PathBuf>, split: Split) -> Result<Dataset> {
 
 /// Fits `arch` to the data: the class count comes from the labels (the last Dense layer is
 /// resized if it differs), and the image size must match the input.
-pub fn fit_arch_to_data(mut arch: Architecture, data: &Dataset) -> Result<Architecture> {
-    if arch.task != digitnet::network::arch::Task::Classification {
-        bail!("architecture '{}' is a {:?} network; train and sweep train classifiers", arch.name, arch.task);
-    }
-    if arch.input[1] != data.rows || arch.input[2] != data.cols || arch.input[0] != 1 {
-        bail!("architecture '{}' takes {:?} inputs but the data has 1×{}×{} images", arch.name, arch.input, data.rows, data.cols);
-    }
-    let k = data.classes().max(2);
-    if arch.classes.len() != k {
-        match arch.layers.last_mut() {
-            Some(LayerSpec::Dense { out_features, .. }) => *out_features = k,
-            _ => bail!("the data has {k} classes but architecture '{}' has {} and does not end in a Dense layer", arch.name, arch.classes.len()),
-        }
-        arch.classes = (0..k).map(|c| c.to_string()).collect();
-    }
-    Ok(arch)
+pub fn fit_arch_to_data(arch: Architecture, data: &Dataset) -> Result<Architecture> {
+    Ok(arch.fitted(data.rows, data.cols, data.classes().max(2))?)
 }
 
 /// Fails early, before any training, if `dir` cannot be written.
