@@ -33,6 +33,8 @@ fn main() {
     }
     println!("predict: {right}/{n_digits} right = {:.2} % ({failed} failed to preprocess)", 100.0 * right as f64 / n_digits as f64);
 
+    // `read` reads numbers with the built-in number reader, as the command does.
+    let mut reader = Model::builtin_reader().unwrap();
     let (mut exact, mut seg_wrong) = (0, 0);
     for _ in 0..n_strips {
         let len = 3 + rng.below(6);
@@ -40,7 +42,7 @@ fn main() {
         let want: String = picks.iter().map(|&i| test.labels[i].to_string()).collect();
         let digits: Vec<&[u8]> = picks.iter().map(|&i| test.image(i)).collect();
         let bytes = render(&digits, &mut rng);
-        match decode_luma(&bytes, "strip").and_then(|g| model.read(&g)) {
+        match decode_luma(&bytes, "strip").and_then(|g| reader.read(&g)) {
             Ok(reading) if reading.digits.len() == len => exact += usize::from(reading.text == want),
             _ => seg_wrong += 1,
         }

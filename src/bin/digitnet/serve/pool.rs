@@ -27,16 +27,19 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-/// What a worker owns: the classifier and the rotation model.
+/// What a worker owns: the classifier, the rotation model and the number reader's classifier.
 pub struct Models {
     pub classifier: Model,
     pub angle: Model,
+    pub reader: Model,
 }
 
 /// Work for the models; every image is an MNIST-style 28×28 digit, already through the
 /// model's input pipeline.
 pub enum Task {
     Classify(Vec<Digit>),
+    /// A number's candidate digits, for the number reader's classifier.
+    Read(Vec<Digit>),
     Angles(Vec<Digit>),
     Inspect(Box<Digit>),
 }
@@ -97,6 +100,14 @@ impl Pool {
         answer.await.map_err(|_| ApiError::internal("the inference worker failed on this request"))?
     }
 
+    /// The number reader's class probabilities of a number's candidate digits.
+    pub async fn read_candidates(&self, images: Vec<Digit>) -> Result<Vec<Vec<f32>>, ApiError> {
+        match self.run(Task::Read(images)).await? {
+            Answer::Probabilities(p) => Ok(p),
+            _ => Err(ApiError::internal("wrong answer kind from a worker")),
+        }
+    }
+
     /// Classifies images; one probability vector per image.
     pub async fn classify(&self, images: Vec<Digit>) -> Result<Vec<Vec<f32>>, ApiError> {
         match self.run(Task::Classify(images)).await? {
@@ -130,6 +141,7 @@ fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     let internal = |e: digitnet::Error| ApiError::internal(e.to_string());
     match task {
         Task::Classify(images) => models.classifier.probabilities(images).map(Answer::Probabilities).map_err(internal),
+        Task::Read(images) => models.reader.probabilities(images).map(Answer::Probabilities).map_err(internal),
         Task::Angles(images) => models.angle.angles(images).map(Answer::Angles).map_err(internal),
         Task::Inspect(img) => models.classifier.feature_maps(img).map(Answer::Maps).map_err(internal),
     }
