@@ -43,8 +43,18 @@ fn main() {
         let digits: Vec<&[u8]> = picks.iter().map(|&i| test.image(i)).collect();
         let bytes = render(&digits, &mut rng);
         match decode_luma(&bytes, "strip").and_then(|g| reader.read(&g)) {
-            Ok(reading) if reading.digits.len() == len => exact += usize::from(reading.text == want),
-            _ => seg_wrong += 1,
+            Ok(reading) if reading.digits.len() == len => {
+                exact += usize::from(reading.text == want);
+                if reading.text != want && std::env::var_os("SHOW_MISSES").is_some() {
+                    eprintln!("strip {want}: read {}", reading.text);
+                }
+            }
+            other => {
+                seg_wrong += 1;
+                if std::env::var_os("SHOW_MISSES").is_some() {
+                    eprintln!("strip {want}: read {:?}", other.map(|r| r.text));
+                }
+            }
         }
     }
     println!("read: {exact}/{n_strips} strips exactly right = {:.2} % ({seg_wrong} with the wrong number of digits)", 100.0 * exact as f64 / n_strips as f64);

@@ -40,6 +40,9 @@ pub struct Model {
     net: Sequential,
     metadata: HashMap<String, String>,
     origin: String,
+    /// A second opinion on the digits a number reading chose (the built-in number reader asks
+    /// the built-in digit classifier; see [`Model::read_candidates`]).
+    companion: Option<Box<Model>>,
 }
 
 /// A classifier's answer for one image.
@@ -96,6 +99,8 @@ pub struct ReadDigit {
     pub bbox: [usize; 4],
     /// Which line of the image it is on (0 = top).
     pub line: usize,
+    /// Its candidate's index in [`NumberCandidates::images`]' order.
+    pub candidate: usize,
 }
 
 /// A number read from an image.
@@ -144,7 +149,7 @@ impl Reading {
                         };
                         text += &prediction.label;
                         raw += &prediction.label;
-                        digits.push(ReadDigit { prediction, bbox: c.bbox, line });
+                        digits.push(ReadDigit { prediction, bbox: c.bbox, line, candidate });
                     }
                     ReadItem::Mark { symbol, .. } => raw.push(symbol),
                 }
@@ -158,21 +163,22 @@ impl Model {
     /// The built-in digit classifier.
     pub fn builtin() -> Result<Model> {
         let (net, metadata) = builtin::digits_classifier()?;
-        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into() })
+        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into(), companion: None })
     }
 
     /// The built-in number reader: a classifier of ten digits and "none" made for
     /// [`Model::read`] (any classifier reads numbers; this one also says when a candidate is
-    /// no digit, half of one or two of them).
+    /// no digit, half of one or two of them), with the built-in digit classifier as its second
+    /// opinion on the digits it chooses.
     pub fn builtin_reader() -> Result<Model> {
         let (net, metadata) = builtin::number_reader()?;
-        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into() })
+        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into(), companion: Some(Box::new(Model::builtin()?)) })
     }
 
     /// The built-in rotation-angle regressor.
     pub fn builtin_rotation() -> Result<Model> {
         let (net, metadata) = builtin::rotation_regressor()?;
-        Ok(Model { net, metadata, origin: builtin::ROTATION_REGRESSOR_NAME.into() })
+        Ok(Model { net, metadata, origin: builtin::ROTATION_REGRESSOR_NAME.into(), companion: None })
     }
 
     /// A model file. `arch` gives the architecture of a file without digitnet metadata (a
@@ -184,12 +190,12 @@ impl Model {
     /// As [`Model::load`], with an architecture for files that name none.
     pub fn load_with_arch(path: &Path, arch: Option<&Architecture>) -> Result<Model> {
         let file = model_file::load(path, arch)?;
-        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string() })
+        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string(), companion: None })
     }
 
     /// A network trained or built in this process (no file metadata).
     pub fn from_network(net: Sequential, origin: impl Into<String>) -> Model {
-        Model { net, metadata: HashMap::new(), origin: origin.into() }
+        Model { net, metadata: HashMap::new(), origin: origin.into(), companion: None }
     }
 
     /// Where the model came from: its file, or the built-in model's name.
@@ -308,18 +314,47 @@ impl Model {
     /// Every digit of a number in an image: lines top to bottom, digits left to right.
     /// Recognition chooses the segmentation: every plausible candidate digit
     /// ([`number_candidates`]: touching digits cut, broken ones joined, marks apart) is
-    /// classified, and the reading of least cost wins ([`Reading::from_candidates`]).
+    /// classified, and the reading of least cost wins ([`Model::read_candidates`]).
     pub fn read(&mut self, image: &Gray) -> Result<Reading> {
         self.require_classifier()?;
         self.require_digits()?;
-        let candidates = number_candidates(image)?;
+        self.read_candidates(&number_candidates(image)?)
+    }
+
+    /// The best reading of a number's candidate digits ([`Reading::from_candidates`] with this
+    /// classifier's probabilities). With a second opinion (the built-in number reader has one),
+    /// each digit the reading chose is classified again by it, and its digit probabilities
+    /// become the product of both, `p(k) ∝ p₁(k)·p₂(k)`, scaled to the first's total for
+    /// digits; then the reading is made again with them. (The number reader is a small network
+    /// that sees 20–60 candidates a number and knows "none"; the digit classifier is the
+    /// better judge of which digit a clean one is, and sees only the few chosen.)
+    pub fn read_candidates(&mut self, candidates: &NumberCandidates) -> Result<Reading> {
+        self.require_classifier()?;
         let images = candidates.images();
         if images.is_empty() {
             return Err(Error::Data("no digit found".into()));
         }
-        let probabilities = self.probabilities(&images)?;
+        let mut probabilities = self.probabilities(&images)?;
         let classes = self.classes().to_vec();
-        Reading::from_candidates(&candidates, &probabilities, &classes)
+        let first = Reading::from_candidates(candidates, &probabilities, &classes)?;
+        let Some(companion) = self.companion.as_mut() else { return Ok(first) };
+        let chosen: Vec<usize> = first.digits.iter().map(|d| d.candidate).collect();
+        let digits: Vec<Digit> = chosen.iter().map(|&c| images[c]).collect();
+        let second = companion.probabilities(&digits)?;
+        let names = companion.classes().to_vec();
+        let pairs: Vec<(usize, usize)> = classes.iter().enumerate().filter_map(|(i, n)| Some((i, names.iter().position(|m| m == n)?))).collect();
+        for (&c, q) in chosen.iter().zip(&second) {
+            let p = &mut probabilities[c];
+            let total: f32 = pairs.iter().map(|&(i, _)| p[i]).sum();
+            let product: Vec<f32> = pairs.iter().map(|&(i, j)| p[i] * q[j]).collect();
+            let sum: f32 = product.iter().sum();
+            if sum > 0.0 {
+                for (&(i, _), v) in pairs.iter().zip(&product) {
+                    p[i] = total * v / sum;
+                }
+            }
+        }
+        Reading::from_candidates(candidates, &probabilities, &classes)
     }
 
     /// [`Model::read`] of an image file.

@@ -136,6 +136,14 @@ impl Costs {
 /// a faint stretch); blobs are cut again where recognition says so.
 pub const JOIN_DISTANCE: f64 = 0.08;
 
+/// Digits taller than this many pixels (in the image shrunk to [`WORK_SIDE`]) are read from
+/// the image shrunk further, until they are [`WORK_HEIGHT`] tall: the 28×28 digits need no
+/// more, and the work of joining and cutting grows with the square of the height.
+pub const MAX_WORK_HEIGHT: f64 = 64.0;
+
+/// See [`MAX_WORK_HEIGHT`].
+pub const WORK_HEIGHT: f64 = 48.0;
+
 /// Most pieces in one line (the largest ones), bounding the work on pathological inputs.
 const MAX_PIECES: usize = 200;
 
@@ -336,16 +344,27 @@ pub fn number_candidates(img: &Gray) -> Result<NumberCandidates> {
     if img.is_degenerate() {
         return Err(no_digit());
     }
-    let (work, fx, fy) = shrink_to(img, WORK_SIDE);
+    let (mut work, mut fx, mut fy) = shrink_to(img, WORK_SIDE);
     let mut layer = ink_layer(&work);
     if !layer.found {
         return Err(no_digit());
     }
     // 2. Rules.
-    let (labels, comps) = components(&layer);
-    let h0 = typical_height(&comps);
+    let (mut labels, mut comps) = components(&layer);
+    let mut h0 = typical_height(&comps);
     if h0 == 0.0 {
         return Err(no_digit());
+    }
+    if h0 > MAX_WORK_HEIGHT {
+        // Large digits: the rest works at a scale where they are WORK_HEIGHT tall.
+        let side = ((work.width.max(work.height) as f64 * WORK_HEIGHT / h0).round() as usize).max(1);
+        (work, fx, fy) = shrink_to(img, side);
+        layer = ink_layer(&work);
+        (labels, comps) = components(&layer);
+        h0 = typical_height(&comps);
+        if !layer.found || h0 == 0.0 {
+            return Err(no_digit());
+        }
     }
     let (labels, comps) = if erase_rules(&mut layer, &labels, &comps, h0) { components(&layer) } else { (labels, comps) };
     let h_typ = typical_height(&comps);
@@ -707,8 +726,12 @@ fn skip_size(p: &Piece, h: f64) -> f64 {
 }
 
 /// The mark a piece is when it is not read as a digit: `-` for a flat one, `.` for a small one
-/// on the baseline, `,` for a small one reaching below it; `None` otherwise (a fragment).
+/// on the baseline, `,` for a small one reaching below it; `None` otherwise (a fragment, or a
+/// piece cut from a blob: the bar of a 7 cut from its stem is no dash).
 fn mark_symbol(p: &Piece, h: f64, baseline: usize) -> Option<char> {
+    if p.cut.is_some() {
+        return None; // a mark is a blob of its own, not a piece cut from one
+    }
     let (w, ht) = (p.w() as f64, p.h() as f64);
     if ht <= 0.3 * h && w >= 1.5 * ht && w >= 0.2 * h {
         return Some('-');

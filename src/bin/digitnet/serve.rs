@@ -22,7 +22,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::inference::{Digit, Model, Pipeline, Prediction, Reading};
+use digitnet::inference::{Digit, Model, Pipeline, Prediction};
 use digitnet::vision as photo;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
@@ -113,8 +113,6 @@ type ApiResult<T> = std::result::Result<T, ApiError>;
 struct AppState {
     pool: Pool,
     classes: Vec<String>,
-    /// The classes of the number reader's classifier (`/api/read`).
-    reader_classes: Vec<String>,
     /// The input pipelines of the classifier and of the rotation model.
     pipeline: Pipeline,
     angle_pipeline: Pipeline,
@@ -213,7 +211,6 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     let model_json = serde_json::to_string(&ModelInfo::new(&model, angle.origin().to_string()))?;
     let classes = model.classes().to_vec();
     let reader = a.model.load_reader()?;
-    let reader_classes = reader.classes().to_vec();
     let (pipeline, angle_pipeline) = (model.pipeline(), angle.pipeline());
     // The models loaded above go to the first worker; the others load their own copies.
     let first = std::sync::Mutex::new(Some((model, angle, reader)));
@@ -224,7 +221,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         };
         Ok(Models { classifier, angle, reader })
     })?;
-    let state = Arc::new(AppState { pool, classes, reader_classes, pipeline, angle_pipeline, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
+    let state = Arc::new(AppState { pool, classes, pipeline, angle_pipeline, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
     let timeout = Duration::from_secs_f64(a.timeout);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -452,12 +449,7 @@ async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> 
     let origin = name.clone();
     let found = s.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| digitnet::vision::number::number_candidates(&g))).await?;
     let candidates = found.map_err(ApiError::from_input)?;
-    let images = candidates.images();
-    if images.is_empty() {
-        return Err(ApiError::from_input(digitnet::Error::Data("no digit found".into())));
-    }
-    let probs = s.pool.read_candidates(images).await?;
-    let reading = Reading::from_candidates(&candidates, &probs, &s.reader_classes).map_err(ApiError::from_input)?;
+    let reading = s.pool.read_candidates(candidates).await?;
     Ok(Json(ReadOutput::new(name, reading)).into_response())
 }
 

@@ -20,7 +20,8 @@
 //! Worth trying again once the engine runs a batch as one GEMM per layer.
 
 use super::ApiError;
-use digitnet::inference::{Digit, FeatureMaps, Model};
+use digitnet::inference::{Digit, FeatureMaps, Model, Reading};
+use digitnet::vision::number::NumberCandidates;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -38,8 +39,8 @@ pub struct Models {
 /// model's input pipeline.
 pub enum Task {
     Classify(Vec<Digit>),
-    /// A number's candidate digits, for the number reader's classifier.
-    Read(Vec<Digit>),
+    /// A number's candidate digits, for the number reader.
+    Read(Box<NumberCandidates>),
     Angles(Vec<Digit>),
     Inspect(Box<Digit>),
 }
@@ -47,6 +48,7 @@ pub enum Task {
 /// The answer to each kind of [`Task`].
 pub enum Answer {
     Probabilities(Vec<Vec<f32>>),
+    Reading(Box<Reading>),
     Angles(Vec<f32>),
     Maps(Vec<FeatureMaps>),
 }
@@ -100,10 +102,10 @@ impl Pool {
         answer.await.map_err(|_| ApiError::internal("the inference worker failed on this request"))?
     }
 
-    /// The number reader's class probabilities of a number's candidate digits.
-    pub async fn read_candidates(&self, images: Vec<Digit>) -> Result<Vec<Vec<f32>>, ApiError> {
-        match self.run(Task::Read(images)).await? {
-            Answer::Probabilities(p) => Ok(p),
+    /// The number reader's reading of a number's candidate digits.
+    pub async fn read_candidates(&self, candidates: NumberCandidates) -> Result<Reading, ApiError> {
+        match self.run(Task::Read(Box::new(candidates))).await? {
+            Answer::Reading(r) => Ok(*r),
             _ => Err(ApiError::internal("wrong answer kind from a worker")),
         }
     }
@@ -141,7 +143,7 @@ fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     let internal = |e: digitnet::Error| ApiError::internal(e.to_string());
     match task {
         Task::Classify(images) => models.classifier.probabilities(images).map(Answer::Probabilities).map_err(internal),
-        Task::Read(images) => models.reader.probabilities(images).map(Answer::Probabilities).map_err(internal),
+        Task::Read(candidates) => models.reader.read_candidates(candidates).map(|r| Answer::Reading(Box::new(r))).map_err(ApiError::from_input),
         Task::Angles(images) => models.angle.angles(images).map(Answer::Angles).map_err(internal),
         Task::Inspect(img) => models.classifier.feature_maps(img).map(Answer::Maps).map_err(internal),
     }
