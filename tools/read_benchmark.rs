@@ -3,6 +3,9 @@
 //! per image (decoded images, the model loaded once; run with `RAYON_NUM_THREADS=1` for one
 //! core). It measures; it chooses nothing.
 //!
+//! With `RESIZE=WxH` every image is first resized to W×H (the speed target is a
+//! 200×60 amount: `RESIZE=200x60`); `SHOW_MISSES=1` prints each image read wrong.
+//!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release --example read_benchmark -- DIR [REPEATS] [MODEL]`
 
 use digitnet::inference::Model;
@@ -19,8 +22,19 @@ fn main() {
         None => Model::builtin_reader().unwrap(),
     };
     let labels: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("labels.json")).unwrap()).unwrap();
+    let resize: Option<(u32, u32)> = std::env::var("RESIZE").ok().and_then(|v| {
+        let (w, h) = v.split_once('x')?;
+        Some((w.parse().ok()?, h.parse().ok()?))
+    });
+    let load = |name: &str| {
+        let g = load_luma(&dir.join(name)).unwrap();
+        let Some((w, h)) = resize else { return g };
+        let img = image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels).unwrap();
+        let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+        digitnet::vision::Gray::new(w as usize, h as usize, small.into_raw()).unwrap()
+    };
     let images: Vec<(String, String, digitnet::vision::Gray)> =
-        labels.iter().map(|(name, want)| (name.clone(), want.as_str().unwrap_or_default().to_string(), load_luma(&dir.join(name)).unwrap())).collect();
+        labels.iter().map(|(name, want)| (name.clone(), want.as_str().unwrap_or_default().to_string(), load(name))).collect();
     if std::env::var_os("SWEEP").is_some() {
         // The reading's costs on a grid (candidates and probabilities computed once).
         use digitnet::inference::Reading;
@@ -56,8 +70,10 @@ fn main() {
             let text = model.read(g).map(|r| r.text).unwrap_or_default();
             if r == 0 {
                 exact += usize::from(&text == want);
+                if &text != want && std::env::var_os("SHOW_MISSES").is_some() {
+                    eprintln!("{name}: want {want}, read {text}");
+                }
             }
-            let _ = name;
         }
     }
     let per = start.elapsed().as_secs_f64() * 1000.0 / (repeats * images.len()) as f64;

@@ -51,6 +51,10 @@ pub struct Style {
     pub weight: f32,
     /// Slant: horizontal shift of the top per unit height.
     pub slant: f32,
+    /// Share of the zeros after another digit written quickly with a pen ([`pen_zero`]):
+    /// flat or small ovals, some left open, joined to the digit before by a connecting stroke
+    /// (`5000` as one chain of loops), as the cents and thousands of cheque amounts often are.
+    pub cursive_zeros: f32,
 }
 
 impl Style {
@@ -69,6 +73,7 @@ impl Style {
             broken: false,
             weight: 1.0,
             slant: 0.0,
+            cursive_zeros: 0.0,
         }
     }
 
@@ -88,6 +93,7 @@ impl Style {
             broken: rng.next_f32() < 0.15,
             weight: if rng.next_f32() < 0.6 { rng.uniform(0.6, 1.0) } else { rng.uniform(1.0, 1.3) },
             slant: rng.uniform(-0.1, 0.35),
+            cursive_zeros: if rng.next_f32() < 0.35 { rng.uniform(0.5, 1.0) } else { 0.0 },
         }
     }
 }
@@ -245,6 +251,38 @@ fn pen_digit(d: u32, height: f32, slant: f32, pen: f32, rng: &mut Rng) -> Option
     Some((sheet.a, w, hd))
 }
 
+/// A zero written quickly with a pen of width `pen`: an oval `width` wide and `height` tall
+/// (often flatter and smaller than the other digits), slanted by `slant`, a sixth of them left
+/// open at the top right as a `c`, started and ended with a small overlap as pens do. Returns
+/// (coverage, width, height) as [`transform_digit`] does.
+fn pen_zero(width: f32, height: f32, slant: f32, pen: f32, rng: &mut Rng) -> (Vec<f32>, usize, usize) {
+    let r = pen / 2.0 + 0.5;
+    let (a, b) = ((width / 2.0 - r).max(1.0), (height / 2.0 - r).max(1.0));
+    // Start at the top right, go anticlockwise (as a zero is written), end past or short of it.
+    let start = rng.uniform(-0.3, 0.3) + std::f32::consts::FRAC_PI_4;
+    let sweep = if rng.next_f32() < 1.0 / 6.0 { rng.uniform(4.6, 5.4) } else { rng.uniform(6.3, 6.9) };
+    let steps = 28;
+    let wobble = rng.uniform(-0.08, 0.08);
+    let points: Vec<(f32, f32)> = (0..=steps)
+        .map(|k| {
+            let t = start + sweep * k as f32 / steps as f32;
+            let grow = 1.0 + wobble * k as f32 / steps as f32;
+            let (x, y) = (a * grow * t.cos(), -b * grow * t.sin());
+            (x - slant * y, y)
+        })
+        .collect();
+    let min_x = points.iter().map(|p| p.0).fold(f32::MAX, f32::min) - r;
+    let max_x = points.iter().map(|p| p.0).fold(f32::MIN, f32::max) + r;
+    let min_y = points.iter().map(|p| p.1).fold(f32::MAX, f32::min) - r;
+    let max_y = points.iter().map(|p| p.1).fold(f32::MIN, f32::max) + r;
+    let (w, h) = ((max_x - min_x).ceil() as usize + 1, (max_y - min_y).ceil() as usize + 1);
+    let mut sheet = Sheet { w, h, a: vec![0.0; w * h] };
+    for pair in points.windows(2) {
+        sheet.line((pair[0].0 - min_x, pair[0].1 - min_y), (pair[1].0 - min_x, pair[1].1 - min_y), pen);
+    }
+    (sheet.a, w, h)
+}
+
 /// A number image: the amount `text` written in `style` with digits from `digits` (chosen at
 /// random per digit, by label), on scanned paper. See the module doc.
 pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) -> NumberImage {
@@ -290,13 +328,36 @@ pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) 
             let stretch = rng.uniform(0.85, 1.3);
             let slant = style.slant + rng.uniform(-0.08, 0.08);
             let weight = style.weight * rng.uniform(0.9, 1.1);
-            let pen_drawn = if rng.next_f32() < PEN_SHARE { pen_digit(d, dh, slant, pen, rng) } else { None };
+            let cursive = d == 0 && prev_digit && style.cursive_zeros > 0.0 && rng.next_f32() < style.cursive_zeros;
+            let pen_drawn = if cursive {
+                let zh = dh * rng.uniform(0.55, 1.0);
+                Some(pen_zero(zh * rng.uniform(0.8, 1.6), zh, slant, pen, rng))
+            } else if rng.next_f32() < PEN_SHARE {
+                pen_digit(d, dh, slant, pen, rng)
+            } else {
+                None
+            };
             let (cov, wd, hd) = pen_drawn.unwrap_or_else(|| transform_digit(img, dh, stretch, slant, weight));
+            // A connecting stroke from the digit just before (not from a separator): the pen
+            // leaves it on its right, near the oval's top, and starts the oval there.
+            let after_digit = k > 0 && chars[k - 1].is_ascii_digit();
+            let joined_from = (cursive && after_digit && rng.next_f32() < 0.7).then(|| (x, baseline - hd as f32 * rng.uniform(0.7, 1.0)));
             if prev_digit {
-                let g = if rng.next_f32() < style.touching { rng.uniform(-0.22, -0.08) } else { rng.uniform(style.gap.0, style.gap.1) };
+                let g = if cursive {
+                    rng.uniform(-0.12, 0.12)
+                } else if rng.next_f32() < style.touching {
+                    rng.uniform(-0.22, -0.08)
+                } else {
+                    rng.uniform(style.gap.0, style.gap.1)
+                };
                 x += g * h;
             }
             let top = baseline - hd as f32;
+            if let Some(from) = joined_from {
+                // The pen does not lift: a stroke from the digit before to the oval's top.
+                let to = (x + rng.uniform(0.3, 0.6) * wd as f32, top + pen / 2.0);
+                sheet.line((from.0 - pen, from.1), to, pen);
+            }
             let (ox, oy) = (x.round() as isize, top.round() as isize);
             for r in 0..hd {
                 for c in 0..wd {

@@ -40,9 +40,6 @@ pub struct Model {
     net: Sequential,
     metadata: HashMap<String, String>,
     origin: String,
-    /// A second opinion on the digits a number reading chose (the built-in number reader asks
-    /// the built-in digit classifier; see [`Model::read_candidates`]).
-    companion: Option<Box<Model>>,
 }
 
 /// A classifier's answer for one image.
@@ -163,22 +160,21 @@ impl Model {
     /// The built-in digit classifier.
     pub fn builtin() -> Result<Model> {
         let (net, metadata) = builtin::digits_classifier()?;
-        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into(), companion: None })
+        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into() })
     }
 
     /// The built-in number reader: a classifier of ten digits and "none" made for
     /// [`Model::read`] (any classifier reads numbers; this one also says when a candidate is
-    /// no digit, half of one or two of them), with the built-in digit classifier as its second
-    /// opinion on the digits it chooses.
+    /// no digit, half of one or two of them).
     pub fn builtin_reader() -> Result<Model> {
         let (net, metadata) = builtin::number_reader()?;
-        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into(), companion: Some(Box::new(Model::builtin()?)) })
+        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into() })
     }
 
     /// The built-in rotation-angle regressor.
     pub fn builtin_rotation() -> Result<Model> {
         let (net, metadata) = builtin::rotation_regressor()?;
-        Ok(Model { net, metadata, origin: builtin::ROTATION_REGRESSOR_NAME.into(), companion: None })
+        Ok(Model { net, metadata, origin: builtin::ROTATION_REGRESSOR_NAME.into() })
     }
 
     /// A model file. `arch` gives the architecture of a file without digitnet metadata (a
@@ -190,12 +186,12 @@ impl Model {
     /// As [`Model::load`], with an architecture for files that name none.
     pub fn load_with_arch(path: &Path, arch: Option<&Architecture>) -> Result<Model> {
         let file = model_file::load(path, arch)?;
-        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string(), companion: None })
+        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string() })
     }
 
     /// A network trained or built in this process (no file metadata).
     pub fn from_network(net: Sequential, origin: impl Into<String>) -> Model {
-        Model { net, metadata: HashMap::new(), origin: origin.into(), companion: None }
+        Model { net, metadata: HashMap::new(), origin: origin.into() }
     }
 
     /// Where the model came from: its file, or the built-in model's name.
@@ -321,39 +317,16 @@ impl Model {
         self.read_candidates(&number_candidates(image)?)
     }
 
-    /// The best reading of a number's candidate digits ([`Reading::from_candidates`] with this
-    /// classifier's probabilities). With a second opinion (the built-in number reader has one),
-    /// each digit the reading chose is classified again by it, and its digit probabilities
-    /// become the product of both, `p(k) ∝ p₁(k)·p₂(k)`, scaled to the first's total for
-    /// digits; then the reading is made again with them. (The number reader is a small network
-    /// that sees 20–60 candidates a number and knows "none"; the digit classifier is the
-    /// better judge of which digit a clean one is, and sees only the few chosen.)
+    /// The best reading of a number's candidate digits: [`Reading::from_candidates`] with this
+    /// classifier's probabilities of them.
     pub fn read_candidates(&mut self, candidates: &NumberCandidates) -> Result<Reading> {
         self.require_classifier()?;
         let images = candidates.images();
         if images.is_empty() {
             return Err(Error::Data("no digit found".into()));
         }
-        let mut probabilities = self.probabilities(&images)?;
+        let probabilities = self.probabilities(&images)?;
         let classes = self.classes().to_vec();
-        let first = Reading::from_candidates(candidates, &probabilities, &classes)?;
-        let Some(companion) = self.companion.as_mut() else { return Ok(first) };
-        let chosen: Vec<usize> = first.digits.iter().map(|d| d.candidate).collect();
-        let digits: Vec<Digit> = chosen.iter().map(|&c| images[c]).collect();
-        let second = companion.probabilities(&digits)?;
-        let names = companion.classes().to_vec();
-        let pairs: Vec<(usize, usize)> = classes.iter().enumerate().filter_map(|(i, n)| Some((i, names.iter().position(|m| m == n)?))).collect();
-        for (&c, q) in chosen.iter().zip(&second) {
-            let p = &mut probabilities[c];
-            let total: f32 = pairs.iter().map(|&(i, _)| p[i]).sum();
-            let product: Vec<f32> = pairs.iter().map(|&(i, j)| p[i] * q[j]).collect();
-            let sum: f32 = product.iter().sum();
-            if sum > 0.0 {
-                for (&(i, _), v) in pairs.iter().zip(&product) {
-                    p[i] = total * v / sum;
-                }
-            }
-        }
         Reading::from_candidates(candidates, &probabilities, &classes)
     }
 

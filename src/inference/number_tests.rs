@@ -29,6 +29,11 @@ fn old_read(model: &mut Model, g: &Gray) -> String {
 /// Reads `n` numbers generated in `style` (amounts drawn at random, seed `seed`); returns how
 /// many the reader and the old way read exactly.
 fn measure(what: &str, style: impl Fn(&mut Rng) -> Style, n: usize, seed: u64) -> (usize, usize) {
+    measure_amounts(what, style, random_amount, n, seed)
+}
+
+/// As [`measure`], with the amounts drawn by `amount`.
+fn measure_amounts(what: &str, style: impl Fn(&mut Rng) -> Style, amount: impl Fn(&mut Rng) -> String, n: usize, seed: u64) -> (usize, usize) {
     let test = mnist_test();
     let mut model = Model::builtin_reader().unwrap();
     let mut digits = Model::builtin().unwrap();
@@ -37,7 +42,7 @@ fn measure(what: &str, style: impl Fn(&mut Rng) -> Style, n: usize, seed: u64) -
     let mut misses = Vec::new();
     for _ in 0..n {
         let s = style(&mut rng);
-        let text = random_amount(&mut rng);
+        let text = amount(&mut rng);
         let number = number_image(&test, &text, &s, &mut rng);
         let read = model.read(&number.image).map(|r| r.text).unwrap_or_default();
         if read == number.text {
@@ -51,50 +56,71 @@ fn measure(what: &str, style: impl Fn(&mut Rng) -> Style, n: usize, seed: u64) -
     (new, old)
 }
 
+/// Asserts that the reader reads at least `least` of the fixtures right and that the old way
+/// did not (so the fixture shows the difficulty it is named after).
+fn check((new, old): (usize, usize), least: usize, n: usize) {
+    assert!(new >= least, "reader: {new}/{n} exact, want at least {least}");
+    assert!(old < least, "the old way reads {old}/{n}: the fixture no longer shows the difficulty");
+}
+
 fn plain(rng: &mut Rng) -> Style {
     Style::plain(rng.uniform(22.0, 34.0))
 }
 
 #[test]
 fn touching_digits_are_read_apart() {
-    let (new, _) = measure("touching", |rng| Style { touching: 1.0, ..plain(rng) }, 30, 1);
-    assert!(new >= 16, "{new}/30");
+    check(measure("touching", |rng| Style { touching: 1.0, ..plain(rng) }, 30, 1), 16, 30);
 }
 
 #[test]
 fn separators_and_final_marks_are_not_digits() {
     let marks = [".", ",", "-", ".-", "_"];
-    let (new, _) = measure(
-        "separators",
-        |rng| Style { separators: true, cents: rng.next_f32() < 0.3, end_mark: Some(marks[rng.below(marks.len())]), ..plain(rng) },
+    check(
+        measure(
+            "separators",
+            |rng| Style { separators: true, cents: rng.next_f32() < 0.3, end_mark: Some(marks[rng.below(marks.len())]), ..plain(rng) },
+            30,
+            2,
+        ),
+        24,
         30,
-        2,
     );
-    assert!(new >= 24, "{new}/30");
 }
 
 #[test]
 fn a_wavy_background_pattern_is_not_read() {
-    let (new, _) = measure("pattern", |rng| Style { pattern: true, ..plain(rng) }, 30, 3);
-    assert!(new >= 25, "{new}/30");
+    check(measure("pattern", |rng| Style { pattern: true, ..plain(rng) }, 30, 3), 25, 30);
 }
 
 #[test]
 fn an_underline_touching_the_digits_is_not_read() {
-    let (new, _) = measure("underline", |rng| Style { underline: true, form_line: true, ..plain(rng) }, 30, 4);
-    assert!(new >= 24, "{new}/30");
+    check(measure("underline", |rng| Style { underline: true, form_line: true, ..plain(rng) }, 30, 4), 24, 30);
 }
 
 #[test]
 fn broken_faint_strokes_are_joined() {
-    let (new, _) = measure("broken", |rng| Style { broken: true, ..plain(rng) }, 30, 5);
-    assert!(new >= 25, "{new}/30");
+    check(measure("broken", |rng| Style { broken: true, ..plain(rng) }, 30, 5), 25, 30);
 }
 
 #[test]
 fn a_slanted_uneven_amount_stays_one_line() {
-    let (new, _) = measure("one line", |rng| Style { slant: 0.3, gap: (0.0, 0.15), ..plain(rng) }, 30, 6);
-    assert!(new >= 24, "{new}/30");
+    check(measure("one line", |rng| Style { slant: 0.3, gap: (0.0, 0.15), ..plain(rng) }, 30, 6), 24, 30);
+}
+
+/// An amount ending in zeros (a few digits, then two to four zeros).
+fn round_amount(rng: &mut Rng) -> String {
+    let lead = 1 + rng.below(3);
+    let zeros = 2 + rng.below(3);
+    let mut s = (1 + rng.below(9)).to_string();
+    for _ in 1..lead {
+        s += &rng.below(10).to_string();
+    }
+    s + &"0".repeat(zeros)
+}
+
+#[test]
+fn zeros_written_as_one_chain_of_loops_are_read_apart() {
+    check(measure_amounts("joined zeros", |rng| Style { cursive_zeros: 1.0, ..plain(rng) }, round_amount, 30, 8), 20, 30);
 }
 
 #[test]
