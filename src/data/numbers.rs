@@ -51,7 +51,7 @@ pub struct Style {
     pub weight: f32,
     /// Slant: horizontal shift of the top per unit height.
     pub slant: f32,
-    /// Share of the zeros after another digit written quickly with a pen ([`pen_zero`]):
+    /// Share of the zeros after another digit written quickly with a pen:
     /// flat or small ovals, some left open, joined to the digit before by a connecting stroke
     /// (`5000` as one chain of loops), as the cents and thousands of cheque amounts often are.
     pub cursive_zeros: f32,
