@@ -15,7 +15,7 @@ pub enum Error {
     Length { context: String, shape: Vec<usize>, expected: usize, found: usize },
 
     /// A configuration value (layer, optimizer, architecture, flag) is out of range.
-    #[error("invalid configuration: {0}")]
+    #[error("{0}")]
     Config(String),
 
     /// A model file, architecture file or data file is malformed.
@@ -27,7 +27,7 @@ pub enum Error {
     Io { path: PathBuf, cause: std::io::Error },
 
     /// A data set problem that is not tied to a single file (e.g. label out of range).
-    #[error("data: {0}")]
+    #[error("{0}")]
     Data(String),
 }
 

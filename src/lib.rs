@@ -20,7 +20,7 @@
 //! | 1 | [`vision`] | image decoding, the photo → MNIST pipeline, input pipelines, rotation of images, finding the digits of a number |
 //! | 1 | [`report`] | classification metrics (scikit-learn's numbers) and PNG charts |
 //! | 2 | [`layers`] | the `Layer` contract; one file per layer, forward beside backward; gradient checks |
-//! | 3 | [`network`] | architectures (JSON), `Sequential` and its fusion plan, losses, model files, summaries |
+//! | 3 | [`network`] | architectures (JSON), `Sequential` and its fusion plan, losses, model files (safetensors; ONNX export and import), summaries |
 //! | 4 | [`data`] | IDX files, image folders, splits, augmentation, photo-like renderings |
 //! | 5 | [`tasks`] | what is task-specific beyond classification: the rotation-angle regressor |
 //! | 6 | [`training`] | one epoch, a whole run (validation, checkpoints, resume, early stopping), optimizers, schedules |

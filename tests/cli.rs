@@ -38,7 +38,7 @@ fn train_eval_summary_end_to_end() {
     assert!(dir.join("plots/confusion.png").is_file() && dir.join("plots/misclassified.png").is_file());
 
     let o = digitnet(&["summary", "--model", out.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Total params: 13610"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Total params: 13,610"), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
 #[test]

@@ -45,6 +45,7 @@ fn resume_matches(optimizer: OptimizerKind, tag: &str) {
         augment: Default::default(),
         stratified: false,
         freeze: 0,
+        limit: 0,
     };
     let dir = common::temp_dir(&format!("resume-{tag}"));
     let mut straight = Run::new(&arch, config.clone(), RunPaths::for_model(&dir.join("a.safetensors"))).unwrap();
@@ -94,6 +95,7 @@ fn early_stopping_stops() {
         augment: Default::default(),
         stratified: false,
         freeze: 0,
+        limit: 0,
     };
     let dir = common::temp_dir("early");
     let mut run = Run::new(&arch, config, RunPaths::for_model(&dir.join("m.safetensors"))).unwrap();

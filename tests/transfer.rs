@@ -44,6 +44,7 @@ fn config(epochs: usize, freeze: usize) -> TrainConfig {
         augment: Default::default(),
         stratified: false,
         freeze,
+        limit: 0,
     }
 }
 

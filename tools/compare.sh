@@ -23,6 +23,15 @@ out=runs/bench
 mkdir -p "$out"
 export MNIST_DIR=$PWD/data/mnist PEER_THREADS=2
 
+# Say what is missing before building anything.
+missing=0
+for f in "$peers/pytorch_bench.py" "$peers/tensorflow_bench.py"; do
+  [[ -f $f ]] || { echo "compare.sh: $f not found: the peer benchmarks live in ../shared/peers (or set PEERS_DIR)" >&2; missing=1; }
+done
+[[ -x $torch_py ]] || { echo "compare.sh: no Python with PyTorch at $torch_py: install it (see above) or set TORCH_PY" >&2; missing=1; }
+[[ -x $tf_py ]] || { echo "compare.sh: no Python with TensorFlow at $tf_py: install it (see above) or set TF_PY" >&2; missing=1; }
+(( missing == 0 )) || exit 1
+
 cargo build --release --locked
 for r in $(seq 1 "$rounds"); do
   dir=$out/round-$r

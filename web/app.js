@@ -1,16 +1,37 @@
 // digitnet's page: draw → /api/predict (debounced), feature maps → /api/inspect,
-// uploads → /api/predict, /api/read or /api/angle. Plain DOM, no framework.
+// uploads (file picker or drag-and-drop) → /api/predict, /api/read or /api/angle.
+// Plain DOM, no framework.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 
-/** POSTs `body` to `url`; resolves to the JSON answer, or throws its `error` message. */
+/** POSTs `body` to `url`; resolves to the JSON answer, or throws the API's `error` message as
+ *  it is (or a plain sentence when the server gave none or could not be reached). */
 async function post(url, body, contentType) {
   const headers = contentType ? { "Content-Type": contentType } : {};
-  const r = await fetch(url, { method: "POST", body, headers });
-  const j = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
-  if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
+  let r;
+  try {
+    r = await fetch(url, { method: "POST", body, headers });
+  } catch {
+    throw new Error("The server could not be reached: is digitnet serve still running?");
+  }
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.error || `The server answered ${r.status} ${r.statusText}`.trim());
   return j;
+}
+
+function element(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+/** A figure: `content` (an image or a canvas) above its caption. */
+function figure(content, caption) {
+  const f = element("figure");
+  f.append(content, element("figcaption", null, caption));
+  return f;
 }
 
 /** Draws 28×28 (or w×h) ink bytes (0 = background, 255 = ink) onto `canvas`, white on black. */
@@ -26,24 +47,24 @@ function drawGray(canvas, bytes, w = 28, h = 28) {
   ctx.putImageData(img, 0, 0);
 }
 
+/** Ten probability bars (0–9); empty tracks without an answer. */
+function showBars(barsEl, answer) {
+  barsEl.replaceChildren();
+  for (let k = 0; k < 10; k++) {
+    const p = answer ? answer.probabilities[k] : 0;
+    const bar = element("div", "bar" + (answer && String(k) === answer.digit ? " best" : ""));
+    const fill = element("div");
+    fill.style.width = `${(p * 100).toFixed(1)}%`;
+    bar.append(fill);
+    barsEl.append(element("span", null, k), bar, element("span", "pct", answer ? `${(p * 100).toFixed(1)} %` : ""));
+  }
+}
+
 /** The digit, its confidence and ten probability bars. */
 function showPrediction(answer, digitEl, confEl, barsEl) {
   digitEl.textContent = answer.digit;
   confEl.textContent = `${(answer.confidence * 100).toFixed(1)} %`;
-  barsEl.replaceChildren();
-  answer.probabilities.forEach((p, k) => {
-    const label = document.createElement("span");
-    label.textContent = k;
-    const bar = document.createElement("div");
-    bar.className = "bar" + (String(k) === answer.digit ? " best" : "");
-    const fill = document.createElement("div");
-    fill.style.width = `${(p * 100).toFixed(1)}%`;
-    bar.append(fill);
-    const pct = document.createElement("span");
-    pct.className = "pct";
-    pct.textContent = `${(p * 100).toFixed(1)} %`;
-    barsEl.append(label, bar, pct);
-  });
+  showBars(barsEl, answer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,15 +85,22 @@ const ctx = pad.getContext("2d");
 let drawn = false;
 let last = null;
 
+/** The empty state: a blank pad, a hint where the answer goes, empty bars and an empty 28×28. */
 function clearPad() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
   drawn = false;
-  $("digit").textContent = "–";
+  $("pad-wrap").classList.add("blank");
+  sequence++; // an answer still on its way belongs to the old drawing
+  $("answer").classList.add("empty");
+  $("digit").textContent = "";
   $("confidence").textContent = "";
-  $("bars").replaceChildren();
-  drawGray($("seen"), new Uint8Array(784));
+  showBars($("bars"));
+  const seen = $("seen");
+  seen.getContext("2d").clearRect(0, 0, seen.width, seen.height);
+  $("draw-status").textContent = "";
   $("maps").replaceChildren();
+  if (mapsOpen) $("maps").textContent = "Draw a digit first.";
 }
 
 function at(e) {
@@ -83,13 +111,15 @@ function at(e) {
 function stroke(from, to) {
   ctx.strokeStyle = "#000";
   ctx.fillStyle = "#000";
-  ctx.lineWidth = Number($("pen").value);
+  // The pen's width is in screen pixels; the pad may be drawn smaller than its 280 pixels.
+  ctx.lineWidth = Number($("pen").value) * (pad.width / pad.getBoundingClientRect().width);
   ctx.lineCap = ctx.lineJoin = "round";
   ctx.beginPath();
   ctx.moveTo(from[0], from[1]);
   ctx.lineTo(to[0], to[1]);
   ctx.stroke();
   drawn = true;
+  $("pad-wrap").classList.remove("blank");
 }
 
 pad.addEventListener("pointerdown", (e) => {
@@ -133,6 +163,7 @@ async function predictDrawing() {
   try {
     const answer = await post("/api/predict?show=true", await padBlob(), "image/png");
     if (mine !== sequence) return;
+    $("answer").classList.remove("empty");
     showPrediction(answer, $("digit"), $("confidence"), $("bars"));
     drawGray($("seen"), answer.input);
     $("draw-status").textContent = "";
@@ -149,10 +180,14 @@ async function predictDrawing() {
 
 let mapsOpen = false;
 
-/** One canvas per layer: its maps in a grid (16 a row), one pixel per value, scaled up. */
-function layerCanvas(layer) {
+/** One canvas per layer: its maps in a grid, one pixel per value, scaled up. As many columns
+ *  (at most 16) as about fit `width` pixels at that scale, so a phone gets more rows, not a
+ *  wider page (the stylesheet's max-width shrinks a grid a little wider than `width`). */
+function layerCanvas(layer, width) {
   const [c, h, w] = layer.shape;
-  const cols = Math.min(c, 16);
+  const scale = Math.max(1, Math.floor(56 / Math.max(w, 8)));
+  const fit = Math.max(1, Math.round((width + scale) / ((w + 1) * scale)));
+  const cols = Math.min(c, 16, fit);
   const rows = Math.ceil(c / cols);
   const canvas = document.createElement("canvas");
   canvas.width = cols * (w + 1) - 1;
@@ -168,7 +203,6 @@ function layerCanvas(layer) {
     }
     g.putImageData(img, (k % cols) * (w + 1), Math.floor(k / cols) * (h + 1));
   });
-  const scale = Math.max(1, Math.floor(56 / Math.max(w, 8)));
   canvas.style.width = `${canvas.width * scale}px`;
   return canvas;
 }
@@ -180,14 +214,12 @@ async function showMaps() {
   }
   try {
     const answer = await post("/api/inspect", await padBlob(), "image/png");
+    const width = $("maps").clientWidth;
     const out = [];
     for (const layer of answer.layers) {
-      const div = document.createElement("div");
-      div.className = "layer";
-      const title = document.createElement("h3");
+      const div = element("div", "layer");
       const what = layer.kind === "filters" ? `layer ${layer.index} filters (${layer.shape[1]}×${layer.shape[2]})` : `layer ${layer.index}: ${layer.kind}`;
-      title.textContent = `${what} — ${layer.shape.join("×")}`;
-      div.append(title, layerCanvas(layer));
+      div.append(element("h3", null, `${what} — ${layer.shape.join("×")}`), layerCanvas(layer, width));
       out.push(div);
     }
     $("maps").replaceChildren(...out);
@@ -204,13 +236,6 @@ $("inside").addEventListener("click", () => {
 // ---------------------------------------------------------------------------------------------
 // Uploads
 // ---------------------------------------------------------------------------------------------
-
-function element(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text != null) e.textContent = text;
-  return e;
-}
 
 /** The photo with the boxes of the digits read and their labels. */
 function photoWithBoxes(img, digits) {
@@ -232,40 +257,65 @@ function photoWithBoxes(img, digits) {
   return canvas;
 }
 
+/** The uploaded photo as a small image (its object URL freed with the next upload). */
+let photoUrl = null;
+async function thumbnail(file) {
+  if (photoUrl) URL.revokeObjectURL(photoUrl);
+  photoUrl = URL.createObjectURL(file);
+  const img = element("img", "thumb");
+  img.alt = "the uploaded photo";
+  img.src = photoUrl;
+  await img.decode().catch(() => {}); // a file the browser cannot show (TIFF) still goes to the server
+  return img;
+}
+
+/** "your photo" beside `others`, leaving the photo out when the browser cannot show it. */
+function figuresWith(photo, caption, ...others) {
+  const figures = element("div", "figures");
+  if (photo.naturalWidth) figures.append(figure(photo, caption));
+  figures.append(...others);
+  return figures;
+}
+
+/** A 28×28 image as a canvas scaled up, pixel for pixel. */
+function digitCanvas(bytes) {
+  const c = element("canvas", "pixelated");
+  drawGray(c, bytes);
+  return c;
+}
+
 async function upload(file) {
   const mode = document.querySelector("input[name=mode]:checked").value;
   const out = $("upload-result");
-  out.replaceChildren(element("p", "muted", "working…"));
+  delete out.dataset.digit;
+  delete out.dataset.angle;
+  out.replaceChildren(element("p", "muted", `working on ${file.name}…`));
   const form = new FormData();
   form.append("image", file, file.name);
+  const photo = await thumbnail(file);
   try {
     if (mode === "digit") {
       const a = await post("/api/predict?show=true", form);
       const line = element("div", "result-line");
       const big = element("span", "big");
-      const digit = element("span", null);
+      const digit = element("span");
       const conf = element("span", "muted");
       big.append(digit, conf);
       line.append(big);
       const bars = element("div", "bars");
-      const seen = element("canvas", "pixelated");
       showPrediction(a, digit, conf, bars);
-      drawGray(seen, a.input);
-      out.replaceChildren(line, bars, element("p", "muted", "what the network saw:"), seen);
+      out.replaceChildren(line, bars, figuresWith(photo, "your photo", figure(digitCanvas(a.input), "what the network saw (28×28)")));
       out.dataset.digit = a.digit;
     } else if (mode === "number") {
       const a = await post("/api/read", form);
-      const img = new Image();
-      img.src = URL.createObjectURL(file);
-      await img.decode();
       const text = element("div", "result-line");
       text.id = "read-text";
       text.textContent = a.text.replace(/\n/g, " / ");
-      out.replaceChildren(text, photoWithBoxes(img, a.digits));
+      out.replaceChildren(text);
+      if (photo.naturalWidth) out.append(figure(photoWithBoxes(photo, a.digits), "your photo, with the digits found"));
     } else {
       const a = await post("/api/angle?show=true", form);
-      const seen = element("canvas", "pixelated");
-      drawGray(seen, a.input);
+      const seen = digitCanvas(a.input);
       // The digit is turned `angle` degrees counter-clockwise; turning it back is clockwise,
       // which is a positive rotation on a canvas (y points down).
       const straight = element("canvas", "pixelated");
@@ -276,16 +326,45 @@ async function upload(file) {
       g.translate(14, 14);
       g.rotate((a.angle * Math.PI) / 180);
       g.drawImage(seen, -14, -14);
-      out.replaceChildren(element("div", "result-line", `turned ${a.angle.toFixed(1)}° counter-clockwise`), seen, straight);
+      const figures = figuresWith(photo, "your photo", figure(seen, "as given (28×28)"), figure(straight, "straightened"));
+      const direction = a.angle >= 0 ? "counter-clockwise" : "clockwise";
+      out.replaceChildren(element("div", "result-line", `turned ${Math.abs(a.angle).toFixed(1)}° ${direction}`), figures);
       out.dataset.angle = a.angle;
     }
   } catch (err) {
-    out.replaceChildren(element("p", "error", err.message));
+    out.replaceChildren(element("p", "error", err.message), figuresWith(photo, "your photo"));
   }
 }
 
 $("file").addEventListener("change", (e) => {
   if (e.target.files.length) upload(e.target.files[0]);
 });
+
+// Drag-and-drop: a photo dropped anywhere on the upload section is uploaded as if chosen with
+// the file picker; dropped elsewhere, the browser is kept from opening it in place of the page.
+const dropZone = $("upload-section");
+let dragDepth = 0;
+dropZone.addEventListener("dragenter", (e) => {
+  e.preventDefault();
+  dragDepth++;
+  $("drop").classList.add("over");
+});
+dropZone.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) $("drop").classList.remove("over");
+});
+dropZone.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "copy";
+});
+dropZone.addEventListener("drop", (e) => {
+  e.preventDefault();
+  e.stopPropagation();
+  dragDepth = 0;
+  $("drop").classList.remove("over");
+  const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/")) || e.dataTransfer.files[0];
+  if (file) upload(file);
+});
+for (const ev of ["dragover", "drop"]) window.addEventListener(ev, (e) => e.preventDefault());
 
 clearPad();

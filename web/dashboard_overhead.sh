@@ -21,6 +21,9 @@ for i in $(seq "$runs"); do
   for _ in $(seq 50); do grep -q 'http://' "$out/err" && break; sleep 0.1; done
   node dashboard_watch.js "$(grep -o 'http://[0-9.:]*' "$out/err")" &
   watcher=$!
+  # The dashboard stays after training until Ctrl-C: wait for the run's last line, then stop it.
+  until grep -q 'training done' "$out/err"; do kill -0 "$trainer" || break; sleep 0.2; done
+  kill -INT "$trainer"
   wait "$trainer"
   kill "$watcher"
   wait "$watcher" || true

@@ -3,7 +3,7 @@
 "use strict";
 const { chromium } = require("playwright-core");
 (async () => {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
   const page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
   await page.goto(process.argv[2]);
   const stop = async () => { await browser.close(); process.exit(0); };

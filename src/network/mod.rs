@@ -1,10 +1,11 @@
 //! Networks: the architecture description, [`Sequential`] and its fusion plan, the losses,
-//! and model files.
+//! and model files (safetensors, and ONNX in and out).
 
 pub mod arch;
 mod fusion;
 pub mod loss;
 pub mod model_file;
+pub mod onnx;
 pub mod sequential;
 mod summary;
 

@@ -1,4 +1,5 @@
-//! Model files: one safetensors file per model.
+//! Model files: one safetensors file per model; ONNX files are read too (dispatched by
+//! content to [`crate::network::onnx`]), wherever a model file is accepted.
 //!
 //! Tensors are named `<layer index>.<param>` (`weight`, `bias`, `running_mean`,
 //! `running_var`) in PyTorch's layouts, exactly like the state dict of an `nn.Sequential` with
@@ -97,6 +98,23 @@ pub fn save(model: &Sequential, path: &Path, extra: &HashMap<String, String>) ->
     write_atomic(path, &to_bytes(model, extra)?)
 }
 
+/// What to say when a training checkpoint is given where a model is expected: the model file
+/// saved beside it (`NAME.ckpt.safetensors` → `NAME.safetensors`), or `train --resume`.
+fn checkpoint_hint(origin: &Path) -> String {
+    let name = origin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let model = name.strip_suffix(".ckpt.safetensors").map(|stem| origin.with_file_name(format!("{stem}.safetensors")));
+    match model {
+        Some(m) => format!(
+            "this is a training checkpoint, not a model: give the model saved beside it ({}), or continue training with `digitnet train --resume {}`",
+            m.display(),
+            origin.display()
+        ),
+        None => {
+            format!("this is a training checkpoint, not a model: give the model file, or continue training with `digitnet train --resume {}`", origin.display())
+        }
+    }
+}
+
 /// Loads a model file. `arch` overrides the architecture in the file (and is required for a
 /// file without digitnet metadata, such as a PyTorch state dict).
 pub fn load(path: &Path, arch: Option<&Architecture>) -> Result<ModelFile> {
@@ -105,7 +123,16 @@ pub fn load(path: &Path, arch: Option<&Architecture>) -> Result<ModelFile> {
 }
 
 /// Parses a model from bytes (`origin` names it in errors).
+///
+/// ONNX files (recognised by content, whatever their name) describe their own architecture:
+/// giving `arch` for one is an error.
 pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> Result<ModelFile> {
+    if crate::network::onnx::looks_like_onnx(bytes) {
+        if arch.is_some() {
+            return Err(Error::format(origin, "an ONNX file describes its own architecture; give no architecture (--arch) for it"));
+        }
+        return crate::network::onnx::from_bytes(bytes, origin);
+    }
     Ok(from_bytes_with_extra(bytes, arch, origin, None)?.0)
 }
 
@@ -114,10 +141,13 @@ pub fn from_bytes(bytes: &[u8], arch: Option<&Architecture>, origin: &Path) -> R
 pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: &Path, prefix: Option<&str>) -> Result<(ModelFile, ExtraTensors)> {
     let is_extra = |name: &str| prefix.is_some_and(|p| name.starts_with(p));
     let bad = |problem: String| Error::format(origin, problem);
-    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("neither an ONNX model nor a safetensors model file ({e:?})")))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors model file ({e:?})")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let is_digitnet = metadata.get("format").map(String::as_str) == Some("digitnet");
+    if metadata.contains_key("run_state") && prefix.is_none() {
+        return Err(bad(checkpoint_hint(origin)));
+    }
     if is_digitnet {
         let v = metadata.get("format_version").map(String::as_str).unwrap_or("?");
         if v != FORMAT_VERSION {

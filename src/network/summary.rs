@@ -17,7 +17,7 @@ impl Sequential {
             let d = l.describe();
             let name = if d.is_empty() { format!("{i}: {}", l.kind()) } else { format!("{i}: {} ({d})", l.kind()) };
             let name = if self.lr_factors()[i] == 0.0 && count > 0 { format!("{name} [frozen]") } else { name };
-            rows.push((name, format!("{:?}", l.output_shape()), count.to_string()));
+            rows.push((name, format!("{:?}", l.output_shape()), thousands(count)));
         }
         let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0) + 2;
         let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0) + 2;
@@ -33,10 +33,37 @@ impl Sequential {
             }
         }
         out += &format!(
-            "{rule}\nTotal params: {total}\nTrainable params: {}\nNon-trainable params: {non_trainable}\nForward FLOPs per image: {}\n",
-            total - non_trainable,
-            self.flops()
+            "{rule}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: {}\nForward FLOPs per image: {}\n",
+            thousands(total),
+            thousands(total - non_trainable),
+            thousands(non_trainable),
+            thousands(self.flops())
         );
         out
+    }
+}
+
+/// `688138` → `688,138`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(688_138), "688,138");
+        assert_eq!(super::thousands(12_345_678), "12,345,678");
     }
 }

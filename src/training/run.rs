@@ -44,6 +44,10 @@ pub struct TrainConfig {
     /// The first this many layers are frozen (learning rate 0), as in fine-tuning.
     #[serde(default)]
     pub freeze: usize,
+    /// The run uses only the first `limit` training images (0 = all). The caller takes them
+    /// from its data; recorded so that a resumed run takes the same ones.
+    #[serde(default)]
+    pub limit: usize,
 }
 
 impl TrainConfig {
@@ -170,6 +174,18 @@ pub struct Run {
 
 const OPTIM_PREFIX: &str = "optim.";
 
+/// A checkpoint file: the network, its optimiser tensors, and the run's state.
+fn read_checkpoint(checkpoint_path: &Path) -> Result<(model_file::ModelFile, model_file::ExtraTensors, RunState)> {
+    let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
+    let (file, extra) = model_file::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
+    let text = file
+        .metadata
+        .get("run_state")
+        .ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
+    let state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
+    Ok((file, extra, state))
+}
+
 impl Run {
     /// A new run of `arch` (initial weights from the config's seed).
     pub fn new(arch: &Architecture, config: TrainConfig, paths: RunPaths) -> Result<Self> {
@@ -203,15 +219,16 @@ impl Run {
         Ok(Run { model, state, paths })
     }
 
+    /// The architecture of the network a checkpoint file holds and the run's settings (read as
+    /// [`Run::resume`] reads them), before the data is loaded.
+    pub fn checkpoint_settings(checkpoint_path: &Path) -> Result<(Architecture, TrainConfig)> {
+        let (file, _, state) = read_checkpoint(checkpoint_path)?;
+        Ok((file.model.architecture().clone(), state.config))
+    }
+
     /// Continues a run from its checkpoint file.
     pub fn resume(checkpoint_path: &Path, paths: RunPaths) -> Result<Self> {
-        let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
-        let (file, extra) = model_file::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
-        let text = file
-            .metadata
-            .get("run_state")
-            .ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
-        let mut state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
+        let (file, extra, mut state) = read_checkpoint(checkpoint_path)?;
         let mut model = file.model;
         for (i, rng) in &state.layer_rngs {
             if let Some(r) = model.layers_mut().get_mut(*i).and_then(|l| l.rng()) {

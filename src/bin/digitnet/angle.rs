@@ -1,7 +1,8 @@
 //! `digitnet angle` and `digitnet deskew`: how far the digit in each photo is turned, and the
 //! photo turned back.
 
-use crate::predict::{each_file, load_rotation_model};
+use crate::common::output_path;
+use crate::predict::{each_file, expand_inputs, load_rotation_model};
 use anyhow::{Context, Result};
 use clap::Args;
 use digitnet::inference::Model;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct AngleArgs {
-    /// Images of one handwritten digit each.
+    /// Images of one handwritten digit each, or folders of them.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// A rotation model file (default: the built-in one).
@@ -26,7 +27,7 @@ pub struct AngleArgs {
 
 #[derive(Args)]
 pub struct DeskewArgs {
-    /// Images of one handwritten digit each.
+    /// Images of one handwritten digit each, or folders of them.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// A rotation model file (default: the built-in one).
@@ -99,24 +100,18 @@ fn for_each_image(images: &[PathBuf], json: bool, mut each: impl FnMut(&Path) ->
 
 pub fn angle(a: AngleArgs) -> Result<ExitCode> {
     let mut model = load_rotation_model(a.model.as_ref())?;
-    for_each_image(&a.images, a.json, |path| Ok((angle_of(&mut model, path)?.1, None)))
+    for_each_image(&expand_inputs(&a.images)?, a.json, |path| Ok((angle_of(&mut model, path)?.1, None)))
 }
 
 pub fn deskew(a: DeskewArgs) -> Result<ExitCode> {
     let mut model = load_rotation_model(a.model.as_ref())?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut written = std::collections::HashSet::new();
-    for_each_image(&a.images, a.json, |path| {
+    let images = expand_inputs(&a.images)?;
+    for_each_image(&images, a.json, |path| {
         let (gray, angle) = angle_of(&mut model, path)?;
         let straight = rotate_gray(&gray, -angle, paper_level(&gray));
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-        // Two inputs with one name (a/1.png, b/1.png) must not overwrite each other.
-        let mut out = a.out.join(format!("{stem}.png"));
-        let mut k = 2;
-        while !written.insert(out.clone()) {
-            out = a.out.join(format!("{stem}-{k}.png"));
-            k += 1;
-        }
+        let out = output_path(&a.out, path, ".png", &mut written, &images);
         let img = image::GrayImage::from_raw(straight.width as u32, straight.height as u32, straight.pixels).context("image buffer")?;
         img.save(&out).with_context(|| format!("writing {}", out.display()))?;
         Ok((angle, Some(out.display().to_string())))

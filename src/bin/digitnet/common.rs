@@ -66,3 +66,22 @@ pub fn check_writable(path: &Path) -> Result<()> {
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
+
+/// A file name in `dir` for the output made from `input` — its stem, then `suffix` — that no
+/// earlier output of this command took (`x.png`, then `x-2.png`, …: inputs `a/x.png` and
+/// `b/x.png` must not overwrite each other's output), and that is not one of the command's
+/// `inputs` (an output never replaces an input).
+pub fn output_path(dir: &Path, input: &Path, suffix: &str, taken: &mut std::collections::HashSet<PathBuf>, inputs: &[PathBuf]) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    let same_file =
+        |p: &Path| inputs.iter().any(|i| i == p || (std::fs::canonicalize(i).ok().is_some() && std::fs::canonicalize(i).ok() == std::fs::canonicalize(p).ok()));
+    let mut k = 1;
+    loop {
+        let name = if k == 1 { format!("{stem}{suffix}") } else { format!("{stem}-{k}{suffix}") };
+        let out = dir.join(name);
+        if !same_file(&out) && taken.insert(out.clone()) {
+            return out;
+        }
+        k += 1;
+    }
+}

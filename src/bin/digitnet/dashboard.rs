@@ -7,8 +7,13 @@
 //! for a few field writes. The page is served by a one-thread tokio runtime on its own thread,
 //! which copies what it needs under the lock and serialises outside it; the page polls
 //! `/api/progress?from=N` once a second and gets only the points it does not have.
+//!
+//! When training ends, [`Dashboard::stay_until_ctrl_c`] keeps the page and its final curves
+//! up until Ctrl-C or SIGTERM, then stops the server; without `--dashboard` it returns at once.
+//! The signal handlers are installed only then, so Ctrl-C during training still ends the
+//! process at once, as without the dashboard.
 
-use crate::serve::{asset, STYLE_CSS};
+use crate::serve::{asset, favicon, STYLE_CSS};
 use anyhow::{Context, Result};
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -16,8 +21,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use digitnet::training::{EpochRecord, Event};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// Shortest time between two recorded batch points.
 pub const POINT_EVERY: Duration = Duration::from_millis(250);
@@ -56,9 +64,17 @@ pub struct Dashboard {
     shared: Option<Arc<Mutex<Progress>>>,
     /// Where the page is served.
     pub addr: Option<std::net::SocketAddr>,
+    server: Option<Server>,
     last_point: Instant,
     epoch_start: Instant,
     run_start: Instant,
+}
+
+/// The thread serving the page, and the sender that makes it stop (gracefully: the requests
+/// in flight are answered).
+struct Server {
+    stop: oneshot::Sender<()>,
+    thread: JoinHandle<()>,
 }
 
 fn lock(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
@@ -70,7 +86,7 @@ impl Dashboard {
     /// Fails before training when the address cannot be bound.
     pub fn start(addr: Option<&str>, title: &str) -> Result<Dashboard> {
         let now = Instant::now();
-        let mut d = Dashboard { shared: None, addr: None, last_point: now, epoch_start: now, run_start: now };
+        let mut d = Dashboard { shared: None, addr: None, server: None, last_point: now, epoch_start: now, run_start: now };
         let Some(addr) = addr else { return Ok(d) };
         let listener = std::net::TcpListener::bind(addr).with_context(|| format!("--dashboard: cannot listen on {addr}"))?;
         listener.set_nonblocking(true)?;
@@ -79,17 +95,23 @@ impl Dashboard {
         let shared = Arc::new(Mutex::new(Progress { title: title.to_string(), status: "starting".into(), ..Progress::default() }));
         let state = shared.clone();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the dashboard's runtime")?;
-        std::thread::Builder::new().name("digitnet-dashboard".into()).spawn(move || {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("digitnet-dashboard".into()).spawn(move || {
             runtime.block_on(async move {
                 let app = Router::new()
                     .route("/", get(|| async { Html(include_str!("../../../web/dashboard.html")) }))
                     .route("/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../../web/dashboard.js")) }))
                     .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+                    .route("/favicon.svg", get(|| async { favicon() }))
                     .route("/api/progress", get(progress))
                     .with_state(state);
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => {
-                        if let Err(e) = axum::serve(l, app).await {
+                        let stopped = async {
+                            // The sender gone without a word (the Dashboard dropped) stops it too.
+                            let _ = stopped.await;
+                        };
+                        if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stopped).await {
                             eprintln!("warning: the dashboard stopped: {e}");
                         }
                     }
@@ -98,7 +120,51 @@ impl Dashboard {
             })
         })?;
         d.shared = Some(shared);
+        d.server = Some(Server { stop, thread });
         Ok(d)
+    }
+
+    /// After training: says that the page stays, keeps serving the final curves until Ctrl-C
+    /// or SIGTERM, then stops the server. Returns at once without a dashboard.
+    pub fn stay_until_ctrl_c(self) -> Result<()> {
+        if self.server.is_none() {
+            return Ok(());
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("waiting for Ctrl-C")?;
+        runtime.block_on(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            // Installed before the message is printed: a Ctrl-C that follows it is caught.
+            let mut interrupt = signal(SignalKind::interrupt()).context("waiting for Ctrl-C")?;
+            let mut terminate = signal(SignalKind::terminate()).context("waiting for SIGTERM")?;
+            self.stay_until(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            })
+            .await;
+            Ok(())
+        })
+    }
+
+    /// After training: marks the run finished (unless it stopped early), says that the page
+    /// stays, serves it until `stop` resolves, then stops the server and waits for its thread.
+    pub async fn stay_until(mut self, stop: impl Future<Output = ()>) {
+        let (Some(shared), Some(server), Some(addr)) = (self.shared.take(), self.server.take(), self.addr) else { return };
+        {
+            let mut p = lock(&shared);
+            if p.status != "stopped early" {
+                p.status = "finished".into();
+            }
+            p.seconds = self.run_start.elapsed().as_secs_f64();
+        }
+        eprintln!("training done; the dashboard stays at http://{addr} until Ctrl-C");
+        stop.await;
+        let _ = server.stop.send(());
+        if server.thread.join().is_err() {
+            eprintln!("warning: the dashboard's thread panicked");
+        }
+        eprintln!("dashboard: stopped");
     }
 
     /// Records `event` for the page and hands it back, so the training loop's own handling
@@ -222,6 +288,63 @@ mod tests {
         assert_eq!(v["state"]["status"], "finished");
         assert_eq!(v["state"]["history"].as_array().unwrap().len(), 2);
         assert!(get("/").text().contains("loss-chart"));
+        // The page's icon, as `serve` has it.
+        assert!(get("/").text().contains(r#"href="/favicon.svg""#));
+        assert!(get("/favicon.svg").text().starts_with("<svg "));
+    }
+
+    /// After the run the page still answers, with the final state, until the stop signal; then
+    /// the server is gone (the connection is refused) and `stay_until` has returned.
+    #[test]
+    fn stays_after_training_until_stopped() {
+        let mut d = Dashboard::start(Some("127.0.0.1:0"), "tiny").unwrap();
+        let addr = d.addr.unwrap().to_string();
+        d.observe(Event::EpochStart { epoch: 1, epochs: 1, batches: 2 });
+        d.observe(Event::Batch(&batch(2, 2, 0.3)));
+        let record = EpochRecord { epoch: 1, train_loss: 0.3, train_acc: 0.9, val_loss: 0.35, val_acc: 0.88, lr: 0.01, seconds: 0.5, val_rmse: None };
+        d.observe(Event::EpochEnd { record: &record, improved: true });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let staying = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(d.stay_until(async {
+                let _ = stopped.await;
+            }));
+        });
+        // Well after training: the page, the script and the final state are all still served.
+        std::thread::sleep(Duration::from_millis(300));
+        let v = http::request(&addr, "GET", "/api/progress", None, b"").unwrap().json();
+        assert_eq!(v["state"]["status"], "finished");
+        assert_eq!(v["state"]["history"][0]["val_acc"], 0.88);
+        assert_eq!(v["points"].as_array().unwrap().len(), 1);
+        assert!(http::request(&addr, "GET", "/", None, b"").unwrap().text().contains("loss-chart"));
+        assert!(!staying.is_finished(), "stay_until returned before the stop signal");
+
+        stop.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !staying.is_finished() {
+            assert!(Instant::now() < deadline, "the dashboard did not stop within 10 s of the signal");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        staying.join().unwrap();
+        let after = http::request(&addr, "GET", "/api/progress", None, b"");
+        assert!(after.is_err(), "the dashboard still answers after it stopped: {:?}", after.map(|r| r.text()));
+    }
+
+    /// An early stop stays "stopped early" on the page after the run.
+    #[test]
+    fn an_early_stop_stays_so_after_the_run() {
+        let mut d = Dashboard::start(Some("127.0.0.1:0"), "tiny").unwrap();
+        let addr = d.addr.unwrap().to_string();
+        d.observe(Event::EpochStart { epoch: 1, epochs: 5, batches: 2 });
+        d.observe(Event::EarlyStop { epoch: 1, best_epoch: 1 });
+        let staying = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            // The timer is made inside the runtime (tokio's timers need one).
+            runtime.block_on(async { d.stay_until(tokio::time::sleep(Duration::from_millis(500))).await });
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(http::request(&addr, "GET", "/api/progress", None, b"").unwrap().json()["state"]["status"], "stopped early");
+        staying.join().unwrap();
     }
 
     /// Without --dashboard nothing is served and events pass through unchanged.
@@ -233,5 +356,9 @@ mod tests {
             Event::EarlyStop { epoch, best_epoch } => assert_eq!((epoch, best_epoch), (3, 1)),
             _ => panic!("the event changed"),
         }
+        // and nothing waits after training: `train` without --dashboard ends at once.
+        let t = Instant::now();
+        d.stay_until_ctrl_c().unwrap();
+        assert!(t.elapsed() < Duration::from_secs(1));
     }
 }

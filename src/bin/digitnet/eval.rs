@@ -111,7 +111,7 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
     let ev = evaluate(&mut model, &data, 1000, &mut ws)?;
     let report = classification_report(&ev.probabilities, &data.labels, &classes, ev.stats.loss)?;
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", with_source(&report, &model_name, data.len())?);
     } else {
         println!("{} on {} {} images", model_name, data.len(), if split == Split::Test { "test" } else { "train" });
         print!("{}", report.to_text());
@@ -160,7 +160,7 @@ fn eval_rotation_model(a: &EvalArgs, mut model: Model) -> Result<ExitCode> {
     let predicted = predict_dataset(&mut model, &set.data, 1000)?;
     let report = AngleReport::new(&predicted, &set.angles, &set.data.labels, a.threshold)?;
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", with_source(&report, &name, report.images)?);
     } else {
         println!(
             "{name} on {} rotated {} digits (angles uniform in ±{MAX_DEGREES}°, seed {})",
@@ -226,7 +226,7 @@ fn eval_rotation_folder(a: &EvalArgs, model: &mut Model, dir: &Path) -> Result<E
     }
     let report = AngleReport::new(&predicted, &truth, &labels, a.threshold)?;
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", with_source(&report, model.origin(), report.images)?);
     } else {
         println!("{} on the {} turned digits of {}", model.origin(), report.images, dir.display());
         println!("RMSE {:.3}°   mean absolute error {:.3}°   within {}°: {:.2} %", report.rmse, report.mae, report.threshold, report.within_threshold * 100.0);
@@ -266,4 +266,17 @@ fn eval_rotated(a: &EvalArgs, model: &mut Sequential, data: &Dataset) -> Result<
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A report as JSON, with the model it measured and the number of images first.
+fn with_source(report: &impl serde::Serialize, model: &str, images: usize) -> Result<String> {
+    let mut v = serde_json::to_value(report)?;
+    if let serde_json::Value::Object(fields) = &mut v {
+        let mut out = serde_json::Map::new();
+        out.insert("model".into(), model.into());
+        out.insert("images".into(), images.into());
+        out.extend(std::mem::take(fields));
+        v = serde_json::Value::Object(out);
+    }
+    Ok(serde_json::to_string(&v)?)
 }

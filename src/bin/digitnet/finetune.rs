@@ -53,9 +53,13 @@ pub struct FinetuneArgs {
     batch_size: usize,
     #[arg(long, value_enum, default_value = "cosine")]
     schedule: ScheduleName,
-    /// Training images held out for validation (each turned by a fixed seeded angle).
-    #[arg(long, default_value_t = 5000)]
-    val_split: usize,
+    /// Training images held out for validation, each turned by a fixed seeded angle (default
+    /// 5,000, or a tenth of --limit).
+    #[arg(long)]
+    val_split: Option<usize>,
+    /// Use only the first N training images (0 = all), for a quick try.
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Stop after this many epochs without a lower validation RMSE.
@@ -70,7 +74,8 @@ pub struct FinetuneArgs {
     /// Where to write the best model (history, curves and checkpoint go beside it).
     #[arg(long)]
     out: PathBuf,
-    /// Serve a live training page (loss and accuracy curves, progress) at this address.
+    /// Serve a live training page (loss and accuracy curves, progress) at this address; after
+    /// training it keeps serving the final curves until Ctrl-C.
     #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
     dashboard: Option<String>,
 }
@@ -116,6 +121,8 @@ fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     }
     let schedule = a.schedule.schedule(3.0, 0.1)?; // step: ×0.1 every 3 epochs, as train's defaults
     let data = load_split(a.data.as_ref(), Split::Train)?;
+    let data = if a.limit > 0 { data.take(a.limit) } else { data };
+    let val_split = a.val_split.unwrap_or(if a.limit > 0 { (a.limit / 10).max(1) } else { 5000 });
     let config = TrainConfig {
         epochs: a.epochs,
         batch_size: a.batch_size,
@@ -124,12 +131,13 @@ fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
         weight_decay: 0.0,
         schedule,
         class_weights: None,
-        val_split: a.val_split,
+        val_split,
         seed: a.seed,
         patience: a.patience,
         augment: Default::default(),
         stratified: false,
         freeze,
+        limit: a.limit,
     };
     config.validate(data.len())?;
     let arch = model.architecture();

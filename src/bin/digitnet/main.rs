@@ -7,6 +7,7 @@ mod common;
 mod dashboard;
 mod data_cmd;
 mod eval;
+mod export;
 mod finetune;
 mod inspect;
 mod predict;
@@ -15,7 +16,7 @@ mod summary;
 mod sweep;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Convolutional neural networks for handwritten digits, every layer written by hand.
@@ -34,6 +35,8 @@ enum Command {
     Finetune(finetune::FinetuneArgs),
     /// Evaluate a saved model: accuracy, confusion matrix, classification report, ROC-AUC.
     Eval(eval::EvalArgs),
+    /// Write a model as an ONNX file (class scores out, the model's normalisation inside).
+    Export(export::ExportArgs),
     /// Print a network's layers, output shapes and parameter counts.
     Summary(summary::SummaryArgs),
     /// Look at the data set.
@@ -59,12 +62,45 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// Lets every (sub)command take a negative number as a flag's value.
+fn allow_negative_numbers(command: clap::Command) -> clap::Command {
+    command.allow_negative_numbers(true).mut_subcommands(allow_negative_numbers)
+}
+
+/// clap's message for a number a count flag cannot hold ("invalid digit found in string" for
+/// `--epochs -1` or `--epochs 2.5`), said in our words: the flag, what it takes, the value.
+fn count_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue)) else {
+        return None;
+    };
+    value.trim().parse::<f64>().ok()?;
+    let flag = arg.split_whitespace().next().unwrap_or(arg);
+    Some(format!("{flag} takes a whole number, 0 or more; got {value}"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Negative numbers reach our own checks ("--epochs -1" → "epochs must be at least 1"),
+    // not clap's "unexpected argument '-1'".
+    let command = allow_negative_numbers(Cli::command());
+    let cli = match command.try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some(message) = count_error(&e) {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+            e.exit()
+        }
+    };
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Finetune(a) => finetune::run(a),
+        Command::Export(a) => export::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Data(c) => data_cmd::run(c),
         Command::Sweep(a) => sweep::run(a),

@@ -1,6 +1,6 @@
 //! `digitnet predict` and `digitnet read`: photos of one digit, and photos of numbers.
 
-use crate::common::resolve_arch;
+use crate::common::{output_path, resolve_arch};
 use anyhow::{Context, Result};
 use clap::Args;
 use digitnet::inference::{Digit, Model, Prediction, Reading};
@@ -68,6 +68,42 @@ pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Model> {
     Ok(m)
 }
 
+/// File extensions read as images when a folder is given.
+const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"];
+
+/// The command line's images, each folder replaced by the images in it (sorted by name; other
+/// files and sub-folders skipped, with a note saying how many).
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in inputs {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(path).with_context(|| format!("reading the folder {}", path.display()))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        let is_image =
+            |p: &PathBuf| p.is_file() && p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        let skipped = files.iter().filter(|p| !is_image(p)).count();
+        files.retain(is_image);
+        if skipped > 0 {
+            eprintln!(
+                "note: {}: skipped {skipped} entr{} that {} not an image file ({})",
+                path.display(),
+                if skipped == 1 { "y" } else { "ies" },
+                if skipped == 1 { "is" } else { "are" },
+                IMAGE_EXTENSIONS.join(", ")
+            );
+        }
+        if files.is_empty() {
+            anyhow::bail!("{}: the folder holds no image files ({})", path.display(), IMAGE_EXTENSIONS.join(", "));
+        }
+        out.extend(files);
+    }
+    Ok(out)
+}
+
 /// The per-file loop of `predict`, `read`, `angle` and `deskew`. `each` answers one file
 /// (given its path and its name as shown): `Ok(Err(message))` is that file's failure, printed
 /// to stderr unless `json` and recorded by `failure(name, message)`, and the other files still
@@ -87,6 +123,8 @@ pub fn each_file<T>(
             Ok(answer) => outputs.push(answer),
             Err(error) => {
                 failed = true;
+                // The path is said once: as the line's (or the JSON object's) own.
+                let error = error.strip_prefix(&format!("{shown}: ")).map(str::to_string).unwrap_or(error);
                 if !json {
                     eprintln!("{shown}: error: {error}");
                 }
@@ -99,7 +137,7 @@ pub fn each_file<T>(
 
 #[derive(Args)]
 pub struct PredictArgs {
-    /// Images of one handwritten digit each (PNG, JPEG, BMP, GIF, TIFF, WebP).
+    /// Images of one handwritten digit each (PNG, JPEG, BMP, GIF, TIFF, WebP), or folders of them.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     #[command(flatten)]
@@ -119,14 +157,41 @@ pub struct PredictArgs {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum PredictOutput {
-    Ok { path: String, digit: String, confidence: f32, probabilities: Vec<f32> },
-    Err { path: String, error: String },
+    Ok {
+        path: String,
+        digit: String,
+        confidence: f32,
+        probabilities: Vec<f32>,
+        /// With `--top K` (K > 1): the K most likely classes, most likely first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        top: Option<Vec<Ranked>>,
+    },
+    Err {
+        path: String,
+        error: String,
+    },
+}
+
+/// One of the most likely classes.
+#[derive(Serialize)]
+pub struct Ranked {
+    digit: String,
+    probability: f32,
 }
 
 impl PredictOutput {
     /// The answer for one image.
     pub fn new(path: String, p: Prediction) -> Self {
-        PredictOutput::Ok { path, digit: p.label, confidence: p.confidence, probabilities: p.probabilities }
+        PredictOutput::Ok { path, digit: p.label, confidence: p.confidence, probabilities: p.probabilities, top: None }
+    }
+
+    /// The answer with the `k` most likely classes listed.
+    fn with_top(path: String, p: Prediction, classes: &[String], k: usize) -> Self {
+        let top = (k > 1).then(|| p.top(k).into_iter().map(|(i, q)| Ranked { digit: classes[i].clone(), probability: q }).collect());
+        match PredictOutput::new(path, p) {
+            PredictOutput::Ok { path, digit, confidence, probabilities, .. } => PredictOutput::Ok { path, digit, confidence, probabilities, top },
+            err => err,
+        }
     }
 }
 
@@ -136,6 +201,7 @@ fn save_28(path: &Path, img: &Digit) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs) -> Result<ExitCode> {
+    let images = expand_inputs(&a.images)?;
     let mut model = a.model.load()?;
     let classes = model.classes().to_vec();
     if a.top == 0 || a.top > classes.len() {
@@ -144,8 +210,9 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
     if let Some(dir) = &a.show {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let mut shown_files = std::collections::HashSet::new();
     let (outputs, failed) = each_file(
-        &a.images,
+        &images,
         a.json,
         |path, shown| {
             let img = match load_luma(path).and_then(|g| model.prepare(&g)) {
@@ -153,8 +220,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
                 Err(e) => return Ok(Err(e.to_string())),
             };
             if let Some(dir) = &a.show {
-                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-                save_28(&dir.join(format!("{stem}.28x28.png")), &img)?;
+                save_28(&output_path(dir, path, ".28x28.png", &mut shown_files, &images), &img)?;
             }
             let p = model.classify(&[img])?.remove(0);
             if !a.json {
@@ -162,7 +228,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
                 let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
                 println!("{shown}: {} ({:.1} %){extra}", p.label, p.confidence * 100.0);
             }
-            Ok(Ok(PredictOutput::new(shown.to_string(), p)))
+            Ok(Ok(PredictOutput::with_top(shown.to_string(), p, &classes, a.top)))
         },
         |path, error| PredictOutput::Err { path, error },
     )?;
@@ -174,7 +240,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
 
 #[derive(Args)]
 pub struct ReadArgs {
-    /// Photos of numbers (several digits, one or more lines).
+    /// Photos of numbers (several digits, one or more lines), or folders of them.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// A classifier to read the digits with (default: the built-in number reader, which also
@@ -223,12 +289,13 @@ impl ReadOutput {
 }
 
 pub fn read(a: ReadArgs) -> Result<ExitCode> {
-    if a.annotate.is_some() && a.images.len() != 1 {
+    let images = expand_inputs(&a.images)?;
+    if a.annotate.is_some() && images.len() != 1 {
         anyhow::bail!("--annotate takes exactly one image");
     }
     let mut model = a.model.load_reader()?;
     let (outputs, failed) = each_file(
-        &a.images,
+        &images,
         a.json,
         |path, shown| {
             let (gray, reading) = match load_luma(path).and_then(|g| model.read(&g).map(|r| (g, r))) {

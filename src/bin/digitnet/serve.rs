@@ -8,7 +8,7 @@
 //! every error is `{"error": "…"}` with a 4xx/5xx status; SIGTERM or Ctrl-C stops accepting
 //! connections and finishes the requests in flight.
 //!
-//! The page (`web/index.html`, `app.js`, `style.css`) is embedded with `include_str!`.
+//! The page (`web/index.html`, `app.js`, `style.css`, `favicon.svg`) is embedded with `include_str!`.
 
 mod pool;
 
@@ -264,11 +264,17 @@ pub fn asset(content_type: &'static str, text: &'static str) -> Response {
 
 pub const STYLE_CSS: &str = include_str!("../../../web/style.css");
 
+/// The page's and the dashboard's icon (`web/favicon.svg`, linked from both pages).
+pub fn favicon() -> Response {
+    asset("image/svg+xml", include_str!("../../../web/favicon.svg"))
+}
+
 fn router(state: Shared, timeout: Duration) -> Router {
     Router::new()
         .route("/", get(|| async { Html(include_str!("../../../web/index.html")) }))
         .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../../web/app.js")) }))
         .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/favicon.svg", get(|| async { favicon() }))
         .route("/api/health", get(health))
         .route("/api/model", get(model_info))
         .route("/api/predict", post(api_predict))

@@ -79,6 +79,7 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
                 augment: Default::default(),
                 stratified: false,
                 freeze: 0,
+                limit: a.limit,
             };
             config.validate(data.len())?;
             let tag = format!("{}-lr{lr}", arch.name);
@@ -99,6 +100,10 @@ fn run_in_pool(a: SweepArgs) -> Result<ExitCode> {
     for (name, lr, acc, loss, best, secs) in &rows {
         println!("{name:<12} {lr:>8} {acc:>10.4} {loss:>10.4} {best:>10.4} {secs:>8.1}");
         csv += &format!("{name},{lr},{acc:.6},{loss:.6},{best:.6},{secs:.2}\n");
+    }
+    // The combination to pick: the best validation accuracy any of its epochs reached.
+    if let Some((name, lr, _, _, best, _)) = rows.iter().max_by(|x, y| x.4.total_cmp(&y.4)) {
+        println!("best: {name} at lr {lr} (validation accuracy {best:.4})");
     }
     let csv_path = a.out_dir.join("sweep.csv");
     digitnet::network::model_file::write_atomic(&csv_path, csv.as_bytes())?;

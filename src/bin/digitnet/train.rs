@@ -106,9 +106,13 @@ pub struct TrainArgs {
     /// Per-class loss weights w0,w1,…
     #[arg(long, value_delimiter = ',')]
     class_weights: Option<Vec<f32>>,
-    /// Training images held out for validation.
-    #[arg(long, default_value_t = 5000)]
-    val_split: usize,
+    /// Training images held out for validation (default 5,000, or a tenth of --limit).
+    #[arg(long)]
+    val_split: Option<usize>,
+    /// Train on the first N images of the data only, for a quick try (0 = all); with the
+    /// default --val-split, a tenth of them validate.
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Worker threads (0 = one per core).
@@ -153,7 +157,8 @@ pub struct TrainArgs {
     /// With --folder: the fraction of each class used for training; the rest validates.
     #[arg(long, default_value_t = 0.8)]
     split: f64,
-    /// Serve a live training-progress page at this address (default 127.0.0.1:8081).
+    /// Serve a live training-progress page at this address (default 127.0.0.1:8081); after
+    /// training it keeps serving the final curves until Ctrl-C.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
     dashboard: Option<String>,
 }
@@ -189,9 +194,21 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
         (Some("builtin") | None, _) => Some(Start::Model(Box::new(digitnet::inference::builtin::digits_classifier()?.0))),
         (Some(path), _) => Some(Start::Model(Box::new(digitnet::network::model_file::load(std::path::Path::new(path), None)?.model))),
     };
-    let resumed = a.resume.as_ref().map(|ckpt| digitnet::network::model_file::load(ckpt, None)).transpose()?.map(|f| f.model.architecture().clone());
+    let resumed = a.resume.as_deref().map(Run::checkpoint_settings).transpose()?;
+    // A resumed run takes the images it was trained on.
+    let limit = match &resumed {
+        Some((_, config)) if a.limit > 0 && a.limit != config.limit => {
+            bail!(
+                "--limit {}: this run was trained on {}; resume it without --limit",
+                a.limit,
+                if config.limit > 0 { format!("the first {} images", config.limit) } else { "all the images".into() }
+            )
+        }
+        Some((_, config)) => config.limit,
+        None => a.limit,
+    };
     let (input, pipeline) = match (&resumed, &start) {
-        (Some(arch), _) => (arch.input, arch.pipeline()),
+        (Some((arch, _)), _) => (arch.input, arch.pipeline()),
         (None, Some(start)) => {
             let default = match start {
                 Start::Scratch(_) if a.folder.is_some() => Pipeline::Resize,
@@ -219,9 +236,10 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             (d, None)
         }
     };
+    let data = if limit > 0 { data.take(limit) } else { data };
     let val_split = match &folder_classes {
         Some(_) => data.len() - ((data.len() as f64 * a.split).round() as usize).clamp(1, data.len()),
-        None => a.val_split,
+        None => a.val_split.unwrap_or(if limit > 0 { (limit / 10).max(1) } else { 5000 }),
     };
     let mut run = match &a.resume {
         Some(ckpt) => {
@@ -270,6 +288,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 augment,
                 stratified: a.folder.is_some(),
                 freeze: 0,
+                limit,
             };
             config.validate(data.len())?;
             let classes = folder_classes.clone().unwrap_or_else(|| (0..data.classes().max(2)).map(|c| c.to_string()).collect());
@@ -339,7 +358,8 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
 }
 
 /// Trains `run` on `data` with a progress bar and one line per epoch, then draws the curves
-/// and says where everything went; with `dashboard`, also serves the live training page there.
+/// and says where everything went; with `dashboard`, also serves the live training page there,
+/// and keeps serving it after training until Ctrl-C.
 /// Shared by `train` and `finetune`.
 pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<()> {
     let rotation = run.model.architecture().task == Task::Rotation;
@@ -424,5 +444,5 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
         run.paths.curves_png.display(),
         run.paths.checkpoint.display()
     );
-    Ok(())
+    dashboard.stay_until_ctrl_c()
 }
