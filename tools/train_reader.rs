@@ -92,6 +92,7 @@ fn main() {
         augment: Augment { rotation_deg: 8.0, shift: 0.06, scale: 0.08, ..Default::default() },
         stratified: false,
         freeze: 0,
+        limit: 0,
     };
     let mut run = Run::from_model(model, config, RunPaths::for_model(&out)).unwrap();
     run.fit(&data, None, |e| {
