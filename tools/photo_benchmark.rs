@@ -33,6 +33,8 @@ fn main() {
     }
     println!("predict: {right}/{n_digits} right = {:.2} % ({failed} failed to preprocess)", 100.0 * right as f64 / n_digits as f64);
 
+    // `read` reads numbers with the built-in number reader, as the command does.
+    let mut reader = Model::builtin_reader().unwrap();
     let (mut exact, mut seg_wrong) = (0, 0);
     for _ in 0..n_strips {
         let len = 3 + rng.below(6);
@@ -40,9 +42,19 @@ fn main() {
         let want: String = picks.iter().map(|&i| test.labels[i].to_string()).collect();
         let digits: Vec<&[u8]> = picks.iter().map(|&i| test.image(i)).collect();
         let bytes = render(&digits, &mut rng);
-        match decode_luma(&bytes, "strip").and_then(|g| model.read(&g)) {
-            Ok(reading) if reading.digits.len() == len => exact += usize::from(reading.text == want),
-            _ => seg_wrong += 1,
+        match decode_luma(&bytes, "strip").and_then(|g| reader.read(&g)) {
+            Ok(reading) if reading.digits.len() == len => {
+                exact += usize::from(reading.text == want);
+                if reading.text != want && std::env::var_os("SHOW_MISSES").is_some() {
+                    eprintln!("strip {want}: read {}", reading.text);
+                }
+            }
+            other => {
+                seg_wrong += 1;
+                if std::env::var_os("SHOW_MISSES").is_some() {
+                    eprintln!("strip {want}: read {:?}", other.map(|r| r.text));
+                }
+            }
         }
     }
     println!("read: {exact}/{n_strips} strips exactly right = {:.2} % ({seg_wrong} with the wrong number of digits)", 100.0 * exact as f64 / n_strips as f64);

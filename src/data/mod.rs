@@ -3,6 +3,7 @@
 pub mod augment;
 pub mod folder;
 pub mod idx;
+pub mod numbers;
 pub mod render;
 pub mod split;
 

@@ -19,6 +19,19 @@ pub fn digits_classifier() -> Result<(Sequential, HashMap<String, String>)> {
     Ok((file.model, file.metadata))
 }
 
+/// The built-in number reader's classifier: ten digits and "none", trained on the candidate
+/// digits the number reader proposes (safetensors bytes; `models/README.md`).
+pub static NUMBER_READER: &[u8] = include_bytes!("../../models/reader.safetensors");
+
+/// Name used for the built-in number reader in messages.
+pub const NUMBER_READER_NAME: &str = "<built-in number reader>";
+
+/// Loads the built-in number reader's classifier and its metadata.
+pub fn number_reader() -> Result<(Sequential, HashMap<String, String>)> {
+    let file = model_file::from_bytes(NUMBER_READER, None, Path::new(NUMBER_READER_NAME))?;
+    Ok((file.model, file.metadata))
+}
+
 /// The built-in rotation-angle regressor (fine-tuned from the classifier; safetensors bytes).
 pub static ROTATION_REGRESSOR: &[u8] = include_bytes!("../../models/rotation.safetensors");
 

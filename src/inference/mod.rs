@@ -10,7 +10,8 @@
 //! let prediction = model.predict_file("my-digit.jpg".as_ref())?;
 //! println!("{} ({:.1} %)", prediction.label, 100.0 * prediction.confidence);
 //!
-//! let number = model.read_file("cheque.jpg".as_ref())?;
+//! let mut reader = Model::builtin_reader()?; // any classifier reads numbers; this one best
+//! let number = reader.read_file("cheque.jpg".as_ref())?;
 //! println!("{}", number.text);
 //!
 //! let mut turned = Model::builtin_rotation()?;
@@ -28,7 +29,8 @@ use crate::network::arch::{Architecture, Task};
 use crate::network::model_file;
 use crate::network::Sequential;
 use crate::tensor::{argmax, Tensor};
-use crate::vision::{find_digits, load_luma, Gray};
+use crate::vision::number::{number_candidates, Costs, NumberCandidates, ReadItem};
+use crate::vision::{load_luma, Gray};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -96,6 +98,8 @@ pub struct ReadDigit {
     pub bbox: [usize; 4],
     /// Which line of the image it is on (0 = top).
     pub line: usize,
+    /// Its candidate's index in [`NumberCandidates::images`]' order.
+    pub candidate: usize,
 }
 
 /// A number read from an image.
@@ -104,6 +108,54 @@ pub struct Reading {
     /// The digits read, left to right, lines separated by `\n`.
     pub text: String,
     pub digits: Vec<ReadDigit>,
+    /// The digits with the marks read between and after them (`.`, `,`, `-`): `24.551` where
+    /// `text` is `24551`; lines separated by `\n`.
+    pub raw: String,
+}
+
+impl Reading {
+    /// The best reading of a number's candidate digits (see [`crate::vision::number`]), given
+    /// each candidate's class probabilities (in [`NumberCandidates::images`]' order) and the
+    /// classes' names: what [`Model::read`] and the server's `/api/read` answer.
+    pub fn from_candidates(candidates: &NumberCandidates, probabilities: &[Vec<f32>], classes: &[String]) -> Result<Reading> {
+        Reading::from_candidates_with(candidates, probabilities, classes, Costs::default())
+    }
+
+    /// [`Reading::from_candidates`] with other costs (to measure them).
+    pub fn from_candidates_with(candidates: &NumberCandidates, probabilities: &[Vec<f32>], classes: &[String], costs: Costs) -> Result<Reading> {
+        // The classes that are digits; a "none" class only lowers their probabilities.
+        let mut digit_classes: Vec<usize> = (0..classes.len()).filter(|&i| classes[i].len() == 1 && classes[i].as_bytes()[0].is_ascii_digit()).collect();
+        if digit_classes.is_empty() {
+            digit_classes = (0..classes.len()).collect();
+        }
+        let lines = candidates.best_reading_with(probabilities, &digit_classes, costs)?;
+        let (mut text, mut raw, mut digits) = (String::new(), String::new(), Vec::new());
+        for (line, items) in lines.into_iter().enumerate() {
+            if line > 0 {
+                text.push('\n');
+                raw.push('\n');
+            }
+            for item in items {
+                match item {
+                    ReadItem::Digit { candidate, class } => {
+                        let c = candidates.candidate(candidate).ok_or_else(|| Error::Data(format!("no candidate digit {candidate}")))?;
+                        let p = probabilities[candidate].clone();
+                        let prediction = Prediction {
+                            class,
+                            label: classes.get(class).cloned().unwrap_or_default(),
+                            confidence: p.get(class).copied().unwrap_or(0.0),
+                            probabilities: p,
+                        };
+                        text += &prediction.label;
+                        raw += &prediction.label;
+                        digits.push(ReadDigit { prediction, bbox: c.bbox, line, candidate });
+                    }
+                    ReadItem::Mark { symbol, .. } => raw.push(symbol),
+                }
+            }
+        }
+        Ok(Reading { text, digits, raw })
+    }
 }
 
 impl Model {
@@ -111,6 +163,14 @@ impl Model {
     pub fn builtin() -> Result<Model> {
         let (net, metadata) = builtin::digits_classifier()?;
         Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into() })
+    }
+
+    /// The built-in number reader: a classifier of ten digits and "none" made for
+    /// [`Model::read`] (any classifier reads numbers; this one also says when a candidate is
+    /// no digit, half of one or two of them).
+    pub fn builtin_reader() -> Result<Model> {
+        let (net, metadata) = builtin::number_reader()?;
+        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into() })
     }
 
     /// The built-in rotation-angle regressor.
@@ -250,21 +310,26 @@ impl Model {
     }
 
     /// Every digit of a number in an image: lines top to bottom, digits left to right.
+    /// Recognition chooses the segmentation: every plausible candidate digit
+    /// ([`number_candidates`]: touching digits cut, broken ones joined, marks apart) is
+    /// classified, and the reading of least cost wins ([`Model::read_candidates`]).
     pub fn read(&mut self, image: &Gray) -> Result<Reading> {
         self.require_classifier()?;
-        let boxes = find_digits(image)?;
-        let digits: Vec<Digit> = boxes.iter().map(|b| b.image).collect();
-        let predictions = self.classify(&digits)?;
-        let mut text = String::new();
-        let mut read = Vec::with_capacity(boxes.len());
-        for (i, (b, prediction)) in boxes.iter().zip(predictions).enumerate() {
-            if i > 0 && b.line != boxes[i - 1].line {
-                text.push('\n');
-            }
-            text += &prediction.label;
-            read.push(ReadDigit { prediction, bbox: [b.x, b.y, b.w, b.h], line: b.line });
+        self.require_digits()?;
+        self.read_candidates(&number_candidates(image)?)
+    }
+
+    /// The best reading of a number's candidate digits: [`Reading::from_candidates`] with this
+    /// classifier's probabilities of them.
+    pub fn read_candidates(&mut self, candidates: &NumberCandidates) -> Result<Reading> {
+        self.require_classifier()?;
+        let images = candidates.images();
+        if images.is_empty() {
+            return Err(Error::Data("no digit found".into()));
         }
-        Ok(Reading { text, digits: read })
+        let probabilities = self.probabilities(&images)?;
+        let classes = self.classes().to_vec();
+        Reading::from_candidates(candidates, &probabilities, &classes)
     }
 
     /// [`Model::read`] of an image file.
@@ -316,3 +381,6 @@ fn display_bytes(values: &[f32]) -> Vec<u8> {
     let span = if hi > lo { hi - lo } else { 1.0 };
     values.iter().map(|&v| (((v - lo) / span) * 255.0).round() as u8).collect()
 }
+
+#[cfg(test)]
+mod number_tests;

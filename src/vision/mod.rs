@@ -44,6 +44,7 @@ pub mod decode;
 pub mod gray;
 pub mod ink;
 pub mod mnist;
+pub mod number;
 pub mod pipeline;
 pub mod resample;
 pub mod rotate;

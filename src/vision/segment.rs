@@ -316,7 +316,7 @@ pub const SPLIT_WINDOW: f64 = 0.4;
 /// expected column, while a detour of 20 columns over 100 rows still costs less than crossing
 /// half a pixel of full ink), plus 0.5 for a sideways step (so the path stays straight unless
 /// ink says otherwise). Returns the column of each row, from `y0`.
-fn least_ink_path(lo: usize, hi: usize, y0: usize, rows: usize, expected: f64, ink: &impl Fn(usize, usize) -> f64) -> Vec<usize> {
+pub(crate) fn least_ink_path(lo: usize, hi: usize, y0: usize, rows: usize, expected: f64, ink: &impl Fn(usize, usize) -> f64) -> Vec<usize> {
     let cols = hi - lo + 1;
     let local = |c: usize, y: usize| ink(lo + c, y) + 0.05 * ((lo + c) as f64 - expected).abs();
     let mut cost: Vec<f64> = (0..cols).map(|c| local(c, y0)).collect();
@@ -345,7 +345,7 @@ fn least_ink_path(lo: usize, hi: usize, y0: usize, rows: usize, expected: f64, i
 }
 
 /// The median (upper median for an even count) of a non-empty list; 0 for an empty one.
-fn median(v: &mut [usize]) -> usize {
+pub(crate) fn median(v: &mut [usize]) -> usize {
     if v.is_empty() {
         return 0;
     }

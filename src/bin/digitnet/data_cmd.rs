@@ -40,6 +40,24 @@ pub enum DataCommand {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Realistic images of handwritten numbers (scanned cheque amounts: touching digits,
+    /// separators, final marks, underlines, wavy background patterns) as PNGs, with
+    /// `labels.json` (file → digits) and `raw.json` (file → what is written, marks included).
+    Numbers {
+        /// How many images.
+        #[arg(long, default_value_t = 200)]
+        n: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Which MNIST digits to write with: train (for anything that chooses) or test (for
+        /// measuring only).
+        #[arg(long, default_value = "train")]
+        split: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// A grid of random training images with their labels, and the label histogram.
     Show {
         /// How many images in the grid.
@@ -96,6 +114,7 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             println!("wrote {n} rotated digit{} and angles.csv to {}", if photos { " photos" } else { "s" }, out.display());
             Ok(ExitCode::SUCCESS)
         }
+        DataCommand::Numbers { n, seed, split, out, data } => write_numbers(n, seed, &split, &out, data.as_ref()),
         DataCommand::Show { n, out, data, seed } => {
             if n == 0 || n > 2000 {
                 bail!("--n must be between 1 and 2000, got {n}");
@@ -126,6 +145,31 @@ pub fn run(c: DataCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `data numbers`: `n` generated number images and their labels.
+fn write_numbers(n: usize, seed: u64, split: &str, out: &std::path::Path, data: Option<&PathBuf>) -> Result<ExitCode> {
+    if n == 0 || n > 1_000_000 {
+        bail!("--n must be between 1 and 1000000, got {n}");
+    }
+    let d = load_split(data, parse_split(split)?)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut rng = Rng::new(seed);
+    let width = n.to_string().len().max(5);
+    let (mut labels, mut raw) = (serde_json::Map::new(), serde_json::Map::new());
+    for k in 0..n {
+        let number = digitnet::data::numbers::random_number(&d, &mut rng);
+        let name = format!("{k:0width$}.png");
+        let g = &number.image;
+        let img = image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels.clone()).context("image buffer")?;
+        img.save(out.join(&name)).with_context(|| format!("writing {}", out.join(&name).display()))?;
+        labels.insert(name.clone(), number.text.into());
+        raw.insert(name, number.raw.into());
+    }
+    digitnet::network::model_file::write_atomic(&out.join("labels.json"), serde_json::to_string_pretty(&labels)?.as_bytes())?;
+    digitnet::network::model_file::write_atomic(&out.join("raw.json"), serde_json::to_string_pretty(&raw)?.as_bytes())?;
+    println!("wrote {n} number images, labels.json and raw.json to {}", out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_split(name: &str) -> Result<Split> {

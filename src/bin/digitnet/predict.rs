@@ -28,6 +28,16 @@ impl ModelArgs {
         Ok(m)
     }
 
+    /// Loads the classifier that reads numbers: the chosen one, or the built-in number reader.
+    pub fn load_reader(&self) -> Result<Model> {
+        let m = match &self.model {
+            Some(_) => self.load_any()?,
+            None => Model::builtin_reader()?,
+        };
+        m.require_classifier()?;
+        Ok(m)
+    }
+
     /// Loads the chosen model, whatever its task.
     pub fn load_any(&self) -> Result<Model> {
         load_model(self.model.as_ref(), self.arch.as_deref())
@@ -233,6 +243,8 @@ pub struct ReadArgs {
     /// Photos of numbers (several digits, one or more lines), or folders of them.
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    /// A classifier to read the digits with (default: the built-in number reader, which also
+    /// knows "none").
     #[command(flatten)]
     model: ModelArgs,
     /// Print JSON (an array when several images are given).
@@ -255,15 +267,24 @@ pub struct ReadDigit {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum ReadOutput {
-    Ok { path: String, text: String, digits: Vec<ReadDigit> },
-    Err { path: String, error: String },
+    Ok {
+        path: String,
+        text: String,
+        /// The digits with the marks read among them (`24.551` for the text `24551`).
+        raw: String,
+        digits: Vec<ReadDigit>,
+    },
+    Err {
+        path: String,
+        error: String,
+    },
 }
 
 impl ReadOutput {
     /// The number read from one image.
     pub fn new(path: String, reading: Reading) -> Self {
         let digits = reading.digits.into_iter().map(|d| ReadDigit { digit: d.prediction.label, confidence: d.prediction.confidence, bbox: d.bbox }).collect();
-        ReadOutput::Ok { path, text: reading.text, digits }
+        ReadOutput::Ok { path, text: reading.text, raw: reading.raw, digits }
     }
 }
 
@@ -272,7 +293,7 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
     if a.annotate.is_some() && images.len() != 1 {
         anyhow::bail!("--annotate takes exactly one image");
     }
-    let mut model = a.model.load()?;
+    let mut model = a.model.load_reader()?;
     let (outputs, failed) = each_file(
         &images,
         a.json,

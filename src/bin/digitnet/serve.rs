@@ -22,7 +22,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::inference::{Digit, Model, Pipeline, Prediction, ReadDigit, Reading};
+use digitnet::inference::{Digit, Model, Pipeline, Prediction};
 use digitnet::vision as photo;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
@@ -210,15 +210,16 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     }
     let model_json = serde_json::to_string(&ModelInfo::new(&model, angle.origin().to_string()))?;
     let classes = model.classes().to_vec();
+    let reader = a.model.load_reader()?;
     let (pipeline, angle_pipeline) = (model.pipeline(), angle.pipeline());
     // The models loaded above go to the first worker; the others load their own copies.
-    let first = std::sync::Mutex::new(Some((model, angle)));
+    let first = std::sync::Mutex::new(Some((model, angle, reader)));
     let pool = Pool::start(a.workers, a.queue, || {
-        let (classifier, angle) = match first.lock().ok().and_then(|mut m| m.take()) {
+        let (classifier, angle, reader) = match first.lock().ok().and_then(|mut m| m.take()) {
             Some(models) => models,
-            None => (a.model.load()?, load_angle()?),
+            None => (a.model.load()?, load_angle()?, a.model.load_reader()?),
         };
-        Ok(Models { classifier, angle })
+        Ok(Models { classifier, angle, reader })
     })?;
     let state = Arc::new(AppState { pool, classes, pipeline, angle_pipeline, decoders: Arc::new(Semaphore::new(a.workers)), model_json });
     let timeout = Duration::from_secs_f64(a.timeout);
@@ -452,21 +453,10 @@ async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> 
         Input::Pixels(_) => return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "read takes a photo of a number, not 28×28 pixels")),
     };
     let origin = name.clone();
-    let found = s.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| digitnet::vision::segment::find_digits(&g))).await?;
-    let boxes = found.map_err(ApiError::from_input)?;
-    let images: Vec<Digit> = boxes.iter().map(|b| b.image).collect();
-    let probs = s.pool.classify(images).await?;
-    let mut text = String::new();
-    let mut digits = Vec::with_capacity(boxes.len());
-    for (i, (b, p)) in boxes.iter().zip(probs).enumerate() {
-        if i > 0 && b.line != boxes[i - 1].line {
-            text.push('\n');
-        }
-        let prediction = Prediction::new(&s.classes, p);
-        text += &prediction.label;
-        digits.push(ReadDigit { prediction, bbox: [b.x, b.y, b.w, b.h], line: b.line });
-    }
-    Ok(Json(ReadOutput::new(name, Reading { text, digits })).into_response())
+    let found = s.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| digitnet::vision::number::number_candidates(&g))).await?;
+    let candidates = found.map_err(ApiError::from_input)?;
+    let reading = s.pool.read_candidates(candidates).await?;
+    Ok(Json(ReadOutput::new(name, reading)).into_response())
 }
 
 /// `POST /api/angle` → `{"angle": degrees}` (positive = counter-clockwise).

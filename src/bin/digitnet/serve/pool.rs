@@ -20,23 +20,27 @@
 //! Worth trying again once the engine runs a batch as one GEMM per layer.
 
 use super::ApiError;
-use digitnet::inference::{Digit, FeatureMaps, Model};
+use digitnet::inference::{Digit, FeatureMaps, Model, Reading};
+use digitnet::vision::number::NumberCandidates;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-/// What a worker owns: the classifier and the rotation model.
+/// What a worker owns: the classifier, the rotation model and the number reader's classifier.
 pub struct Models {
     pub classifier: Model,
     pub angle: Model,
+    pub reader: Model,
 }
 
 /// Work for the models; every image is an MNIST-style 28×28 digit, already through the
 /// model's input pipeline.
 pub enum Task {
     Classify(Vec<Digit>),
+    /// A number's candidate digits, for the number reader.
+    Read(Box<NumberCandidates>),
     Angles(Vec<Digit>),
     Inspect(Box<Digit>),
 }
@@ -44,6 +48,7 @@ pub enum Task {
 /// The answer to each kind of [`Task`].
 pub enum Answer {
     Probabilities(Vec<Vec<f32>>),
+    Reading(Box<Reading>),
     Angles(Vec<f32>),
     Maps(Vec<FeatureMaps>),
 }
@@ -97,6 +102,14 @@ impl Pool {
         answer.await.map_err(|_| ApiError::internal("the inference worker failed on this request"))?
     }
 
+    /// The number reader's reading of a number's candidate digits.
+    pub async fn read_candidates(&self, candidates: NumberCandidates) -> Result<Reading, ApiError> {
+        match self.run(Task::Read(Box::new(candidates))).await? {
+            Answer::Reading(r) => Ok(*r),
+            _ => Err(ApiError::internal("wrong answer kind from a worker")),
+        }
+    }
+
     /// Classifies images; one probability vector per image.
     pub async fn classify(&self, images: Vec<Digit>) -> Result<Vec<Vec<f32>>, ApiError> {
         match self.run(Task::Classify(images)).await? {
@@ -130,6 +143,7 @@ fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     let internal = |e: digitnet::Error| ApiError::internal(e.to_string());
     match task {
         Task::Classify(images) => models.classifier.probabilities(images).map(Answer::Probabilities).map_err(internal),
+        Task::Read(candidates) => models.reader.read_candidates(candidates).map(|r| Answer::Reading(Box::new(r))).map_err(ApiError::from_input),
         Task::Angles(images) => models.angle.angles(images).map(Answer::Angles).map_err(internal),
         Task::Inspect(img) => models.classifier.feature_maps(img).map(Answer::Maps).map_err(internal),
     }
