@@ -148,7 +148,7 @@ fn mnist_rotation_model_on_rotated_test_digits() {
 /// The built-in rotation model (inputs re-normalised, for photos): measured RMSE 5.70°,
 /// 94.29 % within 10°, classifier 99.54 % after deskewing against 99.66 % upright. It gives up
 /// the benchmark's size and blur cues to work on photos (10.44° RMSE on photo-like renderings,
-/// `examples/photo_benchmark.rs`, against 17.9° for the model above), so it misses the issue's
+/// `tools/photo_benchmark.rs`, against 17.9° for the model above), so it misses the issue's
 /// RMSE and within-10° aims on the benchmark; deskewing still keeps the classifier within 1 point.
 #[test]
 fn builtin_rotation_model_on_rotated_test_digits() {

@@ -133,6 +133,39 @@ impl Canvas {
     }
 }
 
+/// A photo-like rendering of one 28×28 digit, as the grey levels a decoder would give: pen or
+/// pencil on tinted paper with uneven light, the digit 40–120 pixels tall (its 28×28 field)
+/// somewhere on a page a little larger, sensor noise, sometimes blur, and in three cases of four
+/// a JPEG round trip at quality 40–95. What rotation models train on to read photos of turned
+/// digits (`finetune --photos`), and what their validation photos are made of.
+pub fn photo_gray(digit: &[u8], rng: &mut Rng) -> Gray {
+    let side = 40 + rng.below(81);
+    let scale = side as f32 / 28.0;
+    let margin = side / 4 + rng.below(side / 2 + 1);
+    let (w, h) = (side + 2 * margin, side + 2 * margin);
+    let mut c = Canvas::paper(w, h, rng.uniform(170.0, 245.0), rng.uniform(-40.0, 40.0));
+    let (x, y) = (rng.below(2 * margin + 1), rng.below(2 * margin + 1));
+    c.draw(digit, scale, x.min(w - side), y.min(h - side), rng.uniform(15.0, 110.0));
+    let sigma = rng.uniform(0.0, 1.5) * scale / 4.0;
+    let mut img = c.image();
+    if sigma > 0.3 {
+        img = imageops::blur(&img, sigma);
+    }
+    let mut c = Canvas { w, h, px: img.pixels().map(|p| p.0[0] as f32).collect() };
+    c.noise(rng.uniform(0.0, 10.0), rng);
+    if rng.below(4) == 0 {
+        return c.gray();
+    }
+    let bytes = c.jpeg(40 + rng.below(56) as u8);
+    match image::load_from_memory(&bytes) {
+        Ok(decoded) => {
+            let g = decoded.to_luma8();
+            Gray { width: g.width() as usize, height: g.height() as usize, pixels: g.into_raw() }
+        }
+        Err(_) => c.gray(),
+    }
+}
+
 /// Checks correlations against a floor for each and a floor for their mean, printing
 /// the figures (`cargo test -- --nocapture` shows them).
 pub fn check(what: &str, corrs: &[(usize, f64)], each: f64, mean: f64) {

@@ -172,6 +172,10 @@ pub enum RotationInput {
     /// like the training digits, and the digit's size and the blur of the rotation's
     /// interpolation cannot stand in for its shape.
     Normalised,
+    /// Half the turned digits as they are (MNIST format), half rendered as photo-like images
+    /// (pen on tinted paper, noise, blur, JPEG) and read through the photo pipeline, exactly as
+    /// `angle` reads a photo; with the `auto` input pipeline the one network answers both.
+    WithPhotos,
 }
 
 impl RotationInput {

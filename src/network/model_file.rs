@@ -270,7 +270,11 @@ mod tests {
 
     #[test]
     fn atomic_write_leaves_no_temp_file() {
-        let path = tmp("atomic.bin");
+        // A folder of its own: the other tests' saves leave temporary files in theirs while
+        // they run.
+        let dir = tmp("atomic");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("atomic.bin");
         write_atomic(&path, b"abc").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
         let leftovers: Vec<_> =

@@ -117,6 +117,46 @@ impl Sequential {
         self.arch.rotation_input = input;
     }
 
+    /// A network of the description `arch` — this one with a different head (the transfer
+    /// learning of the source paper: a classifier with new classes, or a regressor) — that
+    /// starts from this network's weights and buffers for every layer before `head`, which
+    /// must be the same layers in both, and from fresh weights (drawn from `seed`) after.
+    pub fn transplant(&self, arch: &Architecture, head: usize, seed: u64) -> Result<Sequential> {
+        let mismatch = || Error::config(format!("architecture '{}' does not share its first {head} layers with '{}'", arch.name, self.arch.name));
+        if head > self.layers.len() || arch.input != self.arch.input {
+            return Err(mismatch());
+        }
+        let mut model = Sequential::new(arch, seed)?;
+        let mut values: Vec<(usize, &'static str, Vec<usize>, Vec<f32>)> = Vec::new();
+        self.for_each_param(|i, p| {
+            if i < head {
+                values.push((i, p.name, p.shape.clone(), p.value.clone()));
+            }
+        });
+        let mut theirs = Vec::new();
+        model.for_each_param(|i, p| {
+            if i < head {
+                theirs.push((i, p.name, p.shape.clone()));
+            }
+        });
+        if theirs.len() != values.len() || theirs.iter().zip(&values).any(|(a, b)| (a.0, a.1, &a.2) != (b.0, b.1, &b.2)) {
+            return Err(mismatch());
+        }
+        let mut k = 0;
+        model.for_each_param_mut(|i, _, p| {
+            if i < head {
+                p.value.copy_from_slice(&values[k].3);
+                k += 1;
+            }
+        });
+        Ok(model)
+    }
+
+    /// Records how images become this network's inputs (saved with it).
+    pub fn set_input_pipeline(&mut self, pipeline: crate::vision::Pipeline) {
+        self.arch.input_pipeline = Some(pipeline);
+    }
+
     /// The layers.
     pub fn layers(&self) -> &[Box<dyn Layer>] {
         &self.layers

@@ -17,7 +17,7 @@ use crate::network::loss::{mse, BatchLoss};
 use crate::network::sequential::Sequential;
 use crate::tensor::Tensor;
 use crate::vision::rotate::{rotate_into, rotate_shifted_into};
-use crate::vision::{Digit, Gray};
+use crate::vision::{Digit, Gray, Pipeline};
 use serde::Serialize;
 
 /// The angle range of the task: uniform in ±45°, as the issue and the source paper use.
@@ -47,6 +47,25 @@ impl RotatedSet {
         }
         RotatedSet { data, angles }
     }
+
+    /// The set followed by a photo of each of its digits (rendered by a generator seeded with
+    /// `seed`, read through the photo pipeline as `angle` reads a photo), at the same angles:
+    /// the validation set of a rotation model trained with photos.
+    pub fn with_photos(&self, seed: u64) -> RotatedSet {
+        use rayon::prelude::*;
+        let n = self.data.rows * self.data.cols;
+        let mut photos = self.data.images.clone();
+        photos.par_chunks_mut(n.max(1)).enumerate().for_each(|(k, image)| {
+            let mut rng = Rng::derived(seed, 0x9407 + k as u64);
+            if let Ok(digit) = Pipeline::Photo.digit(&crate::data::render::photo_gray(image, &mut rng)) {
+                image.copy_from_slice(&digit.0);
+            }
+        });
+        let mut data = self.data.clone();
+        data.images.extend_from_slice(&photos);
+        data.labels.extend_from_slice(&self.data.labels);
+        RotatedSet { data, angles: self.angles.iter().chain(&self.angles).copied().collect() }
+    }
 }
 
 /// Fills training batches with digits rotated by a fresh random angle each time they are seen,
@@ -54,44 +73,47 @@ impl RotatedSet {
 #[derive(Clone, Debug)]
 pub struct RotationSampler {
     pub max_degrees: f32,
-    /// Normalise every rotated digit again (see [`RotationInput::Normalised`]).
+    /// How each turned digit is prepared ([`RotationInput`]).
     pub input: RotationInput,
     /// Predictions within this many degrees count as "correct" in the running accuracy.
     pub threshold: f32,
     pub rng: Rng,
     targets: Vec<f32>,
-    image: Vec<u8>,
+    /// Per sample of the batch: its generator's seed (photos are rendered in parallel), and
+    /// its turned image.
+    seeds: Vec<u64>,
+    images: Vec<u8>,
 }
 
 impl RotationSampler {
     /// A sampler drawing angles in ±`max_degrees` from `rng`.
     pub fn new(max_degrees: f32, threshold: f32, rng: Rng) -> Self {
-        RotationSampler { max_degrees, input: RotationInput::Raw, threshold, rng, targets: Vec::new(), image: Vec::new() }
+        RotationSampler { max_degrees, input: RotationInput::Raw, threshold, rng, targets: Vec::new(), seeds: Vec::new(), images: Vec::new() }
     }
 
     /// Writes the images at `indices`, each freshly rotated, into `x` as network inputs, and
     /// remembers their targets (angle / [`DEGREES_PER_UNIT`]) for [`RotationSampler::loss`].
+    /// Every sample draws from a generator of its own, seeded from `rng`, so the batch is the
+    /// same however many threads prepare it.
     pub fn fill_batch(&mut self, data: &Dataset, indices: &[usize], norm: &crate::network::arch::Normalization, x: &mut Tensor) {
+        use rayon::prelude::*;
         x.resize(indices.len(), &[1, data.rows, data.cols]);
-        self.targets.clear();
         let n = data.rows * data.cols;
-        self.image.resize(n, 0);
-        for (dst, &i) in x.data.chunks_mut(n).zip(indices) {
-            let angle = self.rng.uniform(-self.max_degrees, self.max_degrees);
-            if self.input == RotationInput::Normalised {
-                // A random sub-pixel shift gives every angle, 0° included, some interpolation
-                // blur, so the blur does not tell the angle; normalising hides the size.
-                let shift = (self.rng.uniform(-0.5, 0.5), self.rng.uniform(-0.5, 0.5));
-                rotate_shifted_into(data.image(i), &mut self.image, data.cols, data.rows, angle, 0, shift);
-                prepare_in_place(&mut self.image, data.cols, data.rows);
-            } else {
-                rotate_into(data.image(i), &mut self.image, data.cols, data.rows, angle, 0);
-            }
-            for (d, &p) in dst.iter_mut().zip(&self.image) {
+        self.seeds.clear();
+        self.seeds.extend(indices.iter().map(|_| self.rng.next_u64()));
+        self.targets.resize(indices.len(), 0.0);
+        self.images.resize(indices.len() * n, 0);
+        let (input, max_degrees) = (self.input, self.max_degrees);
+        let samples = x.data.par_chunks_mut(n.max(1)).zip(self.images.par_chunks_mut(n.max(1)));
+        samples.zip(indices.par_iter()).zip(self.seeds.par_iter()).zip(self.targets.par_iter_mut()).for_each(|((((dst, image), &i), &seed), target)| {
+            let mut rng = Rng::new(seed);
+            let angle = rng.uniform(-max_degrees, max_degrees);
+            turned_input(data.image(i), image, data.cols, data.rows, angle, input, &mut rng);
+            for (d, &p) in dst.iter_mut().zip(image.iter()) {
                 *d = norm.apply(p);
             }
-            self.targets.push(angle / DEGREES_PER_UNIT);
-        }
+            *target = angle / DEGREES_PER_UNIT;
+        });
     }
 
     /// Halved MSE of `output[N, 1]` against the last batch's targets, its gradient in `doutput`;
@@ -100,6 +122,29 @@ impl RotationSampler {
         let mut r = mse(output, &self.targets, Some(doutput))?;
         r.correct = output.data.iter().zip(&self.targets).filter(|(&y, &t)| ((y - t) * DEGREES_PER_UNIT).abs() <= self.threshold).count();
         Ok(r)
+    }
+}
+
+/// One training input: `src` turned by `angle`, prepared as `input` says, into `dst`.
+fn turned_input(src: &[u8], dst: &mut [u8], width: usize, height: usize, angle: f32, input: RotationInput, rng: &mut Rng) {
+    match input {
+        RotationInput::Raw => rotate_into(src, dst, width, height, angle, 0),
+        RotationInput::Normalised => {
+            // A random sub-pixel shift gives every angle, 0° included, some interpolation
+            // blur, so the blur does not tell the angle; normalising hides the size.
+            let shift = (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5));
+            rotate_shifted_into(src, dst, width, height, angle, 0, shift);
+            prepare_in_place(dst, width, height);
+        }
+        RotationInput::WithPhotos => {
+            rotate_into(src, dst, width, height, angle, 0);
+            if (width, height) == (28, 28) && rng.below(2) == 0 {
+                // The turned digit photographed, then read as `angle` reads a photo.
+                if let Ok(digit) = Pipeline::Photo.digit(&crate::data::render::photo_gray(dst, rng)) {
+                    dst.copy_from_slice(&digit.0);
+                }
+            }
+        }
     }
 }
 
@@ -149,27 +194,24 @@ pub fn predict_angles(model: &mut Sequential, digits: &[Digit]) -> Result<Vec<f3
     Ok(model.forward(&x, Mode::Eval)?.data.iter().map(|&y| y * DEGREES_PER_UNIT).collect())
 }
 
-/// Predicted angles in degrees for every image of `data`, in order, `batch_size` at a time.
+/// Predicted angles in degrees for every image of `data`, in order, `batch_size` at a time,
+/// each image first through the model's input pipeline, as `angle` reads the same image from a
+/// file (an image the pipeline finds no digit in is taken as it is).
 pub fn predict_dataset(model: &mut Sequential, data: &Dataset, batch_size: usize) -> Result<Vec<f32>> {
     check_rotation_model(model)?;
-    let norm = model.architecture().normalization;
-    let prepared;
-    let data = if model.architecture().rotation_input == RotationInput::Normalised {
-        let mut d = data.clone();
-        let n = d.rows * d.cols;
-        for image in d.images.chunks_mut(n) {
-            prepare_in_place(image, d.cols, d.rows);
+    let (mut prepared, _) = data.prepared(model.architecture().pipeline());
+    if model.architecture().rotation_input == RotationInput::Normalised {
+        let n = prepared.rows * prepared.cols;
+        for image in prepared.images.chunks_mut(n) {
+            prepare_in_place(image, prepared.cols, prepared.rows);
         }
-        prepared = d;
-        &prepared
-    } else {
-        data
-    };
+    }
+    let norm = model.architecture().normalization;
     let (mut x, mut labels) = (Tensor::default(), Vec::new());
-    let mut out = Vec::with_capacity(data.len());
-    let order: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::with_capacity(prepared.len());
+    let order: Vec<usize> = (0..prepared.len()).collect();
     for idx in order.chunks(batch_size.max(1)) {
-        data.fill_batch(idx, &norm, &mut x, &mut labels);
+        prepared.fill_batch(idx, &norm, &mut x, &mut labels);
         out.extend(model.forward(&x, Mode::Eval)?.data.iter().map(|&y| y * DEGREES_PER_UNIT));
     }
     Ok(out)
@@ -248,20 +290,7 @@ pub fn regressor_from_classifier(classifier: &Sequential, seed: u64, dropout: Op
         }
     }
     let head = arch.layers.len() - 1;
-    let mut model = Sequential::new(&arch, seed)?;
-    let mut values: Vec<Vec<f32>> = Vec::new();
-    classifier.for_each_param(|i, p| {
-        if i < head {
-            values.push(p.value.clone());
-        }
-    });
-    let mut k = 0;
-    model.for_each_param_mut(|i, _, p| {
-        if i < head {
-            p.value.copy_from_slice(&values[k]);
-            k += 1;
-        }
-    });
+    let model = classifier.transplant(&arch, head, seed)?;
     Ok(model)
 }
 

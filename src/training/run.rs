@@ -12,7 +12,7 @@ use crate::tasks::rotation::RotationSampler;
 use crate::training::optim::Optimizer;
 
 use crate::init::Rng;
-use crate::network::arch::{Architecture, Task, DEGREES_PER_UNIT};
+use crate::network::arch::{Architecture, RotationInput, Task, DEGREES_PER_UNIT};
 use crate::network::model_file;
 use crate::tasks::rotation::{AngleReport, RotatedSet, MAX_DEGREES};
 use crate::training::optim::OptimizerKind;
@@ -100,6 +100,10 @@ pub struct RunState {
     pub layer_rngs: Vec<(usize, Rng)>,
     pub history: Vec<EpochRecord>,
     pub best_val_acc: f64,
+    /// The validation loss of the best epoch, which breaks ties in accuracy (a small
+    /// validation set often scores several epochs the same).
+    #[serde(default = "infinity")]
+    pub best_val_loss: f64,
     pub best_epoch: usize,
     /// Optimizer state without its moment buffers (those are tensors in the file).
     pub optimizer: Optimizer,
@@ -107,6 +111,10 @@ pub struct RunState {
     /// refused rather than silently mixing validation images into training.
     #[serde(default)]
     pub data_fingerprint: Option<(usize, u64)>,
+}
+
+fn infinity() -> f64 {
+    f64::INFINITY
 }
 
 /// FNV-1a over the labels, with the count: enough to tell data sets apart.
@@ -187,6 +195,7 @@ impl Run {
             layer_rngs: Vec::new(),
             history: Vec::new(),
             best_val_acc: f64::NEG_INFINITY,
+            best_val_loss: f64::INFINITY,
             best_epoch: 0,
             optimizer,
             data_fingerprint: None,
@@ -307,7 +316,15 @@ impl Run {
             if cfg.stratified { split_indices_stratified(&data.labels, cfg.val_split, cfg.seed) } else { split_indices(data.len(), cfg.val_split, cfg.seed) };
         let val = data.subset(&val_idx);
         // Rotation runs validate on the held-out digits, each turned by a fixed seeded angle.
-        let val_rotated = (task == Task::Rotation).then(|| RotatedSet::generate(data, &val_idx, MAX_DEGREES, cfg.seed));
+        // A model trained with photos validates on photos of them too.
+        let val_rotated = (task == Task::Rotation).then(|| {
+            let set = RotatedSet::generate(data, &val_idx, MAX_DEGREES, cfg.seed);
+            if self.model.architecture().rotation_input == RotationInput::WithPhotos {
+                set.with_photos(cfg.seed)
+            } else {
+                set
+            }
+        });
         let mut objective = match task {
             Task::Classification => Objective::Classify(SoftmaxCrossEntropy::new(classes, cfg.class_weights.as_deref())?),
             Task::Rotation => {
@@ -385,11 +402,12 @@ impl Run {
                 None if val_acc.is_nan() => epoch as f64,
                 None => val_acc,
             };
-            let improved = score > self.state.best_val_acc;
+            let improved = score > self.state.best_val_acc || (score == self.state.best_val_acc && val_loss < self.state.best_val_loss);
             self.state.epochs_done += 1;
             self.state.history.push(record.clone());
             if improved {
                 self.state.best_val_acc = score;
+                self.state.best_val_loss = val_loss;
                 self.state.best_epoch = epoch + 1;
                 let mut meta = std::collections::HashMap::new();
                 match val_rmse {

@@ -10,7 +10,7 @@ use digitnet::network::sequential::Sequential;
 use digitnet::report::metrics::classification_report;
 use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
 use digitnet::training::{evaluate, Workspace};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -21,7 +21,7 @@ enum SplitName {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// The model file to evaluate (default: the built-in model).
+    /// The model file to evaluate, or `builtin` (the default) / `builtin-rotation`.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Architecture for a model file without digitnet metadata (e.g. saved by PyTorch).
@@ -40,7 +40,9 @@ pub struct EvalArgs {
     plots: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Evaluate on a folder with one sub-folder of images per class (names must be the model's classes).
+    /// Evaluate on a folder with one sub-folder of images per class (names must be the model's
+    /// classes); for a rotation model, a folder of turned digits with angles.csv, as `data
+    /// rotated` writes it. Every image is read as `predict` / `angle` read it.
     #[arg(long, conflicts_with = "data")]
     folder: Option<PathBuf>,
     /// Rotation models: an angle counts as right within this many degrees.
@@ -136,21 +138,25 @@ fn split_of(a: &EvalArgs) -> Split {
 
 /// A rotation model on the digits of the split, each turned by a seeded random angle in ±45°:
 /// RMSE, mean absolute error, the share within the threshold, RMSE per class.
-fn eval_rotation_model(a: &EvalArgs, model: Model) -> Result<ExitCode> {
+fn eval_rotation_model(a: &EvalArgs, mut model: Model) -> Result<ExitCode> {
     let name = model.origin().to_string();
-    let mut model = model.into_network();
-    if a.folder.is_some() || a.rotated {
-        bail!("--folder and --rotated are for classifiers; a rotation model is evaluated on rotated MNIST digits");
+    if a.rotated {
+        bail!("--rotated is for classifiers; a rotation model is evaluated on turned digits");
     }
     if !(a.threshold.is_finite() && a.threshold > 0.0) {
         bail!("--threshold must be a positive number of degrees, got {}", a.threshold);
     }
+    if let Some(dir) = &a.folder {
+        return eval_rotation_folder(a, &mut model, dir);
+    }
+    let mut model = model.into_network();
     let data = load_split(a.data.as_ref(), split_of(a))?;
     if model.architecture().input != [1, data.rows, data.cols] {
         bail!("the model takes {:?} inputs but the data has 1×{}×{} images", model.architecture().input, data.rows, data.cols);
     }
     let all: Vec<usize> = (0..data.len()).collect();
     let set = RotatedSet::generate(&data, &all, MAX_DEGREES, a.angle_seed);
+    // Each turned digit through the model's input pipeline, as `angle` reads its file.
     let predicted = predict_dataset(&mut model, &set.data, 1000)?;
     let report = AngleReport::new(&predicted, &set.angles, &set.data.labels, a.threshold)?;
     if a.json {
@@ -193,6 +199,37 @@ fn eval_rotation_model(a: &EvalArgs, model: Model) -> Result<ExitCode> {
         let boxes = dir.join("residuals.png");
         digitnet::report::plots::box_plot(&boxes, "Residual (predicted − true) per digit", "residual (°)", &labels, &residuals)?;
         eprintln!("plots: {}, {}", scatter.display(), boxes.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A rotation model on a folder of turned digits with their `angles.csv` (`file,digit,angle`,
+/// as `digitnet data rotated` writes it): every file read exactly as `angle` reads it.
+fn eval_rotation_folder(a: &EvalArgs, model: &mut Model, dir: &Path) -> Result<ExitCode> {
+    let csv_path = dir.join("angles.csv");
+    let csv = std::fs::read_to_string(&csv_path).with_context(|| {
+        format!("reading {} (a rotation model is evaluated on a folder with angles.csv, as `digitnet data rotated` writes)", csv_path.display())
+    })?;
+    let (mut predicted, mut truth, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, line) in csv.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = || anyhow::anyhow!("{} line {}: expected file,digit,angle, found '{line}'", csv_path.display(), n + 1);
+        let mut fields = line.split(',');
+        let (Some(file), Some(digit), Some(angle), None) = (fields.next(), fields.next(), fields.next(), fields.next()) else { return Err(bad()) };
+        let (digit, angle): (u8, f32) = (digit.trim().parse().map_err(|_| bad())?, angle.trim().parse().map_err(|_| bad())?);
+        let path = dir.join(file.trim());
+        predicted.push(model.angle_file(&path).with_context(|| path.display().to_string())?);
+        truth.push(angle);
+        labels.push(digit);
+    }
+    if truth.is_empty() {
+        bail!("{} lists no images", csv_path.display());
+    }
+    let report = AngleReport::new(&predicted, &truth, &labels, a.threshold)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{} on the {} turned digits of {}", model.origin(), report.images, dir.display());
+        println!("RMSE {:.3}°   mean absolute error {:.3}°   within {}°: {:.2} %", report.rmse, report.mae, report.threshold, report.within_threshold * 100.0);
     }
     Ok(ExitCode::SUCCESS)
 }

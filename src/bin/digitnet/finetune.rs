@@ -7,8 +7,10 @@ use crate::train::{drive, ScheduleName};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use digitnet::data::Split;
+use digitnet::network::arch::{RotationInput, Task};
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::{Run, RunPaths, TrainConfig};
+use digitnet::vision::Pipeline;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,9 +22,13 @@ enum FinetuneTask {
 
 #[derive(Args)]
 pub struct FinetuneArgs {
-    /// The trained classification model to start from (`builtin` for the built-in one).
+    /// The trained classifier to start from (`builtin` for the built-in one): its last layer is
+    /// replaced by the regression head. With --further, a rotation model to train further.
     #[arg(long)]
     from: String,
+    /// --from is a rotation model, trained further as it is (e.g. with --photos).
+    #[arg(long)]
+    further: bool,
     #[arg(long, value_enum, default_value = "rotation")]
     task: FinetuneTask,
     /// Freeze the first N layers (learning rate 0), or `all` for every layer but the new head.
@@ -32,8 +38,12 @@ pub struct FinetuneArgs {
     epochs: usize,
     /// Normalise every rotated digit again as MNIST was made (crop, fit 20×20, centre), in
     /// training and prediction, so that photos of turned digits look like the training digits.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "photos")]
     normalise_input: bool,
+    /// Train on photos too: half the turned digits rendered as photo-like images (pen on tinted
+    /// paper, noise, blur, JPEG) and read through the photo pipeline, as `angle` reads photos.
+    #[arg(long)]
+    photos: bool,
     /// Rate of the classifier's dropout layers while fine-tuning (0 turns them off).
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
@@ -71,15 +81,28 @@ pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
 
 fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     let FinetuneTask::Rotation = a.task;
-    let classifier = if a.from == "builtin" {
+    let from = if a.from == "builtin" {
         digitnet::inference::builtin::digits_classifier()?.0
     } else {
         digitnet::network::model_file::load(std::path::Path::new(&a.from), None)?.model
     };
-    let mut model = digitnet::tasks::rotation::regressor_from_classifier(&classifier, a.seed, Some(a.dropout))?;
+    let mut model = if a.further {
+        if from.architecture().task != Task::Rotation {
+            bail!("--further trains a rotation model further, but '{}' is a {:?} model", a.from, from.architecture().task);
+        }
+        from
+    } else {
+        digitnet::tasks::rotation::regressor_from_classifier(&from, a.seed, Some(a.dropout))
+            .map_err(|e| anyhow::anyhow!("{e} (or add --further to train a rotation model further)"))?
+    };
     if a.normalise_input {
-        model.set_rotation_input(digitnet::network::arch::RotationInput::Normalised);
+        model.set_rotation_input(RotationInput::Normalised);
     }
+    if a.photos {
+        model.set_rotation_input(RotationInput::WithPhotos);
+    }
+    // MNIST-format digits as they are, photos through the photo pipeline.
+    model.set_input_pipeline(Pipeline::Auto);
     let head = model.layers().len() - 1;
     let freeze = match a.freeze.as_str() {
         "all" => head,

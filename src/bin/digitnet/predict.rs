@@ -12,7 +12,7 @@ use std::process::ExitCode;
 /// `--model FILE [--arch NAME]`, shared by the commands that run a trained model.
 #[derive(Args)]
 pub struct ModelArgs {
-    /// A model file (default: the built-in model).
+    /// A model file, or `builtin` (the default) / `builtin-rotation` for the built-in models.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Architecture for a model file without digitnet metadata (e.g. a PyTorch state dict).
@@ -34,9 +34,12 @@ impl ModelArgs {
     }
 }
 
-/// The model from `--model` (with `--arch` for foreign files) or the built-in classifier.
+/// The model from `--model` (with `--arch` for foreign files; `builtin` and
+/// `builtin-rotation` name the built-in models) or the built-in classifier.
 pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Model> {
     Ok(match model {
+        Some(name) if name.as_os_str() == "builtin" => Model::builtin()?,
+        Some(name) if name.as_os_str() == "builtin-rotation" => Model::builtin_rotation()?,
         Some(path) => {
             let arch = arch.map(resolve_arch).transpose()?;
             Model::load_with_arch(path, arch.as_ref())?
@@ -48,7 +51,7 @@ pub fn load_model(model: Option<&PathBuf>, arch: Option<&str>) -> Result<Model> 
 /// A rotation model from `path` (`builtin` or none: the built-in one).
 pub fn load_rotation_model(path: Option<&PathBuf>) -> Result<Model> {
     let m = match path {
-        Some(p) if p.as_os_str() != "builtin" => Model::load(p)?,
+        Some(p) if p.as_os_str() != "builtin" && p.as_os_str() != "builtin-rotation" => Model::load(p)?,
         _ => Model::builtin_rotation()?,
     };
     m.require_rotation()?;

@@ -5,8 +5,8 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use digitnet::data::augment::Augment;
 use digitnet::data::{Dataset, Split};
-use digitnet::network::arch::LayerSpec;
-use digitnet::network::arch::Task;
+use digitnet::network::arch::{Architecture, LayerSpec, Task};
+use digitnet::network::Sequential;
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::schedule::Schedule;
 use digitnet::training::{Event, Run, RunPaths, TrainConfig};
@@ -51,9 +51,21 @@ impl ScheduleName {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file.
-    #[arg(long, default_value = "lenet")]
-    arch: String,
+    /// A built-in architecture (small, lenet, keras, scratch8/16/24) or a JSON file, trained
+    /// from scratch (default: lenet; with --folder, the built-in model is the default start).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Start from a trained model instead of random weights: `builtin` (the built-in digit
+    /// classifier), a model file, or `scratch`. Default: `builtin` with --folder (transfer
+    /// learning; a new last layer when the folder's classes are not the model's), else scratch.
+    #[arg(long)]
+    from: Option<String>,
+    /// How images become the network's inputs, recorded in the model so `predict` and `eval`
+    /// prepare them the same way: auto (MNIST-format images as they are, photos through the
+    /// photo pipeline), photo, resize (grey levels resized, for images that are not digits) or
+    /// mnist. Default: auto, or resize for a folder trained from scratch.
+    #[arg(long)]
+    pipeline: Option<Pipeline>,
     /// What to learn: the digit (classification) or its rotation angle (the architecture's
     /// last Dense layer becomes a one-output regression head; see also `finetune`).
     #[arg(long, value_enum, default_value = "classification")]
@@ -156,27 +168,62 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     in_pool(a.threads, move || run_in_pool(a))
 }
 
-/// How `train --folder` makes its images into inputs (recorded in the model, so `predict`
-/// and `eval --folder` prepare them the same way).
-const FOLDER_PIPELINE: Pipeline = Pipeline::Resize;
+/// Where a new run's weights come from.
+enum Start {
+    Scratch(Architecture),
+    Model(Box<Sequential>),
+}
+
+impl Start {
+    fn input(&self) -> [usize; 3] {
+        match self {
+            Start::Scratch(arch) => arch.input,
+            Start::Model(m) => m.architecture().input,
+        }
+    }
+}
 
 fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
+    // A new run: where it starts, and how its images become inputs.
+    if let (Some(arch), Some(from)) = (&a.arch, a.from.as_deref().filter(|f| *f != "scratch")) {
+        bail!("--arch {arch} trains a network from scratch, but --from {from} starts from a trained one: give one of them (or --from scratch)");
+    }
+    let start = match (a.from.as_deref(), a.folder.is_some()) {
+        _ if a.resume.is_some() => None,
+        (Some("scratch"), _) | (None, false) => Some(Start::Scratch(resolve_arch(a.arch.as_deref().unwrap_or("lenet"))?)),
+        (None, true) if a.arch.is_some() => Some(Start::Scratch(resolve_arch(a.arch.as_deref().unwrap_or("lenet"))?)),
+        (Some("builtin") | None, _) => Some(Start::Model(Box::new(digitnet::inference::builtin::digits_classifier()?.0))),
+        (Some(path), _) => Some(Start::Model(Box::new(digitnet::network::model_file::load(std::path::Path::new(path), None)?.model))),
+    };
+    let resumed = a.resume.as_ref().map(|ckpt| digitnet::network::model_file::load(ckpt, None)).transpose()?.map(|f| f.model.architecture().clone());
+    let (input, pipeline) = match (&resumed, &start) {
+        (Some(arch), _) => (arch.input, arch.pipeline()),
+        (None, Some(start)) => {
+            let default = match start {
+                Start::Scratch(_) if a.folder.is_some() => Pipeline::Resize,
+                Start::Scratch(arch) => arch.pipeline(),
+                Start::Model(m) => m.architecture().pipeline(),
+            };
+            (start.input(), a.pipeline.unwrap_or(default))
+        }
+        (None, None) => unreachable!("a run without --resume has a start"),
+    };
+    // Every image goes through the input pipeline, as `predict` will read it.
     let (data, folder_classes) = match &a.folder {
         Some(dir) => {
-            let (input, pipeline) = match &a.resume {
-                Some(ckpt) => {
-                    let arch = digitnet::network::model_file::load(ckpt, None)?.model.architecture().clone();
-                    (arch.input, arch.pipeline())
-                }
-                None => (resolve_arch(&a.arch)?.input, FOLDER_PIPELINE),
-            };
             if !(a.split > 0.0 && a.split < 1.0) {
                 bail!("--split must be a fraction between 0 and 1, got {}", a.split);
             }
             let (d, names) = digitnet::data::folder::load(dir, pipeline, input[1], input[2])?;
             (d, Some(names))
         }
-        None => (load_split(a.data.as_ref(), Split::Train)?, None),
+        None => {
+            let (d, rejected) = load_split(a.data.as_ref(), Split::Train)?.prepared(pipeline);
+            if rejected > 0 {
+                eprintln!("note: the {} input pipeline found no digit in {rejected} training images; they are used as they are", pipeline.name());
+            }
+            (d, None)
+        }
     };
     let val_split = match &folder_classes {
         Some(_) => data.len() - ((data.len() as f64 * a.split).round() as usize).clamp(1, data.len()),
@@ -233,22 +280,58 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 freeze: 0,
             };
             config.validate(data.len())?;
-            let arch = resolve_arch(&a.arch)?;
-            let arch = arch.with_dropout(a.dropout)?;
-            let mut arch = fit_arch_to_data(arch, &data)?;
-            if a.task == TaskName::Rotation {
-                arch = arch.with_rotation_head()?;
-            }
-            if let (Some(names), TaskName::Classification) = (&folder_classes, a.task) {
-                if let Some(LayerSpec::Dense { out_features, .. }) = arch.layers.last_mut() {
-                    *out_features = names.len();
+            let classes = folder_classes.clone().unwrap_or_else(|| (0..data.classes().max(2)).map(|c| c.to_string()).collect());
+            let mut model = match start {
+                Some(Start::Scratch(arch)) => {
+                    let arch = arch.with_dropout(a.dropout)?;
+                    let mut arch = fit_arch_to_data(arch, &data)?;
+                    if a.task == TaskName::Rotation {
+                        arch = arch.with_rotation_head()?;
+                    }
+                    if let (Some(names), TaskName::Classification) = (&folder_classes, a.task) {
+                        if let Some(LayerSpec::Dense { out_features, .. }) = arch.layers.last_mut() {
+                            *out_features = names.len();
+                        }
+                        arch.classes = names.clone();
+                    }
+                    Sequential::new(&arch, config.seed)?
                 }
-                arch.classes = names.clone();
-                arch.input_pipeline = Some(FOLDER_PIPELINE);
-            }
-            let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", arch.name)));
+                Some(Start::Model(from)) => {
+                    if a.task == TaskName::Rotation {
+                        bail!("--from starts a classifier; to make a rotation model from one, use `digitnet finetune --from`");
+                    }
+                    let arch = from.architecture();
+                    if arch.input != [1, data.rows, data.cols] {
+                        bail!("the model to start from takes {:?} inputs but the data has 1×{}×{} images", arch.input, data.rows, data.cols);
+                    }
+                    if arch.classes == classes {
+                        eprintln!("starting from {} (its classes are the data's)", a.from.as_deref().unwrap_or("the built-in model"));
+                        *from
+                    } else {
+                        // Transfer learning: a fresh last layer for the data's classes.
+                        let head = from
+                            .layers()
+                            .iter()
+                            .rposition(|l| l.kind() == "Dense")
+                            .ok_or_else(|| anyhow::anyhow!("the model to start from has no Dense layer to replace"))?;
+                        let mut arch = arch.clone();
+                        arch.layers[head] = LayerSpec::Dense { out_features: classes.len(), bias: true };
+                        arch.classes = classes.clone();
+                        eprintln!(
+                            "starting from {} with a new last layer for the {} classes {:?}",
+                            a.from.as_deref().unwrap_or("the built-in model"),
+                            classes.len(),
+                            classes
+                        );
+                        from.transplant(&arch, head, config.seed)?
+                    }
+                }
+                None => unreachable!("a run without --resume has a start"),
+            };
+            model.set_input_pipeline(pipeline);
+            let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", model.architecture().name)));
             check_writable(&out)?;
-            Run::new(&arch, config, RunPaths::for_model(&out))?
+            Run::from_model(model, config, RunPaths::for_model(&out))?
         }
     };
     if let Some(w) = &run.state.config.class_weights {

@@ -7,7 +7,7 @@
 //! behind its job as one forward) was built and measured, and did not pay: this engine's eval
 //! forward costs the same per image at batch 1 as at 64 (0.184 vs 0.186 ms on one thread for
 //! the built-in network), so a batch saves little and holds every answer back until the whole
-//! batch is done. Alternating 15-s runs of `examples/load_test.rs` (16 clients, 2 workers, on
+//! batch is done. Alternating 15-s runs of the load test (`tests/load.rs`) (16 clients, 2 workers, on
 //! this shared 2-core machine), predictions/s:
 //!
 //! | body | one job at a time | batches of up to 64 | a fair share of the queue, ≤ 64 |
