@@ -6,7 +6,9 @@
 //! `cargo run --release --example ink_map OUT_DIR --benchmark N` to render the first N single
 //! digits of `photo_benchmark` and write those the pipeline finds no digit in, or
 //! `cargo run --release --example ink_map OUT_DIR --augment` to write a grid of training
-//! digits through the writer augmentations (stroke width, styles).
+//! digits through the writer augmentations (stroke width, styles), or
+//! `cargo run --release --example ink_map OUT_DIR --facts IMAGE...` to print, one line an
+//! image, the facts the "not one digit" answer is calibrated on (and the built-in's answer).
 
 use digitnet::vision::{find_digit, ink_map, load_luma};
 use std::path::PathBuf;
@@ -56,13 +58,38 @@ fn main() {
         for (k, &i) in picks.iter().enumerate() {
             let mut out = vec![0u8; 784];
             spec.apply_labelled(train.image(i), Some(train.labels[i]), &mut out, 28, 28, &mut rng, &mut scratch);
-            for p in 0..784 {
+            for (p, (&before, &after)) in train.image(i).iter().zip(&out).enumerate() {
                 let (x, y) = ((k % 8) * 56 + p % 28, (k / 8) * 28 + p / 28);
-                grid.put_pixel(x as u32, y as u32, image::Luma([train.image(i)[p]]));
-                grid.put_pixel(x as u32 + 28, y as u32, image::Luma([out[p]]));
+                grid.put_pixel(x as u32, y as u32, image::Luma([before]));
+                grid.put_pixel(x as u32 + 28, y as u32, image::Luma([after]));
             }
         }
         grid.save(out.join("augment.png")).unwrap();
+        return;
+    }
+    if rest.first().map(String::as_str) == Some("--facts") {
+        // One tab-separated line an image: the facts the "not one digit" answer uses.
+        let mut model = digitnet::inference::Model::builtin().unwrap();
+        println!("file\tpieces\tside_by_side\taspect\tstroke\tdensity\tdigit\tconfidence");
+        for path in rest.iter().skip(1).map(PathBuf::from) {
+            match load_luma(&path).and_then(|g| find_digit(&g)) {
+                Ok(f) => {
+                    let p = model.classify(&[f.digit]).unwrap().remove(0);
+                    println!(
+                        "{}\t{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{}\t{:.4}",
+                        path.display(),
+                        f.pieces,
+                        f.side_by_side,
+                        f.aspect,
+                        f.stroke_width,
+                        f.density,
+                        p.label,
+                        p.confidence
+                    );
+                }
+                Err(e) => println!("{}\terror: {e}", path.display()),
+            }
+        }
         return;
     }
     let args = rest.into_iter();
@@ -75,6 +102,11 @@ fn main() {
                 continue;
             }
         };
+        // The photo as decoded (upright), at most 400 pixels a side, to look at beside its ink.
+        let f = 400.0 / g.width.max(g.height).max(400) as f32;
+        let (sw, sh) = (((g.width as f32 * f) as u32).max(1), ((g.height as f32 * f) as u32).max(1));
+        let seen = image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels.clone()).unwrap();
+        image::imageops::resize(&seen, sw, sh, image::imageops::FilterType::Triangle).save(out.join(format!("{stem}.png"))).unwrap();
         let ink = ink_map(&g);
         image::GrayImage::from_raw(ink.width as u32, ink.height as u32, ink.pixels).unwrap().save(out.join(format!("{stem}.ink.png"))).unwrap();
         match find_digit(&g) {

@@ -409,6 +409,46 @@ mod tests {
         img
     }
 
+    /// Stroke width: one pass of the 3×3 maximum widens the 3-pixel bar to 5 (columns 9–13),
+    /// half a pass gives the new columns half ink; one pass of the minimum leaves column 11.
+    #[test]
+    fn stroke_width_changes_by_whole_and_fractional_pixels() {
+        let src: Vec<f32> = digit().iter().map(|&v| v as f32).collect();
+        let mut tmp = Vec::new();
+        let row = |v: &[f32]| v[14 * 28..15 * 28].to_vec();
+        let mut v = src.clone();
+        change_stroke(&mut v, &mut tmp, 28, 28, 1.0);
+        let r = row(&v);
+        assert!((9..14).all(|x| r[x] == 255.0) && r[8] == 0.0 && r[14] == 0.0, "{r:?}");
+        let mut v = src.clone();
+        change_stroke(&mut v, &mut tmp, 28, 28, 0.5);
+        let r = row(&v);
+        assert_eq!((r[9], r[10], r[12], r[13], r[14]), (127.5, 255.0, 255.0, 127.5, 0.0));
+        let mut v = src;
+        change_stroke(&mut v, &mut tmp, 28, 28, -1.0);
+        let r = row(&v);
+        assert!(r[11] == 255.0 && r[10] == 0.0 && r[12] == 0.0, "{r:?}");
+    }
+
+    /// Writer styles: a 7 (the bar as its stem) gets a cross bar through the middle of its
+    /// stem, wider than the stem; a 1 gets a flag to the left of its top; a 2 is left alone.
+    #[test]
+    fn writer_styles_draw_on_their_digits_only() {
+        let src: Vec<f32> = digit().iter().map(|&v| v as f32).collect();
+        let ink_left_of_stem =
+            |v: &[f32], rows: std::ops::Range<usize>| rows.flat_map(|y| (0..9).map(move |x| (y, x))).filter(|&(y, x)| v[y * 28 + x] > 128.0).count();
+        let mut seven = src.clone();
+        writer_style(&mut seven, 28, 28, 7, &mut Rng::new(1));
+        assert!(ink_left_of_stem(&seven, 12..18) > 0, "no cross bar");
+        assert_eq!(ink_left_of_stem(&seven, 0..10), 0);
+        let mut one = src.clone();
+        writer_style(&mut one, 28, 28, 1, &mut Rng::new(1));
+        assert!(ink_left_of_stem(&one, 4..14) > 0, "no flag");
+        let mut two = src.clone();
+        writer_style(&mut two, 28, 28, 2, &mut Rng::new(1));
+        assert_eq!(two, src);
+    }
+
     fn run(a: &Augment, seed: u64) -> Vec<u8> {
         let mut out = vec![0u8; 784];
         a.apply(&digit(), &mut out, 28, 28, &mut Rng::new(seed), &mut Scratch::default());

@@ -4,6 +4,7 @@ pub mod augment;
 pub mod folder;
 pub mod idx;
 pub mod render;
+pub mod scenes;
 pub mod split;
 
 use crate::error::{Error, Result};

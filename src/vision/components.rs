@@ -140,7 +140,8 @@ pub(crate) fn remove_ruled_lines(layer: &mut InkLayer) {
         let d = a.abs_diff(b) % 180;
         d.min(180 - d)
     };
-    let ruled: Vec<_> = lines.iter().filter(|l| lines.iter().filter(|m| angle_gap(l.angle_in_degrees, m.angle_in_degrees) <= 3).count() >= RULED_LINES).copied().collect();
+    let ruled: Vec<_> =
+        lines.iter().filter(|l| lines.iter().filter(|m| angle_gap(l.angle_in_degrees, m.angle_in_degrees) <= 3).count() >= RULED_LINES).copied().collect();
     if ruled.is_empty() {
         return;
     }
@@ -161,6 +162,21 @@ pub(crate) fn remove_ruled_lines(layer: &mut InkLayer) {
         }
         n
     };
+    // imageproc truncates each vote's distance to a whole pixel, so the bin's `r` can lie up
+    // to a pixel short of the line (and a 1-pixel line's soft edge off it): each line is moved
+    // to the offset within ±2 pixels along its normal that meets the most ink.
+    let inked_along = |line: &imageproc::hough::PolarLine| {
+        let (s, c) = (line.angle_in_degrees as f32).to_radians().sin_cos();
+        let mut n = 0;
+        let mut t = -diag;
+        while t <= diag {
+            n += usize::from(on(&layer.ink.pixels, (line.r * c - t * s).round() as isize, (line.r * s + t * c).round() as isize));
+            t += 1.0;
+        }
+        n
+    };
+    let ruled: Vec<imageproc::hough::PolarLine> =
+        ruled.iter().map(|l| (-2..=2).map(|o| imageproc::hough::PolarLine { r: l.r + o as f32, ..*l }).max_by_key(|m| inked_along(m)).unwrap_or(*l)).collect();
     let mut erase = Vec::new();
     for line in &ruled {
         let (s, c) = (line.angle_in_degrees as f32).to_radians().sin_cos();

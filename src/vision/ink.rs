@@ -203,7 +203,7 @@ pub const NARROW_WINDOW_FRACTION: f32 = 1.0 / 16.0;
 pub const WIDE_WINDOW_FRACTION: f32 = 0.25;
 
 /// One polarity's top-hat must carry this many times the other's ink for the decision to be
-/// taken from the top-hats; otherwise the border decides (see [`dark_ink`]).
+/// taken from the top-hats; otherwise the border decides (see `dark_ink`).
 pub const POLARITY_RATIO: f64 = 3.0;
 
 /// The narrow and wide paper windows for an image of `w × h` (odd sides, at most the longer
@@ -421,11 +421,45 @@ pub(crate) fn flatten_global(img: &Gray) -> Option<Flattened> {
 /// taken for ink (a shadow over part of the sheet), and the local flattening is used.
 pub const MAX_GLOBAL_INK: f32 = 0.25;
 
+/// Global ink over more than this fraction of a photo that also runs along its border for
+/// more than 1/8 of the shorter side (see `border_run`) is a shadow, not ink: a digit on a
+/// sheet touches the border in a few places at most, grid lines cross it for a pixel or two,
+/// and a band of table beyond the sheet's edge (which the global flattening handles) covers
+/// less of the photo.
+pub const MAX_GLOBAL_INK_AT_BORDER: f32 = 0.12;
+
+/// The longest stretch along the image's border (walked round it, in pixels) where the ink
+/// reaches through the outer 1 % of the image (at least 2 pixels deep).
+fn border_run(ink: &Gray) -> usize {
+    let (w, h) = (ink.width, ink.height);
+    let (mx, my) = ((w / 100).max(2).min(w), (h / 100).max(2).min(h));
+    let on = |x: usize, y: usize| ink.pixels[y * w + x] > 0;
+    let mut through = Vec::with_capacity(2 * (w + h));
+    through.extend((0..w).map(|x| (0..my).all(|y| on(x, y))));
+    through.extend((0..h).map(|y| (0..mx).all(|d| on(w - 1 - d, y))));
+    through.extend((0..w).rev().map(|x| (0..my).all(|d| on(x, h - 1 - d))));
+    through.extend((0..h).rev().map(|y| (0..mx).all(|x| on(x, y))));
+    // Longest circular run: walk twice round.
+    let (mut best, mut run) = (0, 0);
+    for &t in through.iter().chain(&through) {
+        run = if t { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best.min(through.len())
+}
+
+/// The shorter side from which a photo where the global flattening finds no ink is looked at
+/// again with the local one (see `ink_layer`).
+pub const MIN_SIDE_FOR_FAINT_INK: usize = 400;
+
 /// [`ink_map`], and whether there was any ink; see [`InkLayer`]. The global flattening (a
-/// quadratic background, the border's polarity) is used unless it finds no ink or ink over
-/// more than [`MAX_GLOBAL_INK`] of a photo (shading taken for ink, or the paper itself when a
-/// shadow on the border turned the polarity); then the local one (the paper's level under
-/// each pixel, the top-hats' polarity) is — what a strong shadow over part of a sheet needs.
+/// quadratic background, the border's polarity) is used unless it finds no ink, ink over
+/// more than [`MAX_GLOBAL_INK`] of a photo, or over more than [`MAX_GLOBAL_INK_AT_BORDER`]
+/// of it running along its border (shading taken for ink, or the paper itself when a shadow
+/// on the border turned the polarity); then the local one (the paper's level under
+/// each pixel, the top-hats' polarity) is — what a strong shadow over part of a sheet needs;
+/// after no ink at all, only on a photo at least [`MIN_SIDE_FOR_FAINT_INK`] a side and when
+/// the top-hats decide the polarity.
 /// Images under 64 pixels a side keep the global.
 pub(crate) fn ink_layer(img: &Gray) -> InkLayer {
     let (w, h) = (img.width, img.height);
@@ -439,12 +473,22 @@ pub(crate) fn ink_layer(img: &Gray) -> InkLayer {
     }
     if let Some((_, layer)) = &global {
         let covered = layer.ink.pixels.iter().filter(|&&v| v > 0).count() as f32 / (w * h) as f32;
-        if covered <= MAX_GLOBAL_INK {
+        let shadow_at_border = covered > MAX_GLOBAL_INK_AT_BORDER && border_run(&layer.ink) > w.min(h) / 8;
+        if covered <= MAX_GLOBAL_INK && !shadow_at_border {
             return global.map(|g| g.1).unwrap_or_else(none);
         }
     }
     let l: Vec<f32> = img.pixels.iter().map(|&p| p as f32).collect();
-    let Some(dark) = dark_ink(img, &l) else { return none() };
+    // When the global flattening found no ink at all, the local one is tried only on a photo
+    // at least [`MIN_SIDE_FOR_FAINT_INK`] pixels a side whose top-hats see thin ink of one
+    // polarity: a fine pen under a shadow on a large phone photo, where the digit is a tiny
+    // fraction of the pixels. On a small image of blank, noisy paper the top-hats' grain can
+    // tip one way, and there is no digit.
+    if global.is_none() && w.min(h) < MIN_SIDE_FOR_FAINT_INK {
+        return none();
+    }
+    let dark = if global.is_none() { tophat_polarity(img, &l) } else { dark_ink(img, &l) };
+    let Some(dark) = dark else { return none() };
     flatten_local(img, &l, dark).and_then(|fl| hysteresis(fl, w, h)).unwrap_or_else(none)
 }
 

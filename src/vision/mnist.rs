@@ -70,7 +70,7 @@ pub const STROKE_TARGET_THICK: f32 = 4.4;
 /// A photo of one digit → the digit and what surrounds it.
 ///
 /// After [`super::ink_map`], thin straight lines that run across the photo in a family of
-/// parallel lines (ruled or squared paper) are erased ([`super::components::remove_ruled_lines`]).
+/// parallel lines (ruled or squared paper) are erased (`components::remove_ruled_lines`).
 /// The digit's main piece is the largest 8-connected component of the ink, passing over
 /// *border bars* — components touching the photo's edge that run along most of it or are
 /// long thin bars (the sheet's edge, a band of table or shadow), as long as anything else is
@@ -208,12 +208,12 @@ pub fn stroke_width(ink: &Gray) -> f32 {
 /// fitting into 20×20 that follows). Anything else comes back as it is.
 pub fn normalise_stroke(ink: &Gray, width: f32) -> Gray {
     let long = ink.width.max(ink.height);
-    if !(width > 0.0) || long < 8 || (STROKE_THIN..=STROKE_THICK).contains(&width) {
+    if width.is_nan() || width <= 0.0 || long < 8 || (STROKE_THIN..=STROKE_THICK).contains(&width) {
         return ink.clone();
     }
     let native = width * long as f32 / BOX as f32; // stroke width in the patch's pixels
-    // A scale where the strokes are about 2.5 pixels wide (thin) or the patch at most 400
-    // pixels long (thick), never more than 1000 pixels long.
+                                                   // A scale where the strokes are about 2.5 pixels wide (thin) or the patch at most 400
+                                                   // pixels long (thick), never more than 1000 pixels long.
     let f = if width < STROKE_THIN { 2.5 / native.max(0.5) } else { (400.0 / long as f32).min(1.0) };
     let f = f.min(1000.0 / long as f32);
     let (sw, sh) = (((ink.width as f32 * f).round() as usize).max(1), ((ink.height as f32 * f).round() as usize).max(1));
