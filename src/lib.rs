@@ -21,7 +21,7 @@
 //! | 1 | [`report`] | classification metrics (scikit-learn's numbers) and PNG charts |
 //! | 2 | [`layers`] | the `Layer` contract; one file per layer, forward beside backward; gradient checks |
 //! | 3 | [`network`] | architectures (JSON), `Sequential` and its fusion plan, losses, model files (safetensors; ONNX export and import), summaries |
-//! | 4 | [`data`] | IDX files, image folders, splits, augmentation, photo-like renderings |
+//! | 4 | [`data`] | IDX files, image folders, splits, augmentation, photo-like renderings, realistic validation photos (`data::scenes`) and numbers (`data::numbers`) |
 //! | 5 | [`tasks`] | what is task-specific beyond classification: the rotation-angle regressor |
 //! | 6 | [`training`] | one epoch, a whole run (validation, checkpoints, resume, early stopping), optimizers, schedules |
 //! | 7 | [`inference`] | the public API: load a model, image → its input → answer; the built-in models |

@@ -163,7 +163,9 @@ fn predict_answers_as_predict_json_does_for_bytes_multipart_and_pixels() {
     assert_eq!(raw.header("content-type"), Some("application/json"));
     let raw = raw.json();
     let keys: Vec<&str> = raw.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys.len(), 4, "the same four fields as predict --json: {keys:?}");
+    assert_eq!(keys.len(), 5, "the same five fields as predict --json: {keys:?}");
+    assert_eq!(raw["not_a_digit"], cli["not_a_digit"]);
+    assert_eq!(raw["not_a_digit"], false);
     assert_eq!(raw["path"], "body");
     assert_eq!(raw["digit"], cli["digit"]);
     assert_eq!(raw["digit"], test.labels[0].to_string());

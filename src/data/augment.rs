@@ -11,6 +11,18 @@
 //! with θ ~ U(±rotation), s ~ U(1 ± scale), t ~ U(±shift·size). Elastic distortion (Simard et
 //! al., 2003) displaces every pixel by a field of U(−1, 1) values smoothed by a Gaussian of
 //! width σ and scaled by α. Noise adds N(0, σ²) (σ in pixel units, 0–255) and clamps.
+//!
+//! Two augmentations for real writers, applied first (before the geometric ones, which then
+//! turn them along with the digit):
+//! * **Stroke width**: the ink is thickened or thinned by a random amount `t` in
+//!   `[−stroke/2, stroke]` pixels: `v ← (1 − f)·v + f·M(v)` applied `⌈|t|⌉` times with the
+//!   last pass's `f` the fractional part, `M` the 3×3 maximum (thicker) or minimum (thinner).
+//!   Pens from a fine liner to a marker, which MNIST (one pen width, normalised) lacks.
+//! * **Writer styles** MNIST under-represents, each with probability `styles` on its class: a
+//!   1 with a flag (a stroke from its top going down-left, and sometimes a foot), a crossed 7
+//!   (a bar through the middle of its stem), a closed-top 4 (a stroke joining the top of its
+//!   left arm to the top of its stem). Strokes are drawn anti-aliased, as wide as the digit's
+//!   own (`2·area/perimeter` of its ink).
 
 use crate::error::{Error, Result};
 use crate::init::Rng;
@@ -34,6 +46,14 @@ pub struct Augment {
     pub elastic_sigma: f32,
     /// Apply one enabled augmentation, chosen at random per image, instead of all of them.
     pub one_at_random: bool,
+    /// Maximum change of stroke width in pixels (thicker up to this, thinner up to half of
+    /// it; 0 = off).
+    #[serde(default)]
+    pub stroke: f32,
+    /// Probability of a writer's style on the digits that have one (flagged 1, crossed 7,
+    /// closed 4; 0 = off). Needs the labels ([`Augment::apply_labelled`]).
+    #[serde(default)]
+    pub styles: f32,
 }
 
 /// Augmentation with its generator and buffers, filling training batches.
@@ -64,7 +84,7 @@ impl Augmenter {
         let n = data.rows * data.cols;
         self.image.resize(n, 0);
         for (dst, &i) in x.data.chunks_mut(n).zip(indices) {
-            self.spec.apply(data.image(i), &mut self.image, data.rows, data.cols, &mut self.rng, &mut self.scratch);
+            self.spec.apply_labelled(data.image(i), Some(data.labels[i]), &mut self.image, data.rows, data.cols, &mut self.rng, &mut self.scratch);
             for (d, &p) in dst.iter_mut().zip(&self.image) {
                 *d = norm.apply(p);
             }
@@ -89,16 +109,25 @@ enum Kind {
     Flip,
     Noise,
     Elastic,
+    Stroke,
+    Styles,
 }
 
 impl Augment {
     /// Checks the ranges.
     pub fn validate(&self) -> Result<()> {
         let ok = |v: f32, hi: f32| v.is_finite() && (0.0..=hi).contains(&v);
-        if !ok(self.rotation_deg, 180.0) || !ok(self.shift, 0.5) || !ok(self.scale, 0.9) || !ok(self.noise_std, 255.0) || !ok(self.elastic_alpha, 100.0) {
+        if !ok(self.rotation_deg, 180.0)
+            || !ok(self.shift, 0.5)
+            || !ok(self.scale, 0.9)
+            || !ok(self.noise_std, 255.0)
+            || !ok(self.elastic_alpha, 100.0)
+            || !ok(self.stroke, 4.0)
+            || !ok(self.styles, 1.0)
+        {
             return Err(Error::config(format!(
-                "augmentation out of range: rotation {} (0–180°), shift {} (0–0.5), scale {} (0–0.9), noise {} (0–255), elastic α {} (0–100)",
-                self.rotation_deg, self.shift, self.scale, self.noise_std, self.elastic_alpha
+                "augmentation out of range: rotation {} (0–180°), shift {} (0–0.5), scale {} (0–0.9), noise {} (0–255), elastic α {} (0–100), stroke {} (0–4 px), styles {} (0–1)",
+                self.rotation_deg, self.shift, self.scale, self.noise_std, self.elastic_alpha, self.stroke, self.styles
             )));
         }
         if self.elastic_alpha > 0.0 && !(self.elastic_sigma.is_finite() && self.elastic_sigma > 0.0 && self.elastic_sigma <= 20.0) {
@@ -113,14 +142,16 @@ impl Augment {
     }
 
     /// The enabled kinds (first `count` entries), without allocating.
-    fn enabled(&self) -> ([Kind; 4], usize) {
-        let mut k = [Kind::Affine; 4];
+    fn enabled(&self) -> ([Kind; 6], usize) {
+        let mut k = [Kind::Affine; 6];
         let mut count = 0;
         for (on, kind) in [
             (self.rotation_deg > 0.0 || self.shift > 0.0 || self.scale > 0.0, Kind::Affine),
             (self.hflip, Kind::Flip),
             (self.noise_std > 0.0, Kind::Noise),
             (self.elastic_alpha > 0.0, Kind::Elastic),
+            (self.stroke > 0.0, Kind::Stroke),
+            (self.styles > 0.0, Kind::Styles),
         ] {
             if on {
                 k[count] = kind;
@@ -130,8 +161,16 @@ impl Augment {
         (k, count)
     }
 
-    /// Augments `src` (`rows × cols` bytes) into `dst`, drawing from `rng`.
+    /// Augments `src` (`rows × cols` bytes) into `dst`, drawing from `rng` (without a label:
+    /// no writer styles).
     pub fn apply(&self, src: &[u8], dst: &mut [u8], rows: usize, cols: usize, rng: &mut Rng, s: &mut Scratch) {
+        self.apply_labelled(src, None, dst, rows, cols, rng, s)
+    }
+
+    /// Augments `src` (`rows × cols` bytes, class `label` when known) into `dst`, drawing
+    /// from `rng`.
+    #[allow(clippy::too_many_arguments)] // the image, its label, its size, and the state
+    pub fn apply_labelled(&self, src: &[u8], label: Option<u8>, dst: &mut [u8], rows: usize, cols: usize, rng: &mut Rng, s: &mut Scratch) {
         let (all, count) = self.enabled();
         let kinds = &all[..count];
         let chosen = if self.one_at_random && count > 0 { Some(kinds[rng.below(count)]) } else { None };
@@ -139,6 +178,15 @@ impl Augment {
         let n = rows * cols;
         s.a.clear();
         s.a.extend(src.iter().map(|&v| v as f32));
+        if on(Kind::Styles) && rng.next_f32() < self.styles {
+            if let Some(label) = label {
+                writer_style(&mut s.a, rows, cols, label, rng);
+            }
+        }
+        if on(Kind::Stroke) {
+            let t = rng.uniform(-self.stroke / 2.0, self.stroke);
+            change_stroke(&mut s.a, &mut s.b, rows, cols, t);
+        }
         if on(Kind::Affine) || on(Kind::Flip) {
             let theta = if on(Kind::Affine) { rng.uniform(-self.rotation_deg, self.rotation_deg).to_radians() } else { 0.0 };
             let scale = if on(Kind::Affine) { 1.0 + rng.uniform(-self.scale, self.scale) } else { 1.0 };
@@ -190,6 +238,112 @@ impl Augment {
         for (d, &v) in dst.iter_mut().zip(&s.a) {
             *d = v.round().clamp(0.0, 255.0) as u8;
         }
+    }
+}
+
+/// Thickens (`t > 0`) or thins (`t < 0`) the ink by `|t|` pixels: `⌈|t|⌉` passes of
+/// `v ← (1 − f)·v + f·M(v)`, `M` the 3×3 maximum or minimum, `f = 1` but for the last pass,
+/// whose `f` is the fractional part. `tmp` is scratch.
+fn change_stroke(v: &mut [f32], tmp: &mut Vec<f32>, rows: usize, cols: usize, t: f32) {
+    let mut left = t.abs();
+    while left > 1e-3 {
+        let f = left.min(1.0);
+        tmp.clear();
+        tmp.extend_from_slice(v);
+        for y in 0..rows {
+            for x in 0..cols {
+                let mut m = tmp[y * cols + x];
+                for yy in y.saturating_sub(1)..=(y + 1).min(rows - 1) {
+                    for xx in x.saturating_sub(1)..=(x + 1).min(cols - 1) {
+                        let u = tmp[yy * cols + xx];
+                        m = if t > 0.0 { m.max(u) } else { m.min(u) };
+                    }
+                }
+                v[y * cols + x] = (1.0 - f) * tmp[y * cols + x] + f * m;
+            }
+        }
+        left -= f;
+    }
+}
+
+/// Draws an anti-aliased segment from `a` to `b` (x, y) of width `width` at full ink:
+/// coverage `clamp(width/2 + ½ − distance, 0, 1)`, combined by maximum.
+fn draw_segment(v: &mut [f32], rows: usize, cols: usize, a: (f32, f32), b: (f32, f32), width: f32) {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = (dx * dx + dy * dy).max(1e-6);
+    let reach = width / 2.0 + 1.0;
+    let (x0, x1) = ((a.0.min(b.0) - reach).floor().max(0.0) as usize, (a.0.max(b.0) + reach).ceil().min(cols as f32 - 1.0).max(0.0) as usize);
+    let (y0, y1) = ((a.1.min(b.1) - reach).floor().max(0.0) as usize, (a.1.max(b.1) + reach).ceil().min(rows as f32 - 1.0).max(0.0) as usize);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let (px, py) = (x as f32 - a.0, y as f32 - a.1);
+            let t = ((px * dx + py * dy) / len2).clamp(0.0, 1.0);
+            let d = ((px - t * dx).powi(2) + (py - t * dy).powi(2)).sqrt();
+            let c = (width / 2.0 + 0.5 - d).clamp(0.0, 1.0);
+            let p = &mut v[y * cols + x];
+            *p = p.max(255.0 * c);
+        }
+    }
+}
+
+/// A writer's style on digits `1`, `4` and `7` (see the module doc); other labels, or a
+/// digit without ink, are left alone.
+fn writer_style(v: &mut [f32], rows: usize, cols: usize, label: u8, rng: &mut Rng) {
+    let before = v.to_vec();
+    let ink = |x: usize, y: usize| before[y * cols + x] >= 128.0;
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    let (mut area, mut edge) = (0usize, 0usize);
+    for y in 0..rows {
+        for x in 0..cols {
+            if ink(x, y) {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                area += 1;
+                if x == 0 || y == 0 || x + 1 == cols || y + 1 == rows || !ink(x - 1, y) || !ink(x + 1, y) || !ink(x, y - 1) || !ink(x, y + 1) {
+                    edge += 1;
+                }
+            }
+        }
+    }
+    if area == 0 || y1 <= y0 + 4 {
+        return;
+    }
+    let width = (2.0 * area as f32 / edge as f32).clamp(1.5, 3.5);
+    let h = (y1 - y0) as f32;
+    // Mean column of the ink in row y (None for an empty row), within columns lo..=hi.
+    let centre = |y: usize, lo: usize, hi: usize| -> Option<f32> {
+        let xs: Vec<usize> = (lo..=hi).filter(|&x| ink(x, y)).collect();
+        (!xs.is_empty()).then(|| xs.iter().sum::<usize>() as f32 / xs.len() as f32)
+    };
+    match label {
+        1 => {
+            let Some(tx) = centre(y0, x0, x1) else { return };
+            let (len, angle) = (rng.uniform(0.25, 0.45) * h, rng.uniform(20.0f32, 55.0).to_radians());
+            let top = (tx, y0 as f32 + 0.5);
+            draw_segment(v, rows, cols, top, (tx - len * angle.cos(), top.1 + len * angle.sin()), width);
+            if rng.next_f32() < 0.3 {
+                if let Some(bx) = centre(y1, x0, x1) {
+                    let half = rng.uniform(0.15, 0.3) * h;
+                    draw_segment(v, rows, cols, (bx - half, y1 as f32), (bx + half, y1 as f32), width);
+                }
+            }
+        }
+        7 => {
+            let ym = (y0 as f32 + rng.uniform(0.45, 0.6) * h).round() as usize;
+            let Some(cx) = centre(ym.min(rows - 1), x0, x1) else { return };
+            let (half, tilt) = (rng.uniform(0.18, 0.32) * h, rng.uniform(-0.08, 0.08) * h);
+            draw_segment(v, rows, cols, (cx - half, ym as f32 + tilt), (cx + half, ym as f32 - tilt), width);
+        }
+        4 => {
+            let w = x1 - x0;
+            if w < 6 {
+                return;
+            }
+            let (split_l, split_r) = (x0 + w * 45 / 100, x0 + w * 55 / 100);
+            let top_in = |lo: usize, hi: usize| (y0..=y1).find_map(|y| centre(y, lo, hi).map(|x| (x, y as f32)));
+            let (Some(left), Some(right)) = (top_in(x0, split_l), top_in(split_r, x1)) else { return };
+            draw_segment(v, rows, cols, left, right, width);
+        }
+        _ => {}
     }
 }
 
@@ -253,6 +407,46 @@ mod tests {
             }
         }
         img
+    }
+
+    /// Stroke width: one pass of the 3×3 maximum widens the 3-pixel bar to 5 (columns 9–13),
+    /// half a pass gives the new columns half ink; one pass of the minimum leaves column 11.
+    #[test]
+    fn stroke_width_changes_by_whole_and_fractional_pixels() {
+        let src: Vec<f32> = digit().iter().map(|&v| v as f32).collect();
+        let mut tmp = Vec::new();
+        let row = |v: &[f32]| v[14 * 28..15 * 28].to_vec();
+        let mut v = src.clone();
+        change_stroke(&mut v, &mut tmp, 28, 28, 1.0);
+        let r = row(&v);
+        assert!((9..14).all(|x| r[x] == 255.0) && r[8] == 0.0 && r[14] == 0.0, "{r:?}");
+        let mut v = src.clone();
+        change_stroke(&mut v, &mut tmp, 28, 28, 0.5);
+        let r = row(&v);
+        assert_eq!((r[9], r[10], r[12], r[13], r[14]), (127.5, 255.0, 255.0, 127.5, 0.0));
+        let mut v = src;
+        change_stroke(&mut v, &mut tmp, 28, 28, -1.0);
+        let r = row(&v);
+        assert!(r[11] == 255.0 && r[10] == 0.0 && r[12] == 0.0, "{r:?}");
+    }
+
+    /// Writer styles: a 7 (the bar as its stem) gets a cross bar through the middle of its
+    /// stem, wider than the stem; a 1 gets a flag to the left of its top; a 2 is left alone.
+    #[test]
+    fn writer_styles_draw_on_their_digits_only() {
+        let src: Vec<f32> = digit().iter().map(|&v| v as f32).collect();
+        let ink_left_of_stem =
+            |v: &[f32], rows: std::ops::Range<usize>| rows.flat_map(|y| (0..9).map(move |x| (y, x))).filter(|&(y, x)| v[y * 28 + x] > 128.0).count();
+        let mut seven = src.clone();
+        writer_style(&mut seven, 28, 28, 7, &mut Rng::new(1));
+        assert!(ink_left_of_stem(&seven, 12..18) > 0, "no cross bar");
+        assert_eq!(ink_left_of_stem(&seven, 0..10), 0);
+        let mut one = src.clone();
+        writer_style(&mut one, 28, 28, 1, &mut Rng::new(1));
+        assert!(ink_left_of_stem(&one, 4..14) > 0, "no flag");
+        let mut two = src.clone();
+        writer_style(&mut two, 28, 28, 2, &mut Rng::new(1));
+        assert_eq!(two, src);
     }
 
     fn run(a: &Augment, seed: u64) -> Vec<u8> {

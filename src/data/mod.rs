@@ -5,6 +5,7 @@ pub mod folder;
 pub mod idx;
 pub mod numbers;
 pub mod render;
+pub mod scenes;
 pub mod split;
 
 use crate::error::{Error, Result};

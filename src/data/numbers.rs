@@ -519,7 +519,7 @@ pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) 
     let mut image = Gray { width: w, height: ht, pixels: lum.iter().map(|&v| to_byte(v)).collect() };
     let quality = 50 + rng.below(46) as u8;
     let mut jpeg = Vec::new();
-    if image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality).encode(&image.pixels, w as u32, ht as u32, image::ColorType::L8).is_ok() {
+    if image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality).encode(&image.pixels, w as u32, ht as u32, image::ExtendedColorType::L8).is_ok() {
         if let Ok(g) = crate::vision::decode_luma(&jpeg, "generated number") {
             image = g;
         }

@@ -128,7 +128,9 @@ impl Canvas {
     pub fn jpeg(&self, quality: u8) -> Vec<u8> {
         let g = self.gray();
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode(&g.pixels, g.width as u32, g.height as u32, image::ColorType::L8).unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+            .encode(&g.pixels, g.width as u32, g.height as u32, image::ExtendedColorType::L8)
+            .unwrap();
         out
     }
 }

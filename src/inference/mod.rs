@@ -30,7 +30,7 @@ use crate::network::model_file;
 use crate::network::Sequential;
 use crate::tensor::{argmax, Tensor};
 use crate::vision::number::{number_candidates, Costs, NumberCandidates, ReadItem};
-use crate::vision::{load_luma, Gray};
+use crate::vision::{load_luma, FoundDigit, Gray};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -55,6 +55,10 @@ pub struct Prediction {
     pub confidence: f32,
     /// Every class's probability, in class order.
     pub probabilities: Vec<f32>,
+    /// Why the image does not look like one digit (several digits side by side, a drawing,
+    /// too unsure), when it does not; see [`not_one_digit`]. The answer above is then only
+    /// the network's best guess.
+    pub not_a_digit: Option<String>,
 }
 
 impl Prediction {
@@ -66,6 +70,7 @@ impl Prediction {
             label: classes.get(class).cloned().unwrap_or_default(),
             confidence: probabilities.get(class).copied().unwrap_or(0.0),
             probabilities,
+            not_a_digit: None,
         }
     }
 
@@ -145,6 +150,7 @@ impl Reading {
                             label: classes.get(class).cloned().unwrap_or_default(),
                             confidence: p.get(class).copied().unwrap_or(0.0),
                             probabilities: p,
+                            not_a_digit: None,
                         };
                         text += &prediction.label;
                         raw += &prediction.label;
@@ -298,10 +304,20 @@ impl Model {
         Ok(probabilities.into_iter().map(|p| Prediction::new(&classes, p)).collect())
     }
 
-    /// The digit in an image (through the model's pipeline).
+    /// The image as this model's input digit, through its pipeline, with what the photo
+    /// pipeline found around it (see [`Pipeline::examine`]).
+    pub fn examine(&self, image: &Gray) -> Result<(Digit, Option<FoundDigit>)> {
+        self.require_digits()?;
+        self.pipeline().examine(image)
+    }
+
+    /// The digit in an image (through the model's pipeline), with the "not one digit" check
+    /// ([`not_one_digit`]).
     pub fn predict(&mut self, image: &Gray) -> Result<Prediction> {
-        let digit = self.prepare(image)?;
-        Ok(self.classify(&[digit])?.remove(0))
+        let (digit, found) = self.examine(image)?;
+        let mut p = self.classify(&[digit])?.remove(0);
+        p.not_a_digit = not_one_digit(found.as_ref(), &p);
+        Ok(p)
     }
 
     /// The digit in an image file.
@@ -380,6 +396,50 @@ fn display_bytes(values: &[f32]) -> Vec<u8> {
     let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let span = if hi > lo { hi - lo } else { 1.0 };
     values.iter().map(|&v| (((v - lo) / span) * 255.0).round() as u8).collect()
+}
+
+/// Below this confidence, the answer is "not sure" (calibration: see [`not_one_digit`]).
+pub const MIN_CONFIDENCE: f32 = 0.6;
+
+/// More digit-tall groups of ink side by side than this is a number, not one digit.
+pub const MAX_SIDE_BY_SIDE: usize = 1;
+
+/// More pieces than this (ink components kept as the digit's) is a drawing of many parts: a
+/// written digit is one stroke or two (a 5's flag, a 7's bar), the cartoon animals of the
+/// validation set have 3 to 8 (eyes, nose…).
+pub const MAX_PIECES: usize = 2;
+
+/// Ink wider than this many times its height is not one digit: the validation set's
+/// numbers of 2–5 digits measure 1.2–4.7 (median 2.8), its single digits 0.2–1.2 (10th to
+/// 90th percentile 0.5–1.2).
+pub const MAX_ASPECT: f32 = 1.6;
+
+/// Why an answer is not one digit, or `None` when it is one: the photo pipeline's facts
+/// (`found`, absent for images that did not go through it) and the classifier's confidence.
+/// In order: several digit-tall groups of ink side by side (more than [`MAX_SIDE_BY_SIDE`]:
+/// a number — `read` reads it); ink much wider than tall ([`MAX_ASPECT`]); a drawing of
+/// many parts (more than [`MAX_PIECES`] pieces); and a classifier less than
+/// [`MIN_CONFIDENCE`] sure. The thresholds were chosen on the validation photos of
+/// `tools/photo_validation.rs` (MNIST training digits held out from the built-in model, and
+/// the numbers and cartoon animals it draws; `tools/README.md`), where they turn away 38 of 40
+/// animals, 39 of 40 numbers and 9 of 263 digits read right (3 %; none of the 20 real photos
+/// of `../shared/real-dev/single` read right).
+pub fn not_one_digit(found: Option<&FoundDigit>, p: &Prediction) -> Option<String> {
+    if let Some(f) = found {
+        if f.side_by_side > MAX_SIDE_BY_SIDE {
+            return Some(format!("{} digit-sized shapes side by side: a number (digitnet read reads numbers)", f.side_by_side));
+        }
+        if f.aspect > MAX_ASPECT {
+            return Some(format!("the ink is {:.1} times as wide as tall", f.aspect));
+        }
+        if f.pieces > MAX_PIECES {
+            return Some(format!("a drawing of {} separate parts", f.pieces));
+        }
+    }
+    if p.confidence < MIN_CONFIDENCE {
+        return Some(format!("not sure: the best guess, {}, has only {:.1} %", p.label, 100.0 * p.confidence));
+    }
+    None
 }
 
 #[cfg(test)]

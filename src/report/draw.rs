@@ -111,7 +111,7 @@ pub(crate) fn render_png(path: &Path, (width, height): (u32, u32), draw: impl Fn
     }
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
-        .write_image(&rgb, width, height, ColorType::Rgb8)
+        .write_image(&rgb, width, height, ColorType::Rgb8.into())
         .map_err(|e| Error::io(path, std::io::Error::other(format!("PNG encoding: {e}"))))?;
     std::fs::write(path, &png).map_err(|e| Error::io(path, e))
 }

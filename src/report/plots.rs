@@ -154,7 +154,7 @@ pub fn annotate_boxes(path: &Path, luma: &[u8], width: usize, height: usize, box
     }
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
-        .write_image(&rgb, width as u32, height as u32, ColorType::Rgb8)
+        .write_image(&rgb, width as u32, height as u32, ColorType::Rgb8.into())
         .map_err(|e| Error::io(path, std::io::Error::other(format!("PNG encoding: {e}"))))?;
     std::fs::write(path, &png).map_err(|e| Error::io(path, e))
 }

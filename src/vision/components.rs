@@ -106,3 +106,126 @@ pub(crate) fn gap(a0: usize, a1: usize, b0: usize, b1: usize) -> usize {
 pub(crate) fn min_digit_side(w: usize, h: usize) -> usize {
     MIN_DIGIT_SIDE.max(w.max(h) / 100)
 }
+
+/// A ruled or squared sheet has at least this many parallel lines across the photo.
+pub const RULED_LINES: usize = 3;
+
+/// Erases ruled and squared paper's lines from the ink map, before its components are taken
+/// (else the grid joins the digit into one component the size of the sheet).
+///
+/// Lines are found with imageproc's Hough transform ([`imageproc::hough::detect_lines`], one
+/// degree and one pixel per bin) on the non-zero ink: straight runs of ink at least half the
+/// photo's shorter side long, inked along at least half of their chord across the photo.
+/// Only a family of at least [`RULED_LINES`] lines within 3° of
+/// each other is taken for ruling — a digit's own stroke (the long stem of a 1 or a 7) is one
+/// line, not a family — and only lines at most 6 pixels (1/150 of the shorter side) thick: a
+/// band of ink is not a ruling. Along each such line, ink within 3 pixels of it is erased where the ink
+/// crosses the line no thicker than the line itself plus 2 pixels (the run of ink along the
+/// line's normal), so a digit's stroke that crosses the line keeps its pixels. Photos under
+/// 64 pixels a side are left alone.
+pub(crate) fn remove_ruled_lines(layer: &mut InkLayer) {
+    let (w, h) = (layer.ink.width, layer.ink.height);
+    if w < 64 || h < 64 {
+        return;
+    }
+    let ink = &layer.ink.pixels;
+    let bin = image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([if ink[y as usize * w + x as usize] > 0 { 255 } else { 0 }]));
+    let votes = (w.min(h) / 2) as u32;
+    let lines = imageproc::hough::detect_lines(&bin, imageproc::hough::LineDetectionOptions { vote_threshold: votes, suppression_radius: 4 });
+    if lines.len() < RULED_LINES {
+        return;
+    }
+    // Families: lines whose angles (mod 180°) lie within 3° of each other.
+    let angle_gap = |a: u32, b: u32| {
+        let d = a.abs_diff(b) % 180;
+        d.min(180 - d)
+    };
+    let ruled: Vec<_> =
+        lines.iter().filter(|l| lines.iter().filter(|m| angle_gap(l.angle_in_degrees, m.angle_in_degrees) <= 3).count() >= RULED_LINES).copied().collect();
+    if ruled.is_empty() {
+        return;
+    }
+    let on = |p: &[u8], x: isize, y: isize| x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h && p[y as usize * w + x as usize] > 0;
+    let diag = ((w * w + h * h) as f32).sqrt();
+    let max_thickness = (w.min(h) / 150).max(6);
+    // The length of a line's chord across the photo (sampled at unit steps).
+    let chord = |line: &imageproc::hough::PolarLine| {
+        let (s, c) = (line.angle_in_degrees as f32).to_radians().sin_cos();
+        let mut n = 0;
+        let mut t = -diag;
+        while t <= diag {
+            let (x, y) = (line.r * c - t * s, line.r * s + t * c);
+            if x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32 {
+                n += 1;
+            }
+            t += 1.0;
+        }
+        n
+    };
+    // imageproc truncates each vote's distance to a whole pixel, so the bin's `r` can lie up
+    // to a pixel short of the line (and a 1-pixel line's soft edge off it): each line is moved
+    // to the offset within ±2 pixels along its normal that meets the most ink.
+    let inked_along = |line: &imageproc::hough::PolarLine| {
+        let (s, c) = (line.angle_in_degrees as f32).to_radians().sin_cos();
+        let mut n = 0;
+        let mut t = -diag;
+        while t <= diag {
+            n += usize::from(on(&layer.ink.pixels, (line.r * c - t * s).round() as isize, (line.r * s + t * c).round() as isize));
+            t += 1.0;
+        }
+        n
+    };
+    let ruled: Vec<imageproc::hough::PolarLine> =
+        ruled.iter().map(|l| (-2..=2).map(|o| imageproc::hough::PolarLine { r: l.r + o as f32, ..*l }).max_by_key(|m| inked_along(m)).unwrap_or(*l)).collect();
+    let mut erase = Vec::new();
+    for line in &ruled {
+        let (s, c) = (line.angle_in_degrees as f32).to_radians().sin_cos();
+        // Points on the line: r·n + t·d, n = (cos, sin) its normal, d = (−sin, cos) along it.
+        let run = |x: f32, y: f32| -> usize {
+            let mut n = 0;
+            for dir in [-1.0f32, 1.0] {
+                for k in 1..=12 {
+                    let (px, py) = ((x + dir * k as f32 * c).round() as isize, (y + dir * k as f32 * s).round() as isize);
+                    if !on(&layer.ink.pixels, px, py) {
+                        break;
+                    }
+                    n += 1;
+                }
+            }
+            n + 1
+        };
+        // The line's own thickness: the median run of ink across it where it is inked.
+        let mut runs = Vec::new();
+        let mut t = -diag;
+        while t <= diag {
+            let (x, y) = (line.r * c - t * s, line.r * s + t * c);
+            if on(&layer.ink.pixels, x.round() as isize, y.round() as isize) {
+                runs.push(run(x, y));
+            }
+            t += 1.0;
+        }
+        // A ruling crosses the photo: ink on at least half of the line's chord.
+        if runs.len() < chord(line) / 2 {
+            continue;
+        }
+        runs.sort_unstable();
+        let thickness = runs[runs.len() / 2];
+        if thickness > max_thickness {
+            continue; // a band of ink (a table's edge, a shadow), not a ruled line
+        }
+        let mut t = -diag;
+        while t <= diag {
+            for off in -3..=3 {
+                let (x, y) = (line.r * c - t * s + off as f32 * c, line.r * s + t * c + off as f32 * s);
+                let (px, py) = (x.round() as isize, y.round() as isize);
+                if on(&layer.ink.pixels, px, py) && run(px as f32, py as f32) <= thickness + 2 {
+                    erase.push(py as usize * w + px as usize);
+                }
+            }
+            t += 1.0;
+        }
+    }
+    for i in erase {
+        layer.ink.pixels[i] = 0;
+    }
+}

@@ -68,14 +68,15 @@ pub fn decode_luma(bytes: &[u8], origin: &str) -> Result<Gray> {
 }
 
 /// Reads the header for the size, checks it against [`MAX_PIXELS`], then decodes with the
-/// decoder's limits set. Errors are plain messages; the caller adds the origin.
+/// decoder's limits set and turns the image upright as its EXIF orientation tag says. Errors
+/// are plain messages; the caller adds the origin.
 fn decode_bounded(bytes: &[u8], format: image::ImageFormat) -> std::result::Result<image::DynamicImage, String> {
     let describe = |e: image::ImageError| match e {
         image::ImageError::Limits(l) => format!("image exceeds the decoding limits ({l})"),
         image::ImageError::Unsupported(u) => format!("unsupported image variant: {u}"),
         other => format!("cannot decode {format:?} image: {other}"),
     };
-    let (w, h) = image::io::Reader::with_format(std::io::Cursor::new(bytes), format).into_dimensions().map_err(describe)?;
+    let (w, h) = image::ImageReader::with_format(std::io::Cursor::new(bytes), format).into_dimensions().map_err(describe)?;
     let pixels = w as u64 * h as u64;
     if pixels == 0 {
         return Err(format!("image is {w}×{h}, it has no pixels"));
@@ -83,13 +84,23 @@ fn decode_bounded(bytes: &[u8], format: image::ImageFormat) -> std::result::Resu
     if pixels > MAX_PIXELS {
         return Err(format!("image is {w}×{h} = {pixels} pixels, more than the limit of {MAX_PIXELS}"));
     }
-    let mut limits = image::io::Limits::default();
+    let mut limits = image::Limits::default();
     limits.max_image_width = Some(w);
     limits.max_image_height = Some(h);
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    let mut reader = image::io::Reader::with_format(std::io::Cursor::new(bytes), format);
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     reader.limits(limits);
-    reader.decode().map_err(describe)
+    use image::ImageDecoder;
+    let mut decoder = reader.into_decoder().map_err(describe)?;
+    if decoder.total_bytes() > MAX_DECODE_ALLOC {
+        return Err(format!("image is {w}×{h}, {} bytes decoded, more than the limit of {MAX_DECODE_ALLOC}", decoder.total_bytes()));
+    }
+    // The EXIF orientation tag (JPEG, TIFF, WebP; a phone stores a portrait photo sideways and
+    // says so here). A tag that cannot be read leaves the image as stored.
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(describe)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// Luminance of any decoded image, with transparency composited (see the module doc).
@@ -161,9 +172,9 @@ mod tests {
     use crate::data::render::{corr_aligned, mnist_test};
     use crate::init::Rng;
     use crate::vision::to_mnist;
-    use image::{DynamicImage, ImageBuffer, ImageEncoder, ImageOutputFormat, Luma, LumaA, Rgba};
+    use image::{DynamicImage, ImageBuffer, ImageEncoder, ImageFormat, Luma, LumaA, Rgba};
 
-    fn encode(img: DynamicImage, format: ImageOutputFormat) -> Vec<u8> {
+    fn encode(img: DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, format).unwrap();
         out.into_inner()
@@ -171,7 +182,7 @@ mod tests {
 
     fn png_of(g: &Gray) -> Vec<u8> {
         let buf = ImageBuffer::<Luma<u8>, _>::from_raw(g.width as u32, g.height as u32, g.pixels.clone()).unwrap();
-        encode(DynamicImage::ImageLuma8(buf), ImageOutputFormat::Png)
+        encode(DynamicImage::ImageLuma8(buf), ImageFormat::Png)
     }
 
     fn err_text<T>(r: Result<T>) -> String {
@@ -189,13 +200,13 @@ mod tests {
         let digit = d.image(0);
         // Black ink whose coverage is the alpha channel: onto white paper, L = 255 − ink.
         let rgba: Vec<u8> = digit.iter().flat_map(|&a| [0, 0, 0, a]).collect();
-        let png = encode(DynamicImage::ImageRgba8(ImageBuffer::<Rgba<u8>, _>::from_raw(28, 28, rgba).unwrap()), ImageOutputFormat::Png);
+        let png = encode(DynamicImage::ImageRgba8(ImageBuffer::<Rgba<u8>, _>::from_raw(28, 28, rgba).unwrap()), ImageFormat::Png);
         let g = decode_luma(&png, "dark.png").unwrap();
         assert!(g.pixels.iter().zip(digit).all(|(&l, &a)| l == 255 - a));
         assert!(corr_aligned(&to_mnist(&g).unwrap(), digit) > 0.97);
         // White ink on a clear sheet (grey + alpha): onto black, L = ink.
         let la: Vec<u8> = digit.iter().flat_map(|&a| [255, a]).collect();
-        let png = encode(DynamicImage::ImageLumaA8(ImageBuffer::<LumaA<u8>, _>::from_raw(28, 28, la).unwrap()), ImageOutputFormat::Png);
+        let png = encode(DynamicImage::ImageLumaA8(ImageBuffer::<LumaA<u8>, _>::from_raw(28, 28, la).unwrap()), ImageFormat::Png);
         let g = decode_luma(&png, "light.png").unwrap();
         assert!(g.pixels.iter().zip(digit).all(|(&l, &a)| l == a));
         assert!(corr_aligned(&to_mnist(&g).unwrap(), digit) > 0.97);
@@ -207,7 +218,7 @@ mod tests {
         let d = mnist_test();
         let digit = d.image(1);
         let v16: Vec<u16> = digit.iter().map(|&v| (255 - v) as u16 * 257).collect();
-        let png = encode(DynamicImage::ImageLuma16(ImageBuffer::<Luma<u16>, _>::from_raw(28, 28, v16).unwrap()), ImageOutputFormat::Png);
+        let png = encode(DynamicImage::ImageLuma16(ImageBuffer::<Luma<u16>, _>::from_raw(28, 28, v16).unwrap()), ImageFormat::Png);
         let g = decode_luma(&png, "deep.png").unwrap();
         assert!(g.pixels.iter().zip(digit).all(|(&l, &v)| l == 255 - v));
         assert!(corr_aligned(&to_mnist(&g).unwrap(), digit) > 0.97);
@@ -219,13 +230,13 @@ mod tests {
         let luma: Vec<u8> = d.image(2).iter().map(|&v| 255 - v).collect();
         let rgb: Vec<u8> = luma.iter().flat_map(|&v| [v, v, v]).collect();
         let img = DynamicImage::ImageRgb8(ImageBuffer::from_raw(28, 28, rgb).unwrap());
-        for (name, format) in [("a.bmp", ImageOutputFormat::Bmp), ("a.tiff", ImageOutputFormat::Tiff), ("a.png", ImageOutputFormat::Png)] {
+        for (name, format) in [("a.bmp", ImageFormat::Bmp), ("a.tiff", ImageFormat::Tiff), ("a.png", ImageFormat::Png)] {
             let g = decode_luma(&encode(img.clone(), format), name).unwrap();
             // Grey RGB: 0.299 + 0.587 + 0.114 = 1, so L = v up to rounding.
             assert!(g.pixels.iter().zip(&luma).all(|(&a, &b)| a.abs_diff(b) <= 1), "{name}");
         }
         // GIF quantises to a 256-colour palette; greys survive within a few levels.
-        let g = decode_luma(&encode(img.clone(), ImageOutputFormat::Gif), "a.gif").unwrap();
+        let g = decode_luma(&encode(img.clone(), ImageFormat::Gif), "a.gif").unwrap();
         assert!(g.pixels.iter().zip(&luma).all(|(&a, &b)| a.abs_diff(b) <= 8));
     }
 
@@ -281,7 +292,7 @@ mod tests {
         assert!(e.contains("bomb.png") && e.contains("10000000000 pixels"), "{e}");
         // A real bomb: 8000×8000 zero bytes deflate to ~60 KB; 64 Mpx is over the limit.
         let mut big = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut big).write_image(&vec![0u8; 8000 * 8000], 8000, 8000, image::ColorType::L8).unwrap();
+        image::codecs::png::PngEncoder::new(&mut big).write_image(&vec![0u8; 8000 * 8000], 8000, 8000, image::ExtendedColorType::L8).unwrap();
         let e = err_text(decode_luma(&big, "bomb2.png"));
         assert!(e.contains("more than the limit"), "{e}");
         // The same through a GIF logical screen of 65535×65535.

@@ -178,10 +178,12 @@ pub fn ink_map(img: &Gray) -> Gray {
     ink_layer(img).ink
 }
 
-/// The ink strength `F = D − B` (polarity applied, background surface subtracted), Otsu's
-/// threshold `t` on it (`F > t + ½` is ink), and the class statistics: background median
-/// `mu0` and robust deviation `sigma0`, and `contrast = m₁ − μ₀`.
+/// The ink strength `F` (polarity applied, local paper level divided out), Otsu's threshold
+/// `t` on it (`F > t + ½` is ink), and the class statistics: background median `mu0` and
+/// robust deviation `sigma0`, and `contrast = m₁ − μ₀`.
 pub(crate) struct Flattened {
+    /// Dark ink on light paper (else light on dark).
+    dark: bool,
     f: Vec<f32>,
     t: f32,
     mu0: f32,
@@ -189,12 +191,193 @@ pub(crate) struct Flattened {
     contrast: f32,
 }
 
-/// Polarity, background flattening and Otsu's statistics (module doc, step 2). `None` when
-/// the image is degenerate or of one value.
-pub(crate) fn flatten(img: &Gray) -> Option<Flattened> {
-    if img.is_degenerate() {
-        return None;
+/// Smallest side of the windows over which the paper's local level is taken (pixels).
+pub const MIN_PAPER_WINDOW: usize = 15;
+
+/// The narrow paper window is this fraction of the image's shorter side: wider than a pen's
+/// stroke on a photo of a sheet, narrow enough to follow a shadow's edge.
+pub const NARROW_WINDOW_FRACTION: f32 = 1.0 / 16.0;
+
+/// The wide paper window is this fraction of the shorter side (at least 25 pixels): wider
+/// than any stroke (a marker's on a tight crop, a brush's on a canvas).
+pub const WIDE_WINDOW_FRACTION: f32 = 0.25;
+
+/// One polarity's top-hat must carry this many times the other's ink for the decision to be
+/// taken from the top-hats; otherwise the border decides (see `dark_ink`).
+pub const POLARITY_RATIO: f64 = 3.0;
+
+/// The narrow and wide paper windows for an image of `w × h` (odd sides, at most the longer
+/// side).
+pub(crate) fn paper_windows(w: usize, h: usize) -> (usize, usize) {
+    let side = |fraction: f32, min: usize| (((w.min(h) as f32 * fraction) as usize).max(min).min(w.max(h)) | 1).max(1);
+    (side(NARROW_WINDOW_FRACTION, MIN_PAPER_WINDOW), side(WIDE_WINDOW_FRACTION, 25))
+}
+
+/// The ink as the fraction of the paper's light it takes away, `F = 255·(1 − P/B)`, `B` the
+/// paper's level: the closing over `k × k` of `P` smoothed by a 3×3 box (so one bright speck
+/// of grain does not lift the level of a whole window).
+fn ink_fraction(p: &[f32], smooth: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
+    let b = closing(smooth, w, h, k);
+    p.iter().zip(&b).map(|(&p, &b)| 255.0 * (1.0 - p / b.max(1.0)).max(0.0)).collect()
+}
+
+/// 3×3 box mean, edges clamped.
+fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (mut sum, mut n) = (0f32, 0f32);
+            for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                    sum += src[yy * w + xx];
+                    n += 1.0;
+                }
+            }
+            out[y * w + x] = sum / n;
+        }
     }
+    out
+}
+
+/// Sliding-window maximum (`max = true`) or minimum over a `k × k` square (clipped at the
+/// image's edges), separably, rows then columns. Written here rather than taken from
+/// imageproc's `grayscale_dilate`/`grayscale_erode`, which visit every mask element at every
+/// pixel (O(n·k²)): the paper window is hundreds of pixels wide on a phone photo, and a
+/// monotone deque makes each pass O(n) whatever `k`.
+pub(crate) fn window_extreme(src: &[f32], w: usize, h: usize, k: usize, max: bool) -> Vec<f32> {
+    let r = k / 2;
+    let better = |a: f32, b: f32| if max { a >= b } else { a <= b };
+    // One line of `n` values at stride `step` from `start`, into `out` at the same places.
+    let run = |src: &[f32], out: &mut [f32], start: usize, step: usize, n: usize, deque: &mut std::collections::VecDeque<usize>| {
+        deque.clear();
+        let at = |i: usize| src[start + i * step];
+        let mut next = 0; // the next index to enter the window
+        for i in 0..n {
+            let hi = (i + r).min(n - 1);
+            while next <= hi {
+                while deque.back().is_some_and(|&j| better(at(next), at(j))) {
+                    deque.pop_back();
+                }
+                deque.push_back(next);
+                next += 1;
+            }
+            while deque.front().is_some_and(|&j| j + r < i) {
+                deque.pop_front();
+            }
+            out[start + i * step] = at(*deque.front().expect("the window holds i"));
+        }
+    };
+    let mut deque = std::collections::VecDeque::new();
+    let mut rows = vec![0f32; w * h];
+    for y in 0..h {
+        run(src, &mut rows, y * w, 1, w, &mut deque);
+    }
+    let mut out = vec![0f32; w * h];
+    for x in 0..w {
+        run(&rows, &mut out, x, w, h, &mut deque);
+    }
+    out
+}
+
+/// Morphological closing (maximum, then minimum, over `k × k`): the image with every dark
+/// feature narrower than the window filled in by its surroundings — for dark ink on paper,
+/// the paper's level under the ink, shadows and gradients included.
+pub(crate) fn closing(src: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
+    window_extreme(&window_extreme(src, w, h, k, true), w, h, k, false)
+}
+
+/// A top-hat pixel counts as ink when it takes at least this fraction of its surroundings
+/// light (paper grain and shading take far less; a pen or pencil stroke more).
+pub const TOPHAT_INK: f32 = 0.3;
+
+/// Polarity: true for dark ink on light paper. Ink is thin: in the right polarity it stands
+/// out of its surroundings within a window a few strokes wide (a top-hat over windows of
+/// 1/64 of the shorter side, at least 9 pixels, of the 3×3-smoothed image), while in the wrong
+/// polarity only the narrow gaps between strokes do. Each polarity's ink is the sum of the
+/// fractions of light its top-hat takes, over the pixels where that is at least
+/// [`TOPHAT_INK`]. When one holds [`POLARITY_RATIO`] times the other's and at least 1/5000 of
+/// the pixels' worth (a thin pen digit on a large photo holds about 1/2000), it decides;
+/// otherwise (strokes too thick for the window, or no ink) the border does: a border lighter than Otsu's
+/// threshold of the whole image is paper around dark ink. The border alone is fooled by a
+/// shadow over half the sheet.
+pub(crate) fn dark_ink(img: &Gray, l: &[f32]) -> Option<bool> {
+    let t0 = otsu(&histogram(l.iter().copied()))?;
+    Some(tophat_polarity(img, l).unwrap_or(border_median(img) as usize > t0))
+}
+
+/// The top-hats' polarity decision of [`dark_ink`]: `None` when they do not decide.
+pub(crate) fn tophat_polarity(img: &Gray, l: &[f32]) -> Option<bool> {
+    let (w, h) = (img.width, img.height);
+    let k = ((w.min(h) / 64).max(9).min(w.max(h)) | 1).max(1);
+    let smooth = box3(l, w, h);
+    let ink = |fractions: &mut dyn Iterator<Item = f32>| -> f64 { fractions.filter(|&r| r >= TOPHAT_INK).map(|r| r as f64).sum() };
+    let closed = closing(&smooth, w, h, k);
+    // The paper's level in each hypothesis is floored at 96 (under half of white): in the
+    // wrong hypothesis the "paper" is the dark ink or board, and dividing by it would make
+    // grain look like ink.
+    let dark = ink(&mut closed.iter().zip(&smooth).map(|(c, v)| (c - v) / c.max(96.0)));
+    let opened = window_extreme(&window_extreme(&smooth, w, h, k, false), w, h, k, true);
+    let light = ink(&mut smooth.iter().zip(&opened).map(|(v, o)| (v - o) / (255.0 - o).max(96.0)));
+    let enough = (w * h) as f64 / 5000.0;
+    if dark > POLARITY_RATIO * light && dark > enough {
+        Some(true)
+    } else if light > POLARITY_RATIO * dark && light > enough {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The local flattening (module doc, step 2): polarity `dark`, the paper's local level divided
+/// out, and Otsu's statistics. `None` when the image is of one value.
+pub(crate) fn flatten_local(img: &Gray, l: &[f32], dark: bool) -> Option<Flattened> {
+    let (w, h) = (img.width, img.height);
+    // Paper made light: P = L for dark ink, 255 − L for light ink.
+    let p: Vec<f32> = if dark { l.to_vec() } else { l.iter().map(|v| 255.0 - v).collect() };
+    // The paper's level B under each pixel, and the ink as the fraction of light it takes
+    // away: a shadow dims paper and ink alike, so their ratio survives it. The narrow window
+    // follows shadows; strokes wider than it vanish in it (the closing fills them in), so when
+    // the wide window finds markedly more strong ink (taking at least half the light), the
+    // strokes are thick and the wide window is used.
+    let smooth = box3(&p, w, h);
+    let (narrow, wide) = paper_windows(w, h);
+    let strong = |f: &[f32]| f.iter().filter(|&&v| v >= 128.0).count();
+    let mut f = ink_fraction(&p, &smooth, w, h, narrow);
+    if wide > narrow {
+        let f_wide = ink_fraction(&p, &smooth, w, h, wide);
+        if 2 * strong(&f_wide) > 3 * strong(&f) + 40 {
+            f = f_wide;
+        }
+    }
+    let t = otsu(&histogram(f.iter().copied()))? as f32;
+
+    // Class statistics at T. Background: median μ₀ and robust deviation σ₀ = 1.4826·MAD of
+    // F (the soft stroke edges that Otsu also puts in this class are too few to move a
+    // median). Ink: median m₁.
+    let mut paper_hist = [0u64; 256];
+    let mut ink_hist = [0u64; 256];
+    for &v in &f {
+        if v > t + 0.5 {
+            ink_hist[to_byte(v) as usize] += 1;
+        } else {
+            paper_hist[to_byte(v) as usize] += 1;
+        }
+    }
+    let med0 = median_bin(&paper_hist)?;
+    let m1 = median_bin(&ink_hist)?;
+    let mu0 = med0 as f32;
+    let mut dev_hist = [0u64; 256];
+    for (b, &c) in paper_hist.iter().enumerate() {
+        dev_hist[b.abs_diff(med0)] += c;
+    }
+    let sigma0 = 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32;
+    Some(Flattened { dark, f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
+}
+
+/// The global flattening (module doc, step 2): polarity by the border, a quadratic surface
+/// fitted to the background and subtracted, and Otsu's statistics. `None` when the image is
+/// of one value.
+pub(crate) fn flatten_global(img: &Gray) -> Option<Flattened> {
     let (w, h) = (img.width, img.height);
     // Polarity.
     let t0 = otsu(&histogram(img.pixels.iter().map(|&p| p as f32)))?;
@@ -231,16 +414,90 @@ pub(crate) fn flatten(img: &Gray) -> Option<Flattened> {
         dev_hist[b.abs_diff(med0)] += c;
     }
     let sigma0 = 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32;
-    Some(Flattened { f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
+    Some(Flattened { dark: dark_ink, f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
 }
 
-/// [`ink_map`], and whether there was any ink; see [`InkLayer`].
+/// The global flattening's ink may cover at most this fraction of the image; more is shading
+/// taken for ink (a shadow over part of the sheet), and the local flattening is used.
+pub const MAX_GLOBAL_INK: f32 = 0.25;
+
+/// Global ink over more than this fraction of a photo that also runs along its border for
+/// more than 1/8 of the shorter side (see `border_run`) is a shadow, not ink: a digit on a
+/// sheet touches the border in a few places at most, grid lines cross it for a pixel or two,
+/// and a band of table beyond the sheet's edge (which the global flattening handles) covers
+/// less of the photo.
+pub const MAX_GLOBAL_INK_AT_BORDER: f32 = 0.12;
+
+/// The longest stretch along the image's border (walked round it, in pixels) where the ink
+/// reaches through the outer 1 % of the image (at least 2 pixels deep).
+fn border_run(ink: &Gray) -> usize {
+    let (w, h) = (ink.width, ink.height);
+    let (mx, my) = ((w / 100).max(2).min(w), (h / 100).max(2).min(h));
+    let on = |x: usize, y: usize| ink.pixels[y * w + x] > 0;
+    let mut through = Vec::with_capacity(2 * (w + h));
+    through.extend((0..w).map(|x| (0..my).all(|y| on(x, y))));
+    through.extend((0..h).map(|y| (0..mx).all(|d| on(w - 1 - d, y))));
+    through.extend((0..w).rev().map(|x| (0..my).all(|d| on(x, h - 1 - d))));
+    through.extend((0..h).rev().map(|y| (0..mx).all(|x| on(x, y))));
+    // Longest circular run: walk twice round.
+    let (mut best, mut run) = (0, 0);
+    for &t in through.iter().chain(&through) {
+        run = if t { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best.min(through.len())
+}
+
+/// The shorter side from which a photo where the global flattening finds no ink is looked at
+/// again with the local one (see `ink_layer`).
+pub const MIN_SIDE_FOR_FAINT_INK: usize = 400;
+
+/// [`ink_map`], and whether there was any ink; see [`InkLayer`]. The global flattening (a
+/// quadratic background, the border's polarity) is used unless it finds no ink, ink over
+/// more than [`MAX_GLOBAL_INK`] of a photo, or over more than [`MAX_GLOBAL_INK_AT_BORDER`]
+/// of it running along its border (shading taken for ink, or the paper itself when a shadow
+/// on the border turned the polarity); then the local one (the paper's level under
+/// each pixel, the top-hats' polarity) is — what a strong shadow over part of a sheet needs;
+/// after no ink at all, only on a photo at least [`MIN_SIDE_FOR_FAINT_INK`] a side and when
+/// the top-hats decide the polarity.
+/// Images under 64 pixels a side keep the global.
 pub(crate) fn ink_layer(img: &Gray) -> InkLayer {
     let (w, h) = (img.width, img.height);
     let none = || InkLayer { ink: Gray { width: w, height: h, pixels: vec![0; img.pixels.len()] }, found: false };
-    let Some(Flattened { f, t, mu0, sigma0, contrast }) = flatten(img) else { return none() };
-    if contrast < MIN_INK_CONTRAST || contrast < MIN_INK_SNR * sigma0 {
+    if img.is_degenerate() {
         return none();
+    }
+    let global = flatten_global(img).and_then(|fl| Some((fl.dark, hysteresis(fl, w, h)?)));
+    if w.min(h) < 64 {
+        return global.map(|g| g.1).unwrap_or_else(none);
+    }
+    if let Some((_, layer)) = &global {
+        let covered = layer.ink.pixels.iter().filter(|&&v| v > 0).count() as f32 / (w * h) as f32;
+        let shadow_at_border = covered > MAX_GLOBAL_INK_AT_BORDER && border_run(&layer.ink) > w.min(h) / 8;
+        if covered <= MAX_GLOBAL_INK && !shadow_at_border {
+            return global.map(|g| g.1).unwrap_or_else(none);
+        }
+    }
+    let l: Vec<f32> = img.pixels.iter().map(|&p| p as f32).collect();
+    // When the global flattening found no ink at all, the local one is tried only on a photo
+    // at least [`MIN_SIDE_FOR_FAINT_INK`] pixels a side whose top-hats see thin ink of one
+    // polarity: a fine pen under a shadow on a large phone photo, where the digit is a tiny
+    // fraction of the pixels. On a small image of blank, noisy paper the top-hats' grain can
+    // tip one way, and there is no digit.
+    if global.is_none() && w.min(h) < MIN_SIDE_FOR_FAINT_INK {
+        return none();
+    }
+    let dark = if global.is_none() { tophat_polarity(img, &l) } else { dark_ink(img, &l) };
+    let Some(dark) = dark else { return none() };
+    flatten_local(img, &l, dark).and_then(|fl| hysteresis(fl, w, h)).unwrap_or_else(none)
+}
+
+/// Otsu's statistics → the ink map (module doc, step 2: the no-ink rules, then soft edges by
+/// hysteresis); `None` when there is no ink.
+fn hysteresis(fl: Flattened, w: usize, h: usize) -> Option<InkLayer> {
+    let Flattened { f, t, mu0, sigma0, contrast, .. } = fl;
+    if contrast < MIN_INK_CONTRAST || contrast < MIN_INK_SNR * sigma0 {
+        return None;
     }
     let core_cut = t + 0.5;
 
@@ -269,7 +526,7 @@ pub(crate) fn ink_layer(img: &Gray) -> InkLayer {
             }
         }
     }
-    InkLayer { ink: Gray { width: w, height: h, pixels: ink }, found: true }
+    Some(InkLayer { ink: Gray { width: w, height: h, pixels: ink }, found: true })
 }
 
 /// The bin holding the median of a histogram; `None` when it is empty.
@@ -315,7 +572,7 @@ mod tests {
     #[ignore]
     fn measure_no_ink_margins() {
         let show = |what: String, g: &Gray| {
-            let fl = flatten(g).unwrap();
+            let fl = flatten_global(g).unwrap();
             println!("{what}: contrast {:.0}, σ₀ {:.2}, contrast/σ₀ {:.2}", fl.contrast, fl.sigma0, fl.contrast / fl.sigma0.max(1e-3));
         };
         let mut rng = Rng::new(1);

@@ -1,7 +1,7 @@
 //! Step 3 of the photo pipeline: the digit's components → MNIST's format (28×28, fitted into
 //! 20×20, centred by mass), as MNIST itself was made.
 
-use super::components::{components, extract_patch, gap, min_digit_side};
+use super::components::{components, extract_patch, gap, min_digit_side, remove_ruled_lines, Component};
 use super::gray::{no_digit, to_byte, Gray};
 use super::ink::ink_layer;
 use super::pipeline::Digit;
@@ -23,27 +23,92 @@ const FIELD: usize = 28;
 const COM_TARGET: f32 = 14.0;
 
 /// A photo of one digit (luminance, 0 = black … 255 = white) → a 28×28 MNIST-style ink image
-/// (0 = background, 255 = ink).
-///
-/// After [`super::ink_map`], the digit is the largest 8-connected component of the ink, every
-/// component with at least 1/4 of its pixels (pieces of a broken digit), and any smaller
-/// component with at least 2 % of its pixels whose bounding box lies within 1/5 of the digit's
-/// size of the digit's box (a detached flag of a 5, say), repeated until nothing more joins.
-/// Everything else is a speck and is erased. The result is cropped and handed to
-/// [`ink_to_mnist`]. No ink, or a digit smaller than [`super::components::MIN_DIGIT_SIDE`] (or 1/100 of the
-/// image's longer side), is the error "no digit found".
+/// (0 = background, 255 = ink). [`find_digit`] tells more: what else the photo holds.
 pub fn to_mnist(img: &Gray) -> Result<Digit> {
+    Ok(find_digit(img)?.digit)
+}
+
+/// What the photo pipeline found: the digit, and the facts about the ink around it that say
+/// whether the photo held one digit at all (the answer's "not a digit" reasons use them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundDigit {
+    /// The digit in MNIST's format.
+    pub digit: Digit,
+    /// How many pieces (8-connected components) the digit was put together from.
+    pub pieces: usize,
+    /// How many groups of pieces stand side by side, each at least half as tall as the whole,
+    /// with a clear gap between them (one for a digit; several for a number).
+    pub side_by_side: usize,
+    /// Width over height of the digit's ink.
+    pub aspect: f32,
+    /// Stroke width of the digit's ink at MNIST's scale (its longer side = 20 pixels),
+    /// before it was brought to MNIST's: MNIST's digits measure 2.0–4.9 (2nd–98th percentile,
+    /// median 2.9), a filled shape far more.
+    pub stroke_width: f32,
+    /// The fraction of the digit's box covered by its ink (MNIST: median 0.33, 99th percentile
+    /// 0.60).
+    pub density: f32,
+}
+
+/// Strokes thinner than this at MNIST's scale (its 2nd percentile is 2.0, the estimator's
+/// floor) are thickened to [`STROKE_TARGET`]: a fine pen on a large photo (0.2–0.5). A
+/// marker on a close-up measures 0.9–1.8 and is read well as it is; thickening it cost
+/// photo-benchmark digits.
+pub const STROKE_THIN: f32 = 1.0;
+
+/// Strokes thicker than this at MNIST's scale (MNIST's 99.9th percentile is 6.9; 98th 4.9)
+/// are thinned to [`STROKE_TARGET_THICK`]: a very thick marker.
+pub const STROKE_THICK: f32 = 6.5;
+
+/// MNIST's median stroke width at its own scale (the width estimator `2·area/perimeter` on the
+/// training digits binarised at 128).
+pub const STROKE_TARGET: f32 = 2.9;
+
+/// What very thick strokes are thinned to: MNIST's 95th percentile.
+pub const STROKE_TARGET_THICK: f32 = 4.4;
+
+/// A photo of one digit → the digit and what surrounds it.
+///
+/// After [`super::ink_map`], thin straight lines that run across the photo in a family of
+/// parallel lines (ruled or squared paper) are erased (`components::remove_ruled_lines`).
+/// The digit's main piece is the largest 8-connected component of the ink, passing over
+/// *border bars* — components touching the photo's edge that run along most of it or are
+/// long thin bars (the sheet's edge, a band of table or shadow), as long as anything else is
+/// left. Then every component with at least 1/4 of the main piece's pixels (pieces of a
+/// broken digit) joins, and any smaller one with at least 2 % of its pixels whose bounding box
+/// lies within 1/5 of the digit's size of the digit's box (a detached flag of a 5, say),
+/// repeated until nothing more joins. Everything else is a speck and is erased. The result is
+/// cropped, its strokes brought to MNIST's width when they are far thinner or thicker
+/// ([`normalise_stroke`]) and handed to [`ink_to_mnist`]. No ink, or a digit smaller than
+/// [`super::components::MIN_DIGIT_SIDE`] (or 1/100 of the image's longer side), is the error
+/// "no digit found".
+pub fn find_digit(img: &Gray) -> Result<FoundDigit> {
     if img.is_degenerate() {
         return Err(no_digit());
     }
     let (work, _, _) = shrink_to(img, WORK_SIDE);
-    let layer = ink_layer(&work);
+    let mut layer = ink_layer(&work);
     if !layer.found {
         return Err(no_digit());
     }
+    remove_ruled_lines(&mut layer);
     let (labels, comps) = components(&layer);
-    let Some(largest) = comps.iter().map(|c| c.count).max() else { return Err(no_digit()) };
-    let mut kept: Vec<bool> = comps.iter().map(|c| 4 * c.count >= largest).collect();
+    let (w, h) = (work.width, work.height);
+    let min_side = min_digit_side(w, h);
+    let bar = |c: &Component| is_border_bar(c, w, h);
+    let big_enough = |c: &Component| c.width().max(c.height()) >= min_side;
+    // The main piece: the largest component that is not a border bar and is at least 1/20
+    // of the photo's shorter side long; failing that, the largest that long (a lone 1 along
+    // the edge of a tight crop); failing that, the largest that is not a bar, or the largest.
+    let digit_sized = |c: &Component| c.width().max(c.height()) >= min_side.max(w.min(h) / 20);
+    let largest_where = |ok: &dyn Fn(&Component) -> bool| comps.iter().enumerate().filter(|(_, c)| ok(c)).max_by_key(|(_, c)| c.count).map(|(i, _)| i);
+    let main = largest_where(&|c| !bar(c) && digit_sized(c))
+        .or_else(|| largest_where(&|c| digit_sized(c)))
+        .or_else(|| largest_where(&|c| !bar(c) && big_enough(c)))
+        .or_else(|| largest_where(&|_| true))
+        .ok_or_else(no_digit)?;
+    let largest = comps[main].count;
+    let mut kept: Vec<bool> = comps.iter().enumerate().map(|(k, c)| k == main || (4 * c.count >= largest && !bar(c))).collect();
     let bbox = |kept: &[bool]| {
         comps
             .iter()
@@ -56,7 +121,7 @@ pub fn to_mnist(img: &Gray) -> Result<Digit> {
         let reach = (b.2 - b.0 + 1).max(b.3 - b.1 + 1) / 5;
         let mut changed = false;
         for (k, c) in comps.iter().enumerate() {
-            if !kept[k] && 50 * c.count >= largest && gap(b.0, b.2, c.x0, c.x1) <= reach && gap(b.1, b.3, c.y0, c.y1) <= reach {
+            if !kept[k] && !bar(c) && 50 * c.count >= largest && gap(b.0, b.2, c.x0, c.x1) <= reach && gap(b.1, b.3, c.y0, c.y1) <= reach {
                 kept[k] = true;
                 changed = true;
             }
@@ -66,11 +131,125 @@ pub fn to_mnist(img: &Gray) -> Result<Digit> {
         }
     }
     let b = bbox(&kept);
-    if (b.2 - b.0 + 1).max(b.3 - b.1 + 1) < min_digit_side(work.width, work.height) {
+    let (bw, bh) = (b.2 - b.0 + 1, b.3 - b.1 + 1);
+    if bw.max(bh) < min_side {
         return Err(no_digit());
     }
     let patch = extract_patch(&layer, &labels, b, |label, _, _| kept[label as usize - 1]);
-    ink_to_mnist(&patch)
+    let pieces: Vec<&Component> = comps.iter().zip(&kept).filter(|(_, &k)| k).map(|(c, _)| c).collect();
+    let stroke_width = stroke_width(&patch) * BOX as f32 / bw.max(bh) as f32;
+    let density = patch.pixels.iter().filter(|&&v| v >= 128).count() as f32 / (bw * bh) as f32;
+    let digit = ink_to_mnist(&normalise_stroke(&patch, stroke_width))?;
+    Ok(FoundDigit { digit, pieces: pieces.len(), side_by_side: side_by_side(&pieces, bh), aspect: bw as f32 / bh as f32, stroke_width, density })
+}
+
+/// A component at the image's edge (within 2 % of its side, at least 2 pixels) that runs
+/// along more than half of that edge, or is a bar at least 6 times as long as it is wide (by
+/// its box, or by its mean thickness): the edge of the sheet, a band of table or shadow at the
+/// photo's border — not a digit.
+fn is_border_bar(c: &Component, w: usize, h: usize) -> bool {
+    let (mx, my) = ((w / 50).max(2), (h / 50).max(2));
+    let (left, right, top, bottom) = (c.x0 <= mx, c.x1 + mx + 1 >= w, c.y0 <= my, c.y1 + my + 1 >= h);
+    if !(left || right || top || bottom) {
+        return false;
+    }
+    let along = ((top || bottom) && 2 * c.width() > w) || ((left || right) && 2 * c.height() > h);
+    let (long, short) = (c.width().max(c.height()), c.width().min(c.height()));
+    let thickness = c.count as f32 / long as f32;
+    along || long >= 6 * short || long as f32 >= 6.0 * thickness.max(1.0) * 2.0
+}
+
+/// Groups of pieces that stand side by side: pieces whose column ranges overlap or nearly
+/// touch (a gap under a tenth of the height) are one group; groups at least half as tall as
+/// the whole (`height`) are counted.
+fn side_by_side(pieces: &[&Component], height: usize) -> usize {
+    let mut spans: Vec<(usize, usize, usize, usize)> = pieces.iter().map(|c| (c.x0, c.x1, c.y0, c.y1)).collect();
+    spans.sort_unstable();
+    let mut groups: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for s in spans {
+        match groups.last_mut() {
+            Some(g) if s.0 <= g.1 + height / 10 + 1 => *g = (g.0, g.1.max(s.1), g.2.min(s.2), g.3.max(s.3)),
+            _ => groups.push(s),
+        }
+    }
+    groups.iter().filter(|g| 2 * (g.3 - g.2 + 1) >= height).count()
+}
+
+/// The stroke width of an ink patch in its own pixels: `2·area/perimeter` of the ink at or
+/// above half strength (a band `w` wide and `L` long has area `wL` and `2L` edge pixels; a
+/// one-pixel line measures 2, the estimator's floor).
+pub fn stroke_width(ink: &Gray) -> f32 {
+    let (w, h) = (ink.width, ink.height);
+    let on = |x: usize, y: usize| ink.pixels[y * w + x] >= 128;
+    let (mut area, mut edge) = (0usize, 0usize);
+    for y in 0..h {
+        for x in 0..w {
+            if !on(x, y) {
+                continue;
+            }
+            area += 1;
+            if x == 0 || y == 0 || x + 1 == w || y + 1 == h || !on(x - 1, y) || !on(x + 1, y) || !on(x, y - 1) || !on(x, y + 1) {
+                edge += 1;
+            }
+        }
+    }
+    if edge == 0 {
+        return 0.0;
+    }
+    2.0 * area as f32 / edge as f32
+}
+
+/// Brings the strokes of an ink patch to MNIST's width when they are far off it: `width` is
+/// the patch's stroke width at MNIST's scale ([`FoundDigit::stroke_width`]). Under
+/// [`STROKE_THIN`], the ink is redrawn at a scale where its strokes are about 2.5 pixels wide,
+/// binarised at half strength and dilated (a Euclidean disk, imageproc's distance-transform
+/// dilation) to [`STROKE_TARGET`]; over [`STROKE_THICK`], eroded to [`STROKE_TARGET_THICK`].
+/// Binary strokes are what MNIST was made from (NIST's bilevel scans, anti-aliased by the
+/// fitting into 20×20 that follows). Anything else comes back as it is.
+pub fn normalise_stroke(ink: &Gray, width: f32) -> Gray {
+    let long = ink.width.max(ink.height);
+    if width.is_nan() || width <= 0.0 || long < 8 || (STROKE_THIN..=STROKE_THICK).contains(&width) {
+        return ink.clone();
+    }
+    let native = width * long as f32 / BOX as f32; // stroke width in the patch's pixels
+                                                   // A scale where the strokes are about 2.5 pixels wide (thin) or the patch at most 400
+                                                   // pixels long (thick), never more than 1000 pixels long.
+    let f = if width < STROKE_THIN { 2.5 / native.max(0.5) } else { (400.0 / long as f32).min(1.0) };
+    let f = f.min(1000.0 / long as f32);
+    let (sw, sh) = (((ink.width as f32 * f).round() as usize).max(1), ((ink.height as f32 * f).round() as usize).max(1));
+    let src: Vec<f32> = ink.pixels.iter().map(|&p| p as f32).collect();
+    let scaled = resample(&src, ink.width, ink.height, sw, sh);
+    let peak = scaled.iter().copied().fold(0f32, f32::max);
+    if peak <= 0.0 {
+        return ink.clone();
+    }
+    // Margin so a dilation has room.
+    let at_scale = native * f;
+    let target = if width < STROKE_THIN { STROKE_TARGET } else { STROKE_TARGET_THICK } * sw.max(sh) as f32 / BOX as f32;
+    let radius = ((target - at_scale).abs() / 2.0).round().clamp(0.0, 250.0) as usize;
+    let pad = if width < STROKE_THIN { radius + 1 } else { 0 };
+    let (pw, ph) = (sw + 2 * pad, sh + 2 * pad);
+    let mut bin = image::GrayImage::new(pw as u32, ph as u32);
+    for y in 0..sh {
+        for x in 0..sw {
+            if scaled[y * sw + x] >= 0.5 * peak.min(255.0) {
+                bin.put_pixel((x + pad) as u32, (y + pad) as u32, image::Luma([255]));
+            }
+        }
+    }
+    if radius > 0 {
+        let norm = imageproc::distance_transform::Norm::L2;
+        if width < STROKE_THIN {
+            imageproc::morphology::dilate_mut(&mut bin, norm, radius as u8);
+        } else {
+            let eroded = imageproc::morphology::erode(&bin, norm, radius as u8);
+            // Erosion must not erase the digit: keep the original when it would.
+            if eroded.pixels().any(|p| p.0[0] > 0) {
+                bin = eroded;
+            }
+        }
+    }
+    Gray { width: pw, height: ph, pixels: bin.into_raw() }
 }
 
 /// An ink patch (0 = background … 255 = ink), already cleaned of specks → 28×28, as MNIST

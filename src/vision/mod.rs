@@ -3,8 +3,9 @@
 //! folder data sets and the library API ([`crate::inference`]).
 //!
 //! The photo pipeline, as MNIST itself was made, one file a stage:
-//! 1. [`decode`]: any PNG, JPEG, BMP, GIF, TIFF or WebP → luminance `L` (0 = black,
-//!    255 = white), `L = 0.299 R + 0.587 G + 0.114 B` (ITU-R 601, what PIL's "L" mode uses).
+//! 1. [`decode`]: any PNG, JPEG, BMP, GIF, TIFF or WebP → turned upright as its EXIF
+//!    orientation tag says (a phone stores a portrait photo sideways) → luminance `L`
+//!    (0 = black, 255 = white), `L = 0.299 R + 0.587 G + 0.114 B` (ITU-R 601, what PIL's "L" mode uses).
 //!    Transparent pixels are composited onto white paper, `L' = α L + (1 − α)·255`, unless the
 //!    visible content is itself light (α-weighted mean of `L` above 1/2: light ink on a
 //!    transparent sheet), which is composited onto black instead, so the ink always contrasts
@@ -12,12 +13,19 @@
 //!    [`MAX_PIXELS`] decoded (checked from the header before any pixel buffer exists), and the
 //!    decoder's own allocation limit set.
 //! 2. [`ink`]: luminance → ink (0 = background, 255 = full ink, the MNIST convention).
-//!    * Polarity: the median of a border ring is compared with Otsu's threshold of the whole
-//!      image; a light border means dark ink on light paper, and the image is inverted
-//!      (`D = 255 − L`), otherwise `D = L`.
-//!    * Uneven light: a quadratic surface `B(u, v) = c₀ + c₁u + c₂v + c₃u² + c₄uv + c₅v²` is
-//!      fitted by least squares to the background pixels (`D` at or below Otsu's threshold),
-//!      twice, re-thresholding `F = D − B` in between; `F` is the ink with the paper removed.
+//!    * Polarity: ink is thin and sparse, so in the right polarity it stands out of its
+//!      surroundings: the black and white top-hats (the image against its closing and its
+//!      opening over windows of 1/8 of the shorter side) are compared; when neither clearly
+//!      wins, the median of a border ring is compared with Otsu's threshold of the whole
+//!      image (a light border means dark ink on light paper). `P` is the image with paper
+//!      made light (`P = L` for dark ink, `255 − L` otherwise).
+//!    * Uneven light and shadows: the paper's local level `B` is the morphological closing of
+//!      `P` (3×3-smoothed) over a square window — every dark feature narrower than the
+//!      window filled in by the paper around it — and the ink is the fraction of light it
+//!      takes away, `F = 255·(1 − P/B)`: a shadow dims paper and ink alike, so their ratio
+//!      survives it. The window is 1/16 of the shorter side (at least 15 pixels), narrow
+//!      enough to follow a shadow's edge; when a window of 1/4 of the side finds markedly
+//!      more strong ink, the strokes are wider than the narrow window and the wide one is used.
 //!    * Otsu's threshold `T` on `F` splits background (median μ₀, robust deviation
 //!      σ₀ = 1.4826·MAD) from ink (median m₁).
 //!    * No ink at all: when `m₁ − μ₀ <` [`ink::MIN_INK_CONTRAST`] or `m₁ − μ₀ <`
@@ -28,8 +36,11 @@
 //!      connected to them (8-connectivity), get `ink = 255·(F − μ₀)/(m₁ − μ₀)` clamped to
 //!      [1, 255]: half the ink saturates, as in MNIST, and the anti-aliased edges keep their
 //!      grey levels. Every other pixel is 0.
-//! 3. [`components`] and [`mnist`]: the 8-connected components of the non-zero ink; specks
-//!    are dropped (see [`to_mnist`] for the rule); the rest is cropped and handed to
+//! 3. [`components`] and [`mnist`]: ruled and squared paper's lines erased (a family of
+//!    parallel Hough lines); the 8-connected components of the non-zero ink; the digit is the
+//!    largest that is not a bar along the photo's border, with its pieces; specks are dropped
+//!    (see [`find_digit`] for the rules); the rest is cropped, its strokes brought to
+//!    MNIST's width when far thinner or thicker ([`mnist::normalise_stroke`]), and handed to
 //!    [`ink_to_mnist`]: fit a 20×20 box keeping the aspect ratio ([`resample`]:
 //!    area-averaging when shrinking, bilinear when enlarging), stretch so the brightest pixel
 //!    is 255, and shift by whole pixels so the centre of mass lands where MNIST's does (pixel
@@ -53,6 +64,6 @@ pub mod segment;
 pub use decode::{decode_luma, load_luma, MAX_IMAGE_BYTES, MAX_PIXELS};
 pub use gray::Gray;
 pub use ink::ink_map;
-pub use mnist::{ink_to_mnist, to_mnist, WORK_SIDE};
+pub use mnist::{find_digit, ink_to_mnist, to_mnist, FoundDigit, WORK_SIDE};
 pub use pipeline::{Digit, Pipeline};
 pub use segment::{find_digits, DigitBox};

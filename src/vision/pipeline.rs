@@ -5,7 +5,7 @@
 //! evaluation measured.
 
 use super::gray::Gray;
-use super::mnist::to_mnist;
+use super::mnist::{find_digit, to_mnist, FoundDigit};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +111,22 @@ impl Pipeline {
     /// [`Pipeline::prepare`] for a model of 28×28 digits.
     pub fn digit(self, image: &Gray) -> Result<Digit> {
         Digit::from_slice(&self.prepare(image, DIGIT_SIDE, DIGIT_SIDE)?)
+    }
+
+    /// [`Pipeline::digit`], and when the image went through the photo pipeline what it found
+    /// around the digit ([`FoundDigit`]: pieces, digits side by side, stroke width…), which
+    /// the "not one digit" answer uses. The same digit as [`Pipeline::digit`].
+    pub fn examine(self, image: &Gray) -> Result<(Digit, Option<FoundDigit>)> {
+        let photo = match self {
+            Pipeline::Photo => true,
+            Pipeline::Auto => !image.is_degenerate() && !is_mnist_format(image),
+            Pipeline::Resize | Pipeline::Mnist => false,
+        };
+        if photo && !image.is_degenerate() {
+            let found = find_digit(image)?;
+            return Ok((found.digit, Some(found)));
+        }
+        Ok((self.digit(image)?, None))
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::common::{output_path, resolve_arch};
 use anyhow::{Context, Result};
 use clap::Args;
-use digitnet::inference::{Digit, Model, Prediction, Reading};
+use digitnet::inference::{not_one_digit, Digit, Model, Prediction, Reading};
 use digitnet::vision::load_luma;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -157,11 +157,16 @@ pub struct PredictArgs {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum PredictOutput {
+    /// `digit` is the network's answer; with `not_a_digit` true only its best guess, and
+    /// `reason` says why the image does not look like one digit.
     Ok {
         path: String,
         digit: String,
         confidence: f32,
         probabilities: Vec<f32>,
+        not_a_digit: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         /// With `--top K` (K > 1): the K most likely classes, most likely first.
         #[serde(skip_serializing_if = "Option::is_none")]
         top: Option<Vec<Ranked>>,
@@ -182,14 +187,24 @@ pub struct Ranked {
 impl PredictOutput {
     /// The answer for one image.
     pub fn new(path: String, p: Prediction) -> Self {
-        PredictOutput::Ok { path, digit: p.label, confidence: p.confidence, probabilities: p.probabilities, top: None }
+        PredictOutput::Ok {
+            path,
+            digit: p.label,
+            confidence: p.confidence,
+            probabilities: p.probabilities,
+            not_a_digit: p.not_a_digit.is_some(),
+            reason: p.not_a_digit,
+            top: None,
+        }
     }
 
     /// The answer with the `k` most likely classes listed.
     fn with_top(path: String, p: Prediction, classes: &[String], k: usize) -> Self {
-        let top = (k > 1).then(|| p.top(k).into_iter().map(|(i, q)| Ranked { digit: classes[i].clone(), probability: q }).collect());
+        let ranked = (k > 1).then(|| p.top(k).into_iter().map(|(i, q)| Ranked { digit: classes[i].clone(), probability: q }).collect());
         match PredictOutput::new(path, p) {
-            PredictOutput::Ok { path, digit, confidence, probabilities, .. } => PredictOutput::Ok { path, digit, confidence, probabilities, top },
+            PredictOutput::Ok { path, digit, confidence, probabilities, not_a_digit, reason, .. } => {
+                PredictOutput::Ok { path, digit, confidence, probabilities, not_a_digit, reason, top: ranked }
+            }
             err => err,
         }
     }
@@ -215,18 +230,22 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
         &images,
         a.json,
         |path, shown| {
-            let img = match load_luma(path).and_then(|g| model.prepare(&g)) {
-                Ok(img) => img,
+            let (img, found) = match load_luma(path).and_then(|g| model.examine(&g)) {
+                Ok(v) => v,
                 Err(e) => return Ok(Err(e.to_string())),
             };
             if let Some(dir) = &a.show {
                 save_28(&output_path(dir, path, ".28x28.png", &mut shown_files, &images), &img)?;
             }
-            let p = model.classify(&[img])?.remove(0);
+            let mut p = model.classify(&[img])?.remove(0);
+            p.not_a_digit = not_one_digit(found.as_ref(), &p);
             if !a.json {
                 let alts: Vec<String> = p.top(a.top).iter().skip(1).map(|&(i, q)| format!("{} {:.1} %", classes[i], q * 100.0)).collect();
                 let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };
-                println!("{shown}: {} ({:.1} %){extra}", p.label, p.confidence * 100.0);
+                match &p.not_a_digit {
+                    Some(reason) => println!("{shown}: not one digit: {reason} (best guess {}, {:.1} %{extra})", p.label, p.confidence * 100.0),
+                    None => println!("{shown}: {} ({:.1} %){extra}", p.label, p.confidence * 100.0),
+                }
             }
             Ok(Ok(PredictOutput::with_top(shown.to_string(), p, &classes, a.top)))
         },

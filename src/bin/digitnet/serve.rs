@@ -22,8 +22,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::inference::{Digit, Model, Pipeline, Prediction};
+use digitnet::inference::{not_one_digit, Digit, Model, Pipeline, Prediction};
 use digitnet::vision as photo;
+use digitnet::vision::FoundDigit;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -402,12 +403,20 @@ impl AppState {
     /// The 28×28 image the network sees: pixels as sent, or the image through the model's
     /// input pipeline, exactly as `predict` (or `angle`) reads it.
     async fn digit(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Box<Digit>)> {
+        let (name, img, _) = self.examine(input, pipeline).await?;
+        Ok((name, img))
+    }
+
+    /// [`AppState::digit`], with what the photo pipeline found around the digit (for the
+    /// "not one digit" answer), exactly as `predict` examines it.
+    async fn examine(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Box<Digit>, Option<FoundDigit>)> {
         match input {
-            Input::Pixels(p) => Ok(("pixels".into(), p)),
+            Input::Pixels(p) => Ok(("pixels".into(), p, None)),
             Input::Image { name, bytes } => {
                 let origin = name.clone();
-                let img = self.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| pipeline.digit(&g))).await?;
-                Ok((name, Box::new(img.map_err(ApiError::from_input)?)))
+                let found = self.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| pipeline.examine(&g))).await?;
+                let (img, found) = found.map_err(ApiError::from_input)?;
+                Ok((name, Box::new(img), found))
             }
         }
     }
@@ -441,9 +450,11 @@ async fn model_info(State(s): State<Shared>) -> impl IntoResponse {
 /// `POST /api/predict` → the object `predict --json` prints for one image.
 async fn api_predict(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    let (name, img) = s.digit(read_input(req).await?, s.pipeline).await?;
+    let (name, img, found) = s.examine(read_input(req).await?, s.pipeline).await?;
     let p = s.pool.classify(vec![*img]).await?.remove(0);
-    Ok(shown(PredictOutput::new(name, Prediction::new(&s.classes, p)), opts.show, &img).into_response())
+    let mut prediction = Prediction::new(&s.classes, p);
+    prediction.not_a_digit = not_one_digit(found.as_ref(), &prediction);
+    Ok(shown(PredictOutput::new(name, prediction), opts.show, &img).into_response())
 }
 
 /// `POST /api/read` → the object `read --json` prints for one image.

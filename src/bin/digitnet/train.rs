@@ -151,6 +151,12 @@ pub struct TrainArgs {
     /// Augmentation: apply one enabled augmentation per image, chosen at random.
     #[arg(long)]
     augment_one_of: bool,
+    /// Augmentation: thicker strokes by up to this many pixels (thinner by up to half of it).
+    #[arg(long, default_value_t = 0.0)]
+    augment_stroke: f32,
+    /// Augmentation: with this probability, a writer's style on 1, 4 and 7 (flag, closed top, cross bar).
+    #[arg(long, default_value_t = 0.0)]
+    augment_styles: f32,
     /// Train on a folder with one sub-folder of images per class (instead of IDX files).
     #[arg(long, conflicts_with = "data")]
     folder: Option<PathBuf>,
@@ -273,6 +279,8 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 elastic_alpha: a.augment_elastic,
                 elastic_sigma: a.augment_elastic_sigma,
                 one_at_random: a.augment_one_of,
+                stroke: a.augment_stroke,
+                styles: a.augment_styles,
             };
             let config = TrainConfig {
                 epochs: a.epochs.unwrap_or(10),
