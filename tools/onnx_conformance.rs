@@ -6,7 +6,7 @@
 //! graph may need around them); a tried case either passes (every output value within
 //! `|ours − expected| ≤ 1e-5·|expected| + 1e-6`), fails (imported but a different answer, or an
 //! engine error), or is skipped because the importer refuses a variant of a supported op
-//! (grouped or 3-d convolution, padded pools, …), with the reason. The first data input is
+//! (grouped or 3-d convolution, dilated pools, …), with the reason. The first data input is
 //! the network's input; the others (weights, in the node cases) are bound as constants.
 //!
 //! Run: `cargo run --release --example onnx_conformance -- DIR…` (each DIR a folder of cases),

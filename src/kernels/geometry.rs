@@ -128,6 +128,24 @@ impl Geometry {
     /// error messages.
     #[allow(clippy::too_many_arguments)]
     pub fn new(what: &str, input: [usize; 3], kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], padding: Padding) -> Result<Self> {
+        let (ph, pw, same) = match padding {
+            Padding::Uniform(p) => (p, p, false),
+            Padding::HeightWidth([ph, pw]) => (ph, pw, false),
+            Padding::Named(PaddingName::Valid) => (0, 0, false),
+            Padding::Named(PaddingName::Same) => (0, 0, true),
+        };
+        Geometry::build(what, input, kernel, stride, dilation, [ph, pw, ph, pw], same)
+    }
+
+    /// A window with its own padding on each side, `[top, left, bottom, right]` (as ONNX's
+    /// `pads` lists them): the asymmetric padding pools may have. Dilation 1.
+    pub fn with_sides(what: &str, input: [usize; 3], kernel: [usize; 2], stride: [usize; 2], pads: [usize; 4]) -> Result<Self> {
+        Geometry::build(what, input, kernel, stride, [1, 1], pads, false)
+    }
+
+    /// The one place the output size is computed: explicit `pads` `[top, left, bottom, right]`,
+    /// or TensorFlow's "same" when `same`.
+    fn build(what: &str, input: [usize; 3], kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], pads: [usize; 4], same: bool) -> Result<Self> {
         let [channels, in_h, in_w] = input;
         if channels == 0 || in_h == 0 || in_w == 0 {
             return Err(Error::config(format!("{what}: input shape {input:?} has a zero dimension")));
@@ -135,18 +153,12 @@ impl Geometry {
         if kernel.contains(&0) || stride.contains(&0) || dilation.contains(&0) {
             return Err(Error::config(format!("{what}: kernel {kernel:?}, stride {stride:?} and dilation {dilation:?} must all be ≥ 1")));
         }
-        let (ph, pw, same) = match padding {
-            Padding::Uniform(p) => (p, p, false),
-            Padding::HeightWidth([ph, pw]) => (ph, pw, false),
-            Padding::Named(PaddingName::Valid) => (0, 0, false),
-            Padding::Named(PaddingName::Same) => (0, 0, true),
-        };
-        if ph > 1024 || pw > 1024 {
-            return Err(Error::config(format!("{what}: padding {padding:?} is absurdly large")));
+        if pads.iter().any(|&p| p > 1024) {
+            return Err(Error::config(format!("{what}: padding {pads:?} is absurdly large")));
         }
         let too_small = || Error::config(format!("{what}: a {kernel:?} kernel with dilation {dilation:?} does not fit the {in_h}×{in_w} input"));
-        let (pad_top, pad_bottom, out_h) = axis(in_h, kernel[0], stride[0], dilation[0], (ph, ph, same)).ok_or_else(too_small)?;
-        let (pad_left, pad_right, out_w) = axis(in_w, kernel[1], stride[1], dilation[1], (pw, pw, same)).ok_or_else(too_small)?;
+        let (pad_top, pad_bottom, out_h) = axis(in_h, kernel[0], stride[0], dilation[0], (pads[0], pads[2], same)).ok_or_else(too_small)?;
+        let (pad_left, pad_right, out_w) = axis(in_w, kernel[1], stride[1], dilation[1], (pads[1], pads[3], same)).ok_or_else(too_small)?;
         Ok(Geometry {
             channels,
             in_h,
@@ -164,6 +176,28 @@ impl Geometry {
             out_h,
             out_w,
         })
+    }
+
+    /// Whether any side is padded.
+    pub fn is_padded(&self) -> bool {
+        self.pad_top + self.pad_left + self.pad_bottom + self.pad_right > 0
+    }
+
+    /// The input rows `begin..end` that pooling window row `oh` covers, padding cut off
+    /// (window rows `oh·sh − pt … oh·sh − pt + kh − 1`, dilation 1). Empty only if a pad is
+    /// at least the kernel size, which pools refuse.
+    #[inline]
+    pub fn window_rows(&self, oh: usize) -> (usize, usize) {
+        let start = oh * self.stride_h;
+        (start.saturating_sub(self.pad_top), (start + self.kernel_h).saturating_sub(self.pad_top).min(self.in_h))
+    }
+
+    /// The input columns `begin..end` that pooling window column `ow` covers (as
+    /// [`Geometry::window_rows`]).
+    #[inline]
+    pub fn window_cols(&self, ow: usize) -> (usize, usize) {
+        let start = ow * self.stride_w;
+        (start.saturating_sub(self.pad_left), (start + self.kernel_w).saturating_sub(self.pad_left).min(self.in_w))
     }
 
     /// Rows of the im2col matrix: C·kh·kw.

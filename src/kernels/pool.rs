@@ -6,6 +6,7 @@
 //! ```text
 //! max:      y[c, i, j] = max over the window of x          (arg-max recorded)
 //!           ∂L/∂x[argmax] += dy[c, i, j]                    (first maximum on ties)
+//! padded:   the window cut to the image (padding is −∞, never the maximum)
 //! relu+max: y = max(0, max over the window of x)
 //!           ∂L/∂x[argmax] += dy if y > 0
 //! ```
@@ -27,9 +28,14 @@ pub fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32], argmax: &mut Vec<u32>, r
     let n = x.len().checked_div(in_len).unwrap_or(0);
     let cs = chunk_samples(n);
     argmax.resize(n * out_len, 0);
+    let padded = g.is_padded();
     y.par_chunks_mut(cs * out_len).zip(x.par_chunks(cs * in_len)).zip(argmax.par_chunks_mut(cs * out_len)).for_each(|((ys, xs), am)| {
         for ((ys, xs), am) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)).zip(am.chunks_mut(out_len)) {
-            max_pool_sample(g, xs, ys, am, relu);
+            if padded {
+                max_pool_sample_padded(g, xs, ys, am, relu);
+            } else {
+                max_pool_sample(g, xs, ys, am, relu);
+            }
         }
     });
 }
@@ -84,6 +90,37 @@ fn max_pool_sample(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32],
                         if v > best {
                             best = v;
                             best_i = row + kj;
+                        }
+                    }
+                }
+                let o = (c * g.out_h + oh) * g.out_w + ow;
+                ys[o] = if relu { best.max(0.0) } else { best };
+                argmax[o] = best_i as u32;
+            }
+        }
+    }
+}
+
+/// Max pooling of one sample whose geometry pads: each window is cut to the image
+/// ([`Geometry::window_rows`], [`Geometry::window_cols`]), as if the padding were −∞ — it
+/// never wins, and every window keeps at least one real value because pools refuse a pad as
+/// large as the kernel. Visits the window row by row like [`max_pool_sample`], so the first
+/// maximum wins ties.
+fn max_pool_sample_padded(g: &Geometry, xs: &[f32], ys: &mut [f32], argmax: &mut [u32], relu: bool) {
+    for c in 0..g.channels {
+        let base = c * g.in_h * g.in_w;
+        for oh in 0..g.out_h {
+            let (r0, r1) = g.window_rows(oh);
+            for ow in 0..g.out_w {
+                let (c0, c1) = g.window_cols(ow);
+                let first = base + r0 * g.in_w + c0;
+                let (mut best, mut best_i) = (xs[first], first);
+                for r in r0..r1 {
+                    let row = base + r * g.in_w;
+                    for (q, &v) in xs[row + c0..row + c1].iter().enumerate() {
+                        if v > best {
+                            best = v;
+                            best_i = row + c0 + q;
                         }
                     }
                 }

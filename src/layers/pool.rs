@@ -1,21 +1,33 @@
-//! Max and average pooling over 2-d windows (no padding, as `nn.MaxPool2d(k)` by default).
+//! Max and average pooling over 2-d windows, optionally padded (`nn.MaxPool2d(k)` by default:
+//! no padding).
 //!
-//! Shapes: `x[N, C, H, W]` → `y[N, C, OH, OW]` with `OH = ⌊(H − k)/s⌋ + 1`.
+//! Shapes: `x[N, C, H, W]` → `y[N, C, OH, OW]` with `OH = ⌊(H + p_top + p_bottom − k)/s⌋ + 1`
+//! ([`Geometry`] owns the formula). Window `(i, j)` covers rows `i·s − p_top … i·s − p_top + k − 1`
+//! and the columns alike; `W(i, j)` is the part of it inside the image.
 //!
 //! ```text
-//! max:      y[c, i, j] = max over the window of x          (forward caches the arg-max)
-//!           ∂L/∂x[argmax] += dy[c, i, j]                    (first maximum on ties)
-//! average:  y[c, i, j] = (1 / kh·kw) Σ_window x
-//!           ∂L/∂x[window] += dy[c, i, j] / (kh·kw)          (spread evenly)
+//! max:      y[c, i, j] = max over W(i, j) of x               (forward caches the arg-max;
+//!                                                              padding is −∞, never the max)
+//!           ∂L/∂x[argmax] += dy[c, i, j]                      (first maximum on ties)
+//! average:  y[c, i, j] = (1 / n) Σ_{W(i, j)} x
+//!           ∂L/∂x[W(i, j)] += dy[c, i, j] / n                  (spread evenly)
+//!           n = kh·kw with count_include_pad (padding counts as zeros),
+//!           n = |W(i, j)| without (only the image's values are averaged: ONNX's default)
 //! ```
 //!
-//! The max-pool loops (a general window loop and the common 2×2/2 fast path that must agree
-//! with it) are in [`crate::kernels::pool`]; a network runs a ReLU and the max pool after it
-//! as one pass through the same kernels ([`crate::network::Sequential`]'s fusion plan).
+//! Each pad must be smaller than the kernel, so every window keeps at least one image value
+//! (`|W| ≥ 1`). Without padding the two averages agree and the layer runs the unpadded loops
+//! below, exactly as before padding existed; the padded windows are cut to the image by
+//! [`Geometry::window_rows`] / [`Geometry::window_cols`].
+//!
+//! The max-pool loops (a general window loop, the common 2×2/2 fast path that must agree
+//! with it, and the padded loop) are in [`crate::kernels::pool`]; a network runs a ReLU and
+//! the max pool after it as one pass through the same kernels ([`crate::network::Sequential`]'s
+//! fusion plan).
 
 use super::{check_grad, check_input, Layer, Mode};
-use crate::error::Result;
-use crate::kernels::geometry::{Geometry, Padding};
+use crate::error::{Error, Result};
+use crate::kernels::geometry::Geometry;
 use crate::kernels::pool::{chunk_samples, max_pool, max_pool_backward};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -31,6 +43,8 @@ pub enum PoolKind {
 pub struct Pool2d {
     kind: PoolKind,
     geo: Geometry,
+    /// Average pooling: padding counts in the divisor (`n = kh·kw` at the borders too).
+    count_include_pad: bool,
     in_shape: [usize; 3],
     out_shape: [usize; 3],
     /// For max pooling: per output value, the index of its arg-max within the sample.
@@ -42,18 +56,77 @@ pub struct Pool2d {
 impl Pool2d {
     /// Pooling with a `kernel` window moved by `stride`, over inputs of shape `[C, H, W]`.
     pub fn new(kind: PoolKind, input: [usize; 3], kernel: [usize; 2], stride: [usize; 2]) -> Result<Self> {
+        Pool2d::padded(kind, input, kernel, stride, [0; 4], false)
+    }
+
+    /// Pooling with `pads` `[top, left, bottom, right]` (each smaller than the kernel along its
+    /// axis) and, for average pooling, whether the padding counts in the divisor.
+    pub fn padded(kind: PoolKind, input: [usize; 3], kernel: [usize; 2], stride: [usize; 2], pads: [usize; 4], count_include_pad: bool) -> Result<Self> {
         let what = match kind {
             PoolKind::Max => "MaxPool2d",
             PoolKind::Average => "AvgPool2d",
         };
-        let geo = Geometry::new(what, input, kernel, stride, [1, 1], Padding::Uniform(0))?;
-        Ok(Pool2d { kind, geo, in_shape: input, out_shape: [input[0], geo.out_h, geo.out_w], argmax: Vec::new(), frozen: None })
+        let geo = Geometry::with_sides(what, input, kernel, stride, pads)?;
+        if pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1] {
+            return Err(Error::config(format!(
+                "{what}: padding {pads:?} (top, left, bottom, right) must be smaller than the {}×{} kernel on every side",
+                kernel[0], kernel[1]
+            )));
+        }
+        Ok(Pool2d { kind, geo, count_include_pad, in_shape: input, out_shape: [input[0], geo.out_h, geo.out_w], argmax: Vec::new(), frozen: None })
+    }
+
+    /// The average's divisor for a window cut to `rows × cols` image values.
+    #[inline]
+    fn divisor(&self, rows: usize, cols: usize) -> f32 {
+        if self.count_include_pad {
+            (self.geo.kernel_h * self.geo.kernel_w) as f32
+        } else {
+            (rows * cols) as f32
+        }
     }
 
     /// For the fusion plan: the geometry and the arg-max record of a max pool whose pattern
     /// is not frozen (`None` for average pooling, or while a gradient check freezes it).
     pub(crate) fn max_pool_state(&mut self) -> Option<(Geometry, &mut Vec<u32>)> {
         (self.kind == PoolKind::Max && self.frozen.is_none()).then_some((self.geo, &mut self.argmax))
+    }
+}
+
+impl Pool2d {
+    /// Padded average pooling of one sample: each window cut to the image, its sum divided by
+    /// [`Pool2d::divisor`].
+    fn average_padded(&self, xs: &[f32], ys: &mut [f32]) {
+        let g = &self.geo;
+        for (plane, out) in xs.chunks(g.in_h * g.in_w).zip(ys.chunks_mut(g.out_pixels())) {
+            for oh in 0..g.out_h {
+                let (r0, r1) = g.window_rows(oh);
+                for ow in 0..g.out_w {
+                    let (c0, c1) = g.window_cols(ow);
+                    let sum: f32 = (r0..r1).map(|r| plane[r * g.in_w + c0..r * g.in_w + c1].iter().sum::<f32>()).sum();
+                    out[oh * g.out_w + ow] = sum / self.divisor(r1 - r0, c1 - c0);
+                }
+            }
+        }
+    }
+
+    /// The backward of [`Pool2d::average_padded`] for one sample: `dx` (overwritten) gets
+    /// `dy / n` on every image value of each window.
+    fn average_padded_backward(&self, dys: &[f32], dxs: &mut [f32]) {
+        let g = &self.geo;
+        dxs.fill(0.0);
+        for (plane, grads) in dxs.chunks_mut(g.in_h * g.in_w).zip(dys.chunks(g.out_pixels())) {
+            for oh in 0..g.out_h {
+                let (r0, r1) = g.window_rows(oh);
+                for ow in 0..g.out_w {
+                    let (c0, c1) = g.window_cols(ow);
+                    let d = grads[oh * g.out_w + ow] / self.divisor(r1 - r0, c1 - c0);
+                    for r in r0..r1 {
+                        plane[r * g.in_w + c0..r * g.in_w + c1].iter_mut().for_each(|v| *v += d);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -67,7 +140,14 @@ impl Layer for Pool2d {
 
     fn describe(&self) -> String {
         let g = &self.geo;
-        format!("{}×{}, stride {}×{}", g.kernel_h, g.kernel_w, g.stride_h, g.stride_w)
+        let mut d = format!("{}×{}, stride {}×{}", g.kernel_h, g.kernel_w, g.stride_h, g.stride_w);
+        if g.is_padded() {
+            d += &format!(", padding [{}, {}, {}, {}]", g.pad_top, g.pad_left, g.pad_bottom, g.pad_right);
+            if self.kind == PoolKind::Average {
+                d += if self.count_include_pad { ", padding counted" } else { ", padding not counted" };
+            }
+        }
+        d
     }
 
     fn input_shape(&self) -> &[usize] {
@@ -103,6 +183,14 @@ impl Layer for Pool2d {
                 }
                 max_pool(&g, &x.data, &mut y.data, &mut self.argmax, false);
             }
+            PoolKind::Average if g.is_padded() => {
+                let this = &*self;
+                y.data.par_chunks_mut(cs * out_len).zip(x.data.par_chunks(cs * in_len)).for_each(|(ys, xs)| {
+                    for (ys, xs) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)) {
+                        this.average_padded(xs, ys);
+                    }
+                });
+            }
             PoolKind::Average => {
                 let scale = 1.0 / (g.kernel_h * g.kernel_w) as f32;
                 y.data.par_chunks_mut(cs * out_len).zip(x.data.par_chunks(cs * in_len)).for_each(|(ys, xs)| {
@@ -137,6 +225,15 @@ impl Layer for Pool2d {
             PoolKind::Max => {
                 dx.resize(n, &self.in_shape);
                 return max_pool_backward(&g, n, &self.argmax, None, &dy.data, &mut dx.data);
+            }
+            PoolKind::Average if g.is_padded() => {
+                dx.resize(n, &self.in_shape);
+                let this = &*self;
+                dx.data.par_chunks_mut(cs * in_len).zip(dy.data.par_chunks(cs * out_len)).for_each(|(dxs, dys)| {
+                    for (dxs, dys) in dxs.chunks_mut(in_len).zip(dys.chunks(out_len)) {
+                        this.average_padded_backward(dys, dxs);
+                    }
+                });
             }
             PoolKind::Average => {
                 dx.resize(n, &self.in_shape);
@@ -230,6 +327,88 @@ mod tests {
                 check_layer(&mut p, &x, Mode::Train, i as u64).unwrap_or_else(|e| panic!("case {i} {kind:?}: {e}"));
             }
         }
+    }
+
+    /// Padding, worked by hand: x = 1…9 in a 3×3 plane, 2×2 windows, stride 2, one padded row
+    /// above and one padded column on the left (OH = ⌊(3 + 1 − 2)/2⌋ + 1 = 2). The windows hold
+    /// {1}, {2, 3}, {4, 7} and {5, 6, 8, 9}:
+    /// max 1, 3, 7, 9; average with the padding counted (÷4) 0.25, 1.25, 2.75, 7;
+    /// without (÷ the image values in the window) 1, 2.5, 5.5, 7.
+    #[test]
+    fn padded_hand_computed_example() {
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let padded = |kind, include| Pool2d::padded(kind, [1, 3, 3], [2, 2], [2, 2], [1, 1, 0, 0], include).unwrap();
+        assert_eq!(run(&mut padded(PoolKind::Max, false), &x, &[1, 1, 3, 3]).data, vec![1., 3., 7., 9.]);
+        assert_eq!(run(&mut padded(PoolKind::Average, true), &x, &[1, 1, 3, 3]).data, vec![0.25, 1.25, 2.75, 7.]);
+        assert_eq!(run(&mut padded(PoolKind::Average, false), &x, &[1, 1, 3, 3]).data, vec![1., 2.5, 5.5, 7.]);
+    }
+
+    /// `x` with `pads` `[top, left, bottom, right]` of `fill` around every plane.
+    fn pad_explicitly(x: &Tensor, pads: [usize; 4], fill: f32) -> Tensor {
+        let [n, c, h, w] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+        let (ph, pw) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
+        let mut out = vec![fill; n * c * ph * pw];
+        for (plane, src) in out.chunks_mut(ph * pw).zip(x.data.chunks(h * w)) {
+            for r in 0..h {
+                let at = (r + pads[0]) * pw + pads[1];
+                plane[at..at + w].copy_from_slice(&src[r * w..(r + 1) * w]);
+            }
+        }
+        Tensor::from_vec(&[n, c, ph, pw], out).unwrap()
+    }
+
+    /// The naive reference for the padded loops: pad the input explicitly and pool it with the
+    /// unpadded layer — −∞ for max, zeros for the average with the padding counted, and for
+    /// the average without, the zero-padded average divided by the zero-padded average of ones
+    /// (the share of each window inside the image).
+    #[test]
+    fn padded_pools_match_explicit_padding() {
+        let cases = [([2, 5, 6], [3, 3], [2, 2], [1, 1, 1, 1]), ([1, 7, 5], [3, 2], [2, 1], [2, 0, 1, 1]), ([3, 4, 4], [2, 2], [1, 1], [0, 1, 1, 0])];
+        for (i, (input, k, s, pads)) in cases.into_iter().enumerate() {
+            let x = Tensor::random(&[2, input[0], input[1], input[2]], i as u64);
+            let padded_in = [input[0], input[1] + pads[0] + pads[2], input[2] + pads[1] + pads[3]];
+            let plain = |kind| Pool2d::new(kind, padded_in, k, s).unwrap();
+            let reference = |kind, fill| {
+                let xp = pad_explicitly(&x, pads, fill);
+                run(&mut plain(kind), &xp.data, xp.shape())
+            };
+            let ours = |kind, include| run(&mut Pool2d::padded(kind, input, k, s, pads, include).unwrap(), &x.data, x.shape());
+            assert_eq!(ours(PoolKind::Max, false).data, reference(PoolKind::Max, f32::NEG_INFINITY).data, "case {i} max");
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                assert_eq!(a.len(), b.len());
+                for (p, q) in a.iter().zip(b) {
+                    // Sums of a few values in [−1, 1] in another order: rounding only.
+                    assert!((p - q).abs() < 1e-6, "case {i} {what}: {p} vs {q}");
+                }
+            };
+            close(&ours(PoolKind::Average, true).data, &reference(PoolKind::Average, 0.0).data, "average, padding counted");
+            let ones = Tensor::from_vec(x.shape(), vec![1.0; x.data.len()]).unwrap();
+            let share = run(&mut plain(PoolKind::Average), &pad_explicitly(&ones, pads, 0.0).data, &[2, padded_in[0], padded_in[1], padded_in[2]]);
+            let want: Vec<f32> = reference(PoolKind::Average, 0.0).data.iter().zip(&share.data).map(|(a, s)| a / s).collect();
+            close(&ours(PoolKind::Average, false).data, &want, "average, padding not counted");
+        }
+    }
+
+    /// Padded max and both averages against finite differences (same inputs and tolerances as
+    /// the unpadded table above), asymmetric pads included.
+    #[test]
+    fn padded_gradients_match_finite_differences() {
+        let cases = [([2, 6, 6], [3, 3], [2, 2], [1, 1, 1, 1]), ([2, 7, 5], [3, 2], [2, 1], [2, 1, 0, 1]), ([1, 5, 5], [2, 2], [1, 1], [1, 0, 0, 1])];
+        for (i, (input, k, s, pads)) in cases.into_iter().enumerate() {
+            for (kind, include) in [(PoolKind::Max, false), (PoolKind::Average, true), (PoolKind::Average, false)] {
+                let mut p = Pool2d::padded(kind, input, k, s, pads, include).unwrap();
+                let x = distinct_input(&[2, input[0], input[1], input[2]], 10 + i as u64);
+                check_layer(&mut p, &x, Mode::Train, i as u64).unwrap_or_else(|e| panic!("case {i} {kind:?} include {include}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn padding_as_large_as_the_kernel_is_an_error() {
+        let e = Pool2d::padded(PoolKind::Max, [1, 6, 6], [2, 3], [2, 2], [0, 3, 0, 0], false).err().unwrap().to_string();
+        assert!(e.contains("MaxPool2d") && e.contains("smaller than the 2×3 kernel"), "{e}");
+        assert!(Pool2d::padded(PoolKind::Average, [1, 6, 6], [2, 2], [2, 2], [0, 0, 2, 0], true).is_err());
+        assert!(Pool2d::padded(PoolKind::Average, [1, 6, 6], [2, 2], [2, 2], [1, 1, 1, 1], true).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! {"name": "tiny", "input": [1, 28, 28], "classes": ["0","1","2","3","4","5","6","7","8","9"],
 //!  "layers": [{"type": "conv2d", "out_channels": 4, "kernel": 3, "padding": "same"},
 //!             {"type": "relu"}, {"type": "max_pool2d", "kernel": 2},
+//!             {"type": "avg_pool2d", "kernel": 3, "stride": 1, "padding": 1, "count_include_pad": false},
 //!             {"type": "flatten"}, {"type": "dense", "out_features": 10}]}
 //! ```
 
@@ -41,6 +42,60 @@ fn one() -> Size2 {
 fn yes() -> bool {
     true
 }
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A pool's padding: one number for every side, `[h, w]` (rows above and below, columns
+/// left and right), or `[top, left, bottom, right]`. Signed so that a negative number is a
+/// clear error ([`PoolPadding::sides`]) rather than a failed match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PoolPadding {
+    Uniform(i64),
+    HeightWidth([i64; 2]),
+    Sides([i64; 4]),
+}
+
+impl Default for PoolPadding {
+    fn default() -> Self {
+        PoolPadding::Uniform(0)
+    }
+}
+
+impl PoolPadding {
+    /// The shortest form of `[top, left, bottom, right]`.
+    pub fn from_sides(p: [usize; 4]) -> Self {
+        let p = p.map(|v| v as i64);
+        if p.iter().all(|&v| v == p[0]) {
+            PoolPadding::Uniform(p[0])
+        } else if p[0] == p[2] && p[1] == p[3] {
+            PoolPadding::HeightWidth([p[0], p[1]])
+        } else {
+            PoolPadding::Sides(p)
+        }
+    }
+
+    /// No padding, as written by files from before pools could pad (left out of the JSON).
+    pub fn is_none(&self) -> bool {
+        *self == PoolPadding::Uniform(0)
+    }
+
+    /// `[top, left, bottom, right]`; an error naming `what` if any is negative. (The pool
+    /// layer checks that each is smaller than the kernel.)
+    pub fn sides(&self, what: &str) -> Result<[usize; 4]> {
+        let p = match *self {
+            PoolPadding::Uniform(v) => [v; 4],
+            PoolPadding::HeightWidth([h, w]) => [h, w, h, w],
+            PoolPadding::Sides(p) => p,
+        };
+        if p.iter().any(|&v| v < 0) {
+            return Err(Error::config(format!("{what}: padding {p:?} (top, left, bottom, right) must not be negative")));
+        }
+        Ok(p.map(|v| v as usize))
+    }
+}
+
 fn leaky_default() -> f32 {
     0.01
 }
@@ -66,11 +121,21 @@ pub enum LayerSpec {
         /// Defaults to the kernel size.
         #[serde(default)]
         stride: Option<Size2>,
+        /// Padding (never the maximum); none by default.
+        #[serde(default, skip_serializing_if = "PoolPadding::is_none")]
+        padding: PoolPadding,
     },
     AvgPool2d {
         kernel: Size2,
         #[serde(default)]
         stride: Option<Size2>,
+        /// Padding; none by default.
+        #[serde(default, skip_serializing_if = "PoolPadding::is_none")]
+        padding: PoolPadding,
+        /// Whether padded values count in the divisor (as zeros); by default only the image's
+        /// values are averaged (ONNX's default; PyTorch's is `true`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        count_include_pad: bool,
     },
     /// Over channels for `[C, H, W]` inputs, over features for `[F]` inputs.
     BatchNorm,
@@ -196,7 +261,7 @@ fn conv(out_channels: usize, kernel: usize, padding: Padding) -> LayerSpec {
 }
 
 fn max_pool(k: usize) -> LayerSpec {
-    LayerSpec::MaxPool2d { kernel: Size2::Square(k), stride: None }
+    LayerSpec::MaxPool2d { kernel: Size2::Square(k), stride: None, padding: PoolPadding::default() }
 }
 
 fn dense(out_features: usize) -> LayerSpec {
@@ -402,6 +467,31 @@ mod tests {
         assert_eq!(a.layers[1], LayerSpec::LeakyRelu { slope: 0.01 });
         assert!(matches!(a.layers[0], LayerSpec::Conv2d { stride: Size2::Square(1), bias: true, .. }));
         assert_eq!(a.normalization, Normalization { mean: 0.0, std: 1.0 });
+    }
+
+    /// Pool padding is optional (old files load unchanged and are written back unchanged);
+    /// every form reads, and a negative pad is an error naming the layer.
+    #[test]
+    fn pool_padding_fields() {
+        let pools = |layers: &str| format!(r#"{{"name": "t", "input": [1, 8, 8], "layers": [{layers}]}}"#);
+        let old = Architecture::from_json(&pools(r#"{"type": "max_pool2d", "kernel": 2}, {"type": "avg_pool2d", "kernel": 2}"#), "t").unwrap();
+        assert_eq!(old.layers[0], LayerSpec::MaxPool2d { kernel: Size2::Square(2), stride: None, padding: PoolPadding::Uniform(0) });
+        assert_eq!(old.layers[1], LayerSpec::AvgPool2d { kernel: Size2::Square(2), stride: None, padding: PoolPadding::Uniform(0), count_include_pad: false });
+        assert!(!old.to_json().contains("padding"));
+        let text = pools(
+            r#"{"type": "max_pool2d", "kernel": 3, "padding": [1, 0, 0, 1]},
+               {"type": "avg_pool2d", "kernel": 3, "padding": [1, 2], "count_include_pad": true}"#,
+        );
+        let a = Architecture::from_json(&text, "t").unwrap();
+        assert_eq!(Architecture::from_json(&a.to_json(), "t").unwrap(), a);
+        let LayerSpec::AvgPool2d { padding, count_include_pad: true, .. } = a.layers[1] else { panic!("{:?}", a.layers[1]) };
+        assert_eq!(padding.sides("p").unwrap(), [1, 2, 1, 2]);
+        let LayerSpec::MaxPool2d { padding, .. } = a.layers[0] else { panic!() };
+        assert_eq!(padding.sides("p").unwrap(), [1, 0, 0, 1]);
+        assert_eq!(PoolPadding::from_sides([1, 0, 0, 1]), padding);
+        assert_eq!(PoolPadding::from_sides([1, 1, 1, 1]), PoolPadding::Uniform(1));
+        let e = PoolPadding::Uniform(-1).sides("layer 0 (MaxPool2d)").unwrap_err().to_string();
+        assert!(e.contains("layer 0 (MaxPool2d)") && e.contains("must not be negative"), "{e}");
     }
 
     #[test]

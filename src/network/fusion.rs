@@ -61,8 +61,7 @@ pub(crate) struct FusionPlan {
 impl FusionPlan {
     /// Looks at the layer list once.
     pub fn new(layers: &[LayerSpec]) -> Self {
-        let pool_2x2 =
-            |spec: &LayerSpec| matches!(spec, LayerSpec::MaxPool2d { kernel, stride } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2]);
+        let pool_2x2 = |spec: &LayerSpec| matches!(spec, LayerSpec::MaxPool2d { kernel, stride, padding } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2] && padding.is_none());
         let at = (0..layers.len())
             .map(|i| match &layers[i..] {
                 [LayerSpec::Conv2d { .. }, LayerSpec::Relu, pool, ..] if pool_2x2(pool) => Some(Fusion::ConvMaxPool { relu: true, pool: i + 2 }),

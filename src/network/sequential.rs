@@ -49,8 +49,14 @@ fn build_layer(spec: &LayerSpec, input: &[usize], arch: &Architecture, index: us
         LayerSpec::Conv2d { out_channels, kernel, stride, padding, dilation, bias } => {
             Box::new(Conv2d::new(chw()?, out_channels, kernel.pair(), stride.pair(), padding, dilation.pair(), bias, arch.init, rng)?)
         }
-        LayerSpec::MaxPool2d { kernel, stride } => Box::new(Pool2d::new(PoolKind::Max, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair())?),
-        LayerSpec::AvgPool2d { kernel, stride } => Box::new(Pool2d::new(PoolKind::Average, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair())?),
+        LayerSpec::MaxPool2d { kernel, stride, padding } => {
+            let pads = padding.sides(&format!("layer {index} (MaxPool2d)"))?;
+            Box::new(Pool2d::padded(PoolKind::Max, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair(), pads, false)?)
+        }
+        LayerSpec::AvgPool2d { kernel, stride, padding, count_include_pad } => {
+            let pads = padding.sides(&format!("layer {index} (AvgPool2d)"))?;
+            Box::new(Pool2d::padded(PoolKind::Average, chw()?, kernel.pair(), stride.unwrap_or(kernel).pair(), pads, count_include_pad)?)
+        }
         LayerSpec::BatchNorm => Box::new(BatchNorm::new(input)?),
         LayerSpec::Dropout { rate } => Box::new(Dropout::new(input, rate, Rng::derived(seed, 1000 + index as u64))?),
         LayerSpec::Dense { out_features, bias } => Box::new(Dense::new(input, out_features, bias, arch.init, rng)?),
@@ -486,9 +492,14 @@ mod tests {
     fn fused_relu_max_pool_training_matches_layer_by_layer() {
         let mut first_relu = Architecture::builtin("small").unwrap();
         first_relu.layers.insert(0, LayerSpec::Relu);
-        first_relu
-            .layers
-            .insert(1, LayerSpec::MaxPool2d { kernel: crate::network::arch::Size2::Square(3), stride: Some(crate::network::arch::Size2::Square(2)) });
+        first_relu.layers.insert(
+            1,
+            LayerSpec::MaxPool2d {
+                kernel: crate::network::arch::Size2::Square(3),
+                stride: Some(crate::network::arch::Size2::Square(2)),
+                padding: Default::default(),
+            },
+        );
         first_relu.layers.insert(
             2,
             LayerSpec::Conv2d {

@@ -11,7 +11,7 @@
 //! | layer | ONNX |
 //! |---|---|
 //! | Conv2d | `Conv` (kernel_shape, strides, pads, dilations, group 1) |
-//! | MaxPool2d / AvgPool2d | `MaxPool` / `AveragePool` (kernel_shape, strides) |
+//! | MaxPool2d / AvgPool2d | `MaxPool` / `AveragePool` (kernel_shape, strides; pads and count_include_pad when padded) |
 //! | BatchNorm | `BatchNormalization` (epsilon 1e-5, momentum 0.9 = 1 − PyTorch's 0.1) |
 //! | Dense | `Gemm` (transB = 1) |
 //! | Flatten | `Flatten` (axis 1) |
@@ -111,16 +111,24 @@ pub fn to_onnx(model: &Sequential, extra: &HashMap<String, String>) -> Result<Ve
                     ],
                 );
             }
-            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
-                let op = if matches!(spec, LayerSpec::MaxPool2d { .. }) { "MaxPool" } else { "AveragePool" };
-                b.node(
-                    op,
-                    &[],
-                    vec![
-                        AttributeProto::ints("kernel_shape", &usize_ints(&kernel.pair())),
-                        AttributeProto::ints("strides", &usize_ints(&stride.unwrap_or(kernel).pair())),
-                    ],
-                );
+            LayerSpec::MaxPool2d { kernel, stride, padding } | LayerSpec::AvgPool2d { kernel, stride, padding, .. } => {
+                let (op, include) = match spec {
+                    LayerSpec::AvgPool2d { count_include_pad, .. } => ("AveragePool", Some(*count_include_pad)),
+                    _ => ("MaxPool", None),
+                };
+                let mut attributes = vec![
+                    AttributeProto::ints("kernel_shape", &usize_ints(&kernel.pair())),
+                    AttributeProto::ints("strides", &usize_ints(&stride.unwrap_or(kernel).pair())),
+                ];
+                // Unpadded pools are written as before padding existed.
+                if !padding.is_none() {
+                    // ONNX's order is digitnet's: [top, left, bottom, right].
+                    attributes.push(AttributeProto::ints("pads", &usize_ints(&padding.sides(op)?)));
+                    if let Some(include) = include {
+                        attributes.push(AttributeProto::int("count_include_pad", include as i64));
+                    }
+                }
+                b.node(op, &[], attributes);
             }
             LayerSpec::BatchNorm => b.node(
                 "BatchNormalization",

@@ -15,7 +15,7 @@
 //! |---|---|
 //! | `Sub`, `Div`, `Mul`, `Add` of scalars before any layer | the input normalisation |
 //! | `Conv` (group 1; pads, `auto_pad`, strides, dilations) | Conv2d; asymmetric padding only where it is "same" |
-//! | `MaxPool`, `AveragePool` (no padding, so `count_include_pad` either way; dilation 1; floor or an exact ceil) | MaxPool2d, AvgPool2d |
+//! | `MaxPool`, `AveragePool` (pads, asymmetric too, and `auto_pad`; `count_include_pad` both ways; dilation 1; floor or an exact ceil) | MaxPool2d, AvgPool2d |
 //! | `BatchNormalization` (inference) | BatchNorm; an ε other than 1e-5 is folded into the running variance (exact in inference) |
 //! | `Gemm` (transA 0, α, β folded), `MatMul` (+ `Add` of a bias) | Dense |
 //! | `Flatten` (axis 1), `Reshape` to `[N, −1]` | Flatten |
@@ -31,7 +31,8 @@ use super::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::kernels::geometry::{Geometry, Padding, PaddingName};
-use crate::network::arch::{Architecture, LayerSpec, Normalization, RotationInput, Size2, Task};
+use crate::layers::{Layer, Pool2d, PoolKind};
+use crate::network::arch::{Architecture, LayerSpec, Normalization, PoolPadding, RotationInput, Size2, Task};
 use crate::network::sequential::Sequential;
 use std::collections::{HashMap, HashSet};
 
@@ -384,28 +385,51 @@ impl Importer {
         if dilations.iter().any(|&d| d != 1) {
             return Err(unsupported(node, format!("dilated pooling (dilations {dilations:?}) is not supported")));
         }
-        let pads = ints_attr(node, "pads").unwrap_or_default();
-        let auto = string_attr(node, "auto_pad").unwrap_or_default();
-        if pads.iter().any(|&p| p != 0) || !(auto.is_empty() || auto == "NOTSET" || auto == "VALID") {
-            return Err(unsupported(node, format!("padded pooling (pads {pads:?}, auto_pad '{auto}') is not supported: digitnet's pools do not pad")));
-        }
         let (k2, s2) = (pair(&kernel), pair(&strides));
         let chw = [self.engine[0], self.engine[1], self.engine[2]];
-        let geo = Geometry::new("Pool", chw, k2, s2, [1, 1], Padding::Uniform(0)).map_err(|e| unsupported(node, e))?;
+        let pads = self.pool_pads(node, chw, k2, s2, rank)?;
+        let include = !max && int_attr(node, "count_include_pad", 0) != 0;
+        let kind = if max { PoolKind::Max } else { PoolKind::Average };
+        // The layer itself checks the window (pads smaller than the kernel) and sizes the output.
+        let layer = Pool2d::padded(kind, chw, k2, s2, pads, include).map_err(|e| unsupported(node, e))?;
+        let [c, out_h, out_w] = [layer.output_shape()[0], layer.output_shape()[1], layer.output_shape()[2]];
         if int_attr(node, "ceil_mode", 0) != 0 {
             let exact = |i: usize, k: usize, s: usize| (i - k).is_multiple_of(s);
-            if !(exact(chw[1], k2[0], s2[0]) && exact(chw[2], k2[1], s2[1])) {
+            if !(exact(chw[1] + pads[0] + pads[2], k2[0], s2[0]) && exact(chw[2] + pads[1] + pads[3], k2[1], s2[1])) {
                 return Err(unsupported(node, "ceil_mode 1 where it rounds up (a partial last window) is not supported"));
             }
         }
+        let (kernel, stride, padding) = (Size2::Pair(k2), Some(Size2::Pair(s2)), PoolPadding::from_sides(pads));
         let spec = if max {
-            LayerSpec::MaxPool2d { kernel: Size2::Pair(k2), stride: Some(Size2::Pair(s2)) }
+            LayerSpec::MaxPool2d { kernel, stride, padding }
         } else {
-            LayerSpec::AvgPool2d { kernel: Size2::Pair(k2), stride: Some(Size2::Pair(s2)) }
+            // Without padding the divisor is the window size either way.
+            LayerSpec::AvgPool2d { kernel, stride, padding, count_include_pad: include && !padding.is_none() }
         };
-        let c = chw[0];
-        let out_dims = if rank == 1 { vec![c, geo.out_h] } else { vec![c, geo.out_h, geo.out_w] };
-        self.push(node, spec, vec![], vec![c, geo.out_h, geo.out_w], out_dims)
+        let out_dims = if rank == 1 { vec![c, out_h] } else { vec![c, out_h, out_w] };
+        self.push(node, spec, vec![], vec![c, out_h, out_w], out_dims)
+    }
+
+    /// A pool's padding `[top, left, bottom, right]`: explicit `pads` or `auto_pad` (SAME_UPPER
+    /// puts an odd pixel at the end, SAME_LOWER at the beginning).
+    fn pool_pads(&self, node: &NodeProto, chw: [usize; 3], kernel: [usize; 2], strides: [usize; 2], rank: usize) -> Result<[usize; 4]> {
+        let auto = string_attr(node, "auto_pad").unwrap_or_else(|| "NOTSET".into());
+        match auto.as_str() {
+            "NOTSET" | "" => {
+                let pads = ints_attr(node, "pads").unwrap_or_else(|| vec![0; 2 * rank]);
+                if pads.len() != 2 * rank || pads.iter().any(|&p| !(0..=1024).contains(&p)) {
+                    return Err(unsupported(node, format!("pads {pads:?}")));
+                }
+                let p: Vec<usize> = pads.iter().map(|&p| p as usize).collect();
+                Ok(if rank == 1 { [p[0], 0, p[1], 0] } else { [p[0], p[1], p[2], p[3]] })
+            }
+            "VALID" => Ok([0; 4]),
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let g = Geometry::new("Pool", chw, kernel, strides, [1, 1], Padding::Named(PaddingName::Same)).map_err(|e| unsupported(node, e))?;
+                Ok(if auto == "SAME_UPPER" { [g.pad_top, g.pad_left, g.pad_bottom, g.pad_right] } else { [g.pad_bottom, g.pad_right, g.pad_top, g.pad_left] })
+            }
+            other => Err(unsupported(node, format!("auto_pad '{other}'"))),
+        }
     }
 
     fn batch_norm(&mut self, node: &NodeProto) -> Result<()> {
@@ -1264,7 +1288,8 @@ mod tests {
     }
 
     /// auto_pad SAME_UPPER is "same"; explicit asymmetric pads equal to "same" too; other
-    /// asymmetric pads, groups and padded pools are errors naming the node.
+    /// asymmetric conv pads and groups are errors naming the node. Pools pad (explicitly or
+    /// by auto_pad, asymmetrically too), but not by as much as the kernel.
     #[test]
     fn padding_variants_and_clear_refusals() {
         let conv = |attrs: Vec<AttributeProto<'static>>| {
@@ -1290,7 +1315,44 @@ mod tests {
             "y",
             vec![AttributeProto::ints("kernel_shape", &[3, 3]), AttributeProto::ints("pads", &[1, 1, 1, 1])],
         );
-        assert!(pool.import(13).unwrap_err().to_string().contains("padded pooling"));
+        let imp = pool.import(13).unwrap();
+        assert_eq!(
+            imp.arch.layers[0],
+            LayerSpec::MaxPool2d { kernel: Size2::Pair([3, 3]), stride: Some(Size2::Pair([1, 1])), padding: PoolPadding::Uniform(1) }
+        );
+        // SAME_LOWER on 5 with 2×2/2: output 3, one padded row and column, at the beginning;
+        // count_include_pad is kept.
+        let lower = G::new(&[1, 1, 5, 5]).node(
+            "AveragePool",
+            &["x"],
+            "y",
+            vec![
+                AttributeProto::ints("kernel_shape", &[2, 2]),
+                AttributeProto::ints("strides", &[2, 2]),
+                AttributeProto { name: "auto_pad".into(), s: Some(b"SAME_LOWER".to_vec()), ..Default::default() },
+                AttributeProto::int("count_include_pad", 1),
+            ],
+        );
+        let imp = lower.import(13).unwrap();
+        assert_eq!(
+            imp.arch.layers[0],
+            LayerSpec::AvgPool2d {
+                kernel: Size2::Pair([2, 2]),
+                stride: Some(Size2::Pair([2, 2])),
+                padding: PoolPadding::Sides([1, 1, 0, 0]),
+                count_include_pad: true
+            }
+        );
+        let x = Tensor::from_vec(&[1, 1, 5, 5], ramp(25, 1.0)).unwrap();
+        assert_eq!(run(&imp, &x)[..2], [ramp(25, 1.0)[0] / 4.0, (ramp(25, 1.0)[1] + ramp(25, 1.0)[2]) / 4.0]);
+        let wide = G::new(&[1, 1, 6, 6]).node(
+            "MaxPool",
+            &["x"],
+            "y",
+            vec![AttributeProto::ints("kernel_shape", &[2, 2]), AttributeProto::ints("pads", &[0, 2, 0, 0])],
+        );
+        let e = wide.import(13).unwrap_err().to_string();
+        assert!(e.contains("(MaxPool)") && e.contains("smaller than the 2×2 kernel"), "{e}");
         let unknown = G::new(&[1, 4]).node("Elu", &["x"], "y", vec![]);
         let e = unknown.import(13).unwrap_err().to_string();
         assert!(e.contains("node 'y' (Elu)") && e.contains("not supported"), "{e}");

@@ -171,6 +171,28 @@ mod tests {
         round_trip(&rotation);
     }
 
+    /// Padded pools (symmetric, by height and width, and one pad per side; averages with and
+    /// without the padding counted) leave as `pads` / `count_include_pad` and come back.
+    #[test]
+    fn export_import_round_trips_padded_pools() {
+        let text = r#"{"name": "pads", "input": [1, 12, 12], "classes": ["a","b","c"],
+            "layers": [{"type": "conv2d", "out_channels": 2, "kernel": 3},
+                       {"type": "max_pool2d", "kernel": 2, "stride": 1, "padding": [1, 0, 0, 1]},
+                       {"type": "avg_pool2d", "kernel": 3, "stride": 2, "padding": 1, "count_include_pad": true},
+                       {"type": "avg_pool2d", "kernel": 2, "padding": [0, 1]},
+                       {"type": "flatten"}, {"type": "dense", "out_features": 3}]}"#;
+        let arch = Architecture::from_json(text, "pads").unwrap();
+        round_trip(&arch);
+        let bytes = to_onnx(&randomised(&arch, 1), &HashMap::new()).unwrap();
+        let proto = ModelProto::decode(&bytes).unwrap();
+        let pools: Vec<_> = proto.graph.as_ref().unwrap().nodes.iter().filter(|n| n.op_type.ends_with("Pool")).collect();
+        let ints = |k: usize, name: &str| pools[k].attribute(name).map(|a| a.ints.clone());
+        let int = |k: usize, name: &str| pools[k].attribute(name).and_then(|a| a.i);
+        assert_eq!((ints(0, "pads"), int(0, "count_include_pad")), (Some(vec![1, 0, 0, 1]), None));
+        assert_eq!((ints(1, "pads"), int(1, "count_include_pad")), (Some(vec![1, 1, 1, 1]), Some(1)));
+        assert_eq!((ints(2, "pads"), int(2, "count_include_pad")), (Some(vec![0, 1, 0, 1]), Some(0)));
+    }
+
     /// The built-in classifier's ONNX file names its classes, pipeline and conventions.
     #[test]
     fn exported_metadata_names_classes_and_preprocessing() {
