@@ -121,9 +121,11 @@ impl Options {
                 elastic_alpha: self.augment_elastic,
                 elastic_sigma: self.augment_elastic_sigma,
                 one_at_random: self.augment_one_of,
+                ..Augment::default()
             },
             stratified,
             freeze: 0,
+            limit: 0,
         };
         config.validate(n)?;
         Ok(config)
