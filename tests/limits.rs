@@ -176,3 +176,143 @@ fn checked_parameter_shapes_are_the_networks() {
         assert_eq!(promised, held, "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Seeded mutation fuzzing on stable Rust: a few hundred mutants of each input kind, seeded with
+// the cases above, each of which must give a result or an error — never a panic, and never an
+// allocation over the bound. Deterministic (fixed seeds), so a failure is reproducible.
+// ---------------------------------------------------------------------------------------------
+
+use digitnet::init::Rng;
+use digitnet::layers::Mode;
+use digitnet::tensor::Tensor;
+
+/// Sizes that have broken things before: zero, one, small, the input size, 32-bit overflow,
+/// and the absurd.
+const NASTY: &[&str] = &["0", "1", "2", "3", "5", "28", "40", "1000", "1048577", "2500000", "4294967297", "100000000000", "18446744073709551615"];
+
+/// `template` with every number replaced, at random, by itself or a nasty one.
+fn mutate_numbers(template: &str, rng: &mut Rng) -> String {
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut number = c.to_string();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                number.push(d);
+                chars.next();
+            }
+            out += if rng.below(3) == 0 { NASTY[rng.below(NASTY.len())] } else { &number };
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs `f` and turns a panic into a test failure naming `what`; when `f` says the input was
+/// rejected (false), no allocation on the way may have reached [`BOUND`]. (An accepted
+/// network may be large, within the documented limits.)
+fn no_panic(what: &str, f: impl FnOnce() -> bool) {
+    LARGEST.store(0, Ordering::Relaxed);
+    let accepted = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(accepted) => accepted,
+        Err(_) => panic!("panicked on {what}"),
+    };
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(accepted || largest < BOUND, "{what}: rejected, but allocated {largest} bytes at once");
+}
+
+#[test]
+fn fuzz_architecture_json() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let templates = [
+        tiny(
+            r#"[{"type": "conv2d", "out_channels": 4, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1}, {"type": "batch_norm"}, {"type": "relu"}, {"type": "max_pool2d", "kernel": 2, "stride": 2}, {"type": "conv2d", "out_channels": 4, "kernel": [3, 2], "padding": [1, 0], "dilation": 2}, {"type": "avg_pool2d", "kernel": 2}, {"type": "flatten"}, {"type": "dense", "out_features": 10}]"#,
+            "[1, 28, 28]",
+        ),
+        tiny(
+            r#"[{"type": "conv2d", "out_channels": 2, "kernel": 3, "dilation": 40, "padding": "same"}, {"type": "flatten"}, {"type": "dense", "out_features": 10}]"#,
+            "[1, 28, 28]",
+        ),
+        tiny(
+            r#"[{"type": "conv2d", "out_channels": 2, "kernel": 3, "dilation": 5, "padding": 5, "stride": 2}, {"type": "flatten"}, {"type": "dense", "out_features": 10}]"#,
+            "[1, 3, 3]",
+        ),
+        tiny(r#"[{"type": "flatten"}, {"type": "dense", "out_features": 100}, {"type": "relu"}, {"type": "dense", "out_features": 10}]"#, "[1, 28, 28]"),
+    ];
+    let mut rng = Rng::new(18);
+    for template in &templates {
+        for _ in 0..150 {
+            let json = mutate_numbers(template, &mut rng);
+            no_panic(&json, || {
+                let Ok(arch) = Architecture::from_json(&json, "fuzz.json") else { return false };
+                let Ok(mut model) = Sequential::new(&arch, 0) else { return false };
+                // What was accepted also runs.
+                let x = Tensor::random(&[1, arch.input[0], arch.input[1], arch.input[2]], 1);
+                let _ = model.forward(&x, Mode::Eval);
+                true
+            });
+        }
+    }
+}
+
+#[test]
+fn fuzz_model_files() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let model = Sequential::new(&Architecture::builtin("small").unwrap(), 0).unwrap();
+    let bytes = model_file::to_bytes(&model, &HashMap::new()).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..8 + header_len].to_vec()).unwrap();
+    let mut rng = Rng::new(18);
+    for i in 0..400 {
+        let mutant = match i % 4 {
+            // The header's numbers (offsets, shapes, the architecture's sizes) changed.
+            0 | 1 => {
+                let h = mutate_numbers(&header, &mut rng);
+                let mut m = (h.len() as u64).to_le_bytes().to_vec();
+                m.extend_from_slice(h.as_bytes());
+                m.extend_from_slice(&bytes[8 + header_len..]);
+                m
+            }
+            // A few bytes anywhere flipped.
+            2 => {
+                let mut m = bytes.clone();
+                for _ in 0..1 + rng.below(8) {
+                    let at = rng.below(m.len());
+                    m[at] ^= 1 << rng.below(8);
+                }
+                m
+            }
+            // Cut short.
+            _ => bytes[..rng.below(bytes.len())].to_vec(),
+        };
+        no_panic(&format!("model-file mutant {i}"), || {
+            let Ok(mut f) = model_file::from_bytes(&mutant, None, Path::new("fuzz.safetensors")) else { return false };
+            let input = f.model.architecture().input;
+            let _ = f.model.forward(&Tensor::random(&[1, input[0], input[1], input[2]], 1), Mode::Eval);
+            true
+        });
+    }
+}
+
+#[test]
+fn fuzz_idx_files() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    // Three 4×4 images: magic, dimensions, pixels.
+    let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 4];
+    bytes.extend((0..48).map(|i| i as u8));
+    let mut rng = Rng::new(18);
+    for i in 0..400 {
+        let mut m = bytes.clone();
+        if i % 3 == 2 {
+            m.truncate(rng.below(m.len()));
+        } else {
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(16.min(m.len()));
+                m[at] = [0, 1, 3, 4, 8, 0x0d, 0x7f, 0xff][rng.below(8)];
+            }
+        }
+        no_panic(&format!("IDX mutant {i}: {:?}", &m[..16.min(m.len())]), || digitnet::data::idx::parse(&m, Path::new("fuzz-idx")).is_ok());
+    }
+}
