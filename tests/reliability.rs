@@ -194,3 +194,37 @@ fn outputs_never_replace_notes_or_their_input() {
     fails_with(&["filter", "--kernel", "sobel-x", i, "--out", i], "input image");
     assert_eq!(std::fs::read(&image).unwrap(), before);
 }
+
+/// Seeded mutants of the bodies the API parses (image bytes, `{"pixels": …}` JSON, multipart)
+/// each get an answer — a result or a JSON error — and the server stays up.
+#[test]
+fn fuzz_api_bodies() {
+    let s = serve(&["--workers", "1"]);
+    let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/fixtures/digit.png")).unwrap();
+    let pixels = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/fixtures/pixels.json")).unwrap();
+    let mut multipart = b"--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"d.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    multipart.extend_from_slice(&png);
+    multipart.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let seeds: [(&[u8], &str); 3] = [(&png, "image/png"), (&pixels, "application/json"), (&multipart, "multipart/form-data; boundary=XyZ")];
+    let mut rng = digitnet::init::Rng::new(18);
+    for i in 0..90 {
+        let (seed, content_type) = seeds[i % 3];
+        let mut body = seed.to_vec();
+        match rng.below(3) {
+            0 => body.truncate(rng.below(body.len())),
+            _ => {
+                for _ in 0..1 + rng.below(16) {
+                    let at = rng.below(body.len());
+                    body[at] = [b'0', b'9', b'-', b'e', b'[', b'"', 0, 0xff][rng.below(8)];
+                }
+            }
+        }
+        let route = ["/api/predict", "/api/read", "/api/angle"][rng.below(3)];
+        let r = common::http::request(&s.addr, "POST", route, Some(content_type), &body).unwrap_or_else(|e| panic!("mutant {i} on {route}: no answer ({e})"));
+        assert!(r.status == 200 || (400..500).contains(&r.status), "mutant {i} on {route}: {} {}", r.status, r.text());
+        if r.status != 200 {
+            assert!(r.json()["error"].is_string(), "mutant {i}: {}", r.text());
+        }
+    }
+    assert_eq!(common::http::request(&s.addr, "GET", "/api/health", None, b"").unwrap().status, 200);
+}
