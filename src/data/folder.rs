@@ -50,12 +50,21 @@ pub fn load(dir: &Path, pipeline: Pipeline, rows: usize, cols: usize) -> Result<
 /// Writes `data` as class folders of PNGs under `out` (`out/<class>/<index>.png`).
 pub fn export(data: &Dataset, class_names: &[String], out: &Path) -> Result<usize> {
     for name in class_names {
-        std::fs::create_dir_all(out.join(name)).map_err(|e| Error::io(out.join(name), e))?;
+        let dir = out.join(name);
+        // Never write through a link planted in the output folder.
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::format(&dir, "is a symbolic link; the export writes only into real folders"));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     for i in 0..data.len() {
         let class = class_names.get(data.labels[i] as usize).ok_or_else(|| Error::Data(format!("label {} has no class name", data.labels[i])))?;
         let path = out.join(class).join(format!("{i:05}.png"));
         let img = image::GrayImage::from_raw(data.cols as u32, data.rows as u32, data.image(i).to_vec()).expect("buffer matches size");
+        // A link in the file's place is replaced, not followed.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
         img.save(&path).map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
     }
     Ok(data.len())
@@ -64,6 +73,32 @@ pub fn export(data: &Dataset, class_names: &[String], out: &Path) -> Result<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_replaces_links_instead_of_following_them() {
+        let mnist = Dataset::load_idx(&super::super::shipped_mnist_dir(), super::super::Split::Test, false).unwrap().take(3);
+        let dir = std::env::temp_dir().join(format!("digitnet-export-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dir.join("out");
+        let names: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+        std::fs::create_dir_all(out.join(&names[mnist.labels[0] as usize])).unwrap();
+        let victim = dir.join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let planted = out.join(&names[mnist.labels[0] as usize]).join("00000.png");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        export(&mnist, &names, &out).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!std::fs::symlink_metadata(&planted).unwrap().file_type().is_symlink());
+        // A class folder that is a link is refused.
+        let elsewhere = dir.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let out2 = dir.join("out2");
+        std::fs::create_dir_all(&out2).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out2.join(&names[mnist.labels[1] as usize])).unwrap();
+        let e = export(&mnist, &names, &out2).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
 
     #[test]
     fn export_then_load_round_trips() {

@@ -66,16 +66,17 @@ pub struct Geometry {
 }
 
 /// Padding before and after along one axis, and the output length.
+/// `None` when the kernel does not fit (or a size overflows).
 fn axis(input: usize, kernel: usize, stride: usize, dilation: usize, padding: (usize, usize, bool)) -> Option<(usize, usize, usize)> {
-    let eff = dilation * (kernel - 1) + 1;
+    let eff = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
     let (begin, end) = if padding.2 {
         let out = input.div_ceil(stride);
-        let total = ((out - 1) * stride + eff).saturating_sub(input);
+        let total = ((out - 1).checked_mul(stride)?.checked_add(eff)?).saturating_sub(input);
         (total / 2, total - total / 2)
     } else {
         (padding.0, padding.1)
     };
-    let padded = input + begin + end;
+    let padded = input.checked_add(begin)?.checked_add(end)?;
     if padded < eff {
         return None;
     }
@@ -155,6 +156,18 @@ impl Geometry {
         }
         if pads.iter().any(|&p| p > 1024) {
             return Err(Error::config(format!("{what}: padding {pads:?} is absurdly large")));
+        }
+        if same {
+            // "same" padding around a dilated kernel wider than the input would pad whole
+            // kernel taps with nothing but zeros.
+            for (axis, i) in [(0, in_h), (1, in_w)].into_iter().filter(|&(a, _)| dilation[a] > 1) {
+                let eff = dilation[axis].checked_mul(kernel[axis] - 1).and_then(|e| e.checked_add(1));
+                if eff.is_none_or(|e| e > i) {
+                    return Err(Error::config(format!(
+                        "{what}: a {kernel:?} kernel with dilation {dilation:?} spans more than the {in_h}×{in_w} input; \"same\" padding needs it to fit"
+                    )));
+                }
+            }
         }
         let too_small = || Error::config(format!("{what}: a {kernel:?} kernel with dilation {dilation:?} does not fit the {in_h}×{in_w} input"));
         let (pad_top, pad_bottom, out_h) = axis(in_h, kernel[0], stride[0], dilation[0], (pads[0], pads[2], same)).ok_or_else(too_small)?;
@@ -253,7 +266,9 @@ impl Geometry {
                                 fill_short(&mut d[end..], 0.0);
                                 let src = &xc[r * self.in_w..(r + 1) * self.in_w];
                                 let base = kj * self.dilation_w;
-                                if self.stride_w == 1 {
+                                if first == end {
+                                    // No output column reads the image at this kernel column.
+                                } else if self.stride_w == 1 {
                                     let s0 = first + base - self.pad_left;
                                     copy_short(&mut d[first..end], &src[s0..s0 + (end - first)]);
                                 } else {
@@ -350,7 +365,9 @@ impl Geometry {
                         if let Some(r) = self.in_row(oh, ki) {
                             let s = &src[oh * self.out_w..(oh + 1) * self.out_w];
                             let d = &mut dxc[r * self.in_w..(r + 1) * self.in_w];
-                            if self.stride_w == 1 {
+                            if first == end {
+                                // No output column reads the image at this kernel column.
+                            } else if self.stride_w == 1 {
                                 // A contiguous run: one vectorisable add.
                                 let at = first + base - self.pad_left;
                                 for (dv, sv) in d[at..at + (end - first)].iter_mut().zip(&s[first..end]) {
@@ -371,6 +388,40 @@ impl Geometry {
 
 #[cfg(test)]
 mod tests {
+    /// Kernel columns that fall wholly into the padding (a dilated kernel wider than the
+    /// input) read nothing: im2col gives zeros there and col2im adds nothing, where they used
+    /// to index past the row. Checked against the definition, pixel by pixel.
+    #[test]
+    fn taps_wholly_in_the_padding() {
+        use super::*;
+        for (stride, padding) in [(1, 5), (2, 5), (1, 12)] {
+            let g = Geometry::new("t", [1, 3, 3], [3, 3], [stride, stride], [5, 5], Padding::Uniform(padding)).unwrap();
+            let x: Vec<f32> = (0..g.in_len()).map(|i| i as f32 + 1.0).collect();
+            let p = g.out_pixels();
+            let mut cols = vec![f32::NAN; g.col_rows() * p];
+            g.im2col(&x, &mut cols);
+            let at = |o: usize, k: usize, s: usize, pad: usize| (o * s + k * 5).checked_sub(pad).filter(|&v| v < 3);
+            for ki in 0..3 {
+                for kj in 0..3 {
+                    for oh in 0..g.out_h {
+                        for ow in 0..g.out_w {
+                            let want = match (at(oh, ki, g.stride_h, g.pad_top), at(ow, kj, g.stride_w, g.pad_left)) {
+                                (Some(r), Some(c)) => x[r * 3 + c],
+                                _ => 0.0,
+                            };
+                            assert_eq!(cols[(ki * 3 + kj) * p + oh * g.out_w + ow], want, "stride {stride} padding {padding}");
+                        }
+                    }
+                }
+            }
+            // col2im of all ones counts how often each pixel is read.
+            let mut dx = vec![0.0; g.in_len()];
+            g.col2im_add(&vec![1.0; cols.len()], &mut dx);
+            let reads: f32 = cols.iter().filter(|&&v| v != 0.0).count() as f32;
+            assert_eq!(dx.iter().sum::<f32>(), reads);
+        }
+    }
+
     /// im2row is im2col transposed, with the kernel index reordered channels-last.
     #[test]
     fn im2row_is_reordered_im2col_transposed() {

@@ -14,7 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::init::Init;
-use crate::kernels::geometry::Padding;
+use crate::kernels::geometry::{Geometry, Padding};
 use crate::vision::pipeline::Pipeline;
 use serde::{Deserialize, Serialize};
 
@@ -249,6 +249,26 @@ impl RotationInput {
     }
 }
 
+/// At most this many layers in an architecture.
+pub const MAX_LAYERS: usize = 1_000;
+/// Any one size of an architecture (an input dimension, channels, features, a kernel, stride
+/// or dilation) is at most this.
+pub const MAX_SIZE: usize = 1 << 20;
+/// At most this many parameters (weights, biases and batch-norm statistics) in a network:
+/// 200 MB of `f32` values, as much again for their gradients.
+pub const MAX_PARAMETERS: usize = 50_000_000;
+/// At most this many values per sample in the input, every layer's output and the
+/// convolutions' im2col columns together (16 MB a sample).
+pub const MAX_ACTIVATIONS: usize = 4_000_000;
+
+/// A parameter tensor an architecture asks for: layer index, state-dict suffix, shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamShape {
+    pub layer: usize,
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+}
+
 /// The names `builtin` accepts.
 pub const BUILTIN_NAMES: &[&str] = &["small", "lenet", "keras", "scratch", "scratch8", "scratch16", "scratch24"];
 
@@ -438,6 +458,128 @@ impl Architecture {
     /// for other input sizes.
     pub fn pipeline(&self) -> Pipeline {
         self.input_pipeline.unwrap_or(if self.input == [1, 28, 28] { Pipeline::Auto } else { Pipeline::Resize })
+    }
+
+    /// Checks every size against the documented limits ([`MAX_LAYERS`], [`MAX_SIZE`],
+    /// [`MAX_PARAMETERS`], [`MAX_ACTIVATIONS`]) with checked arithmetic, walks the shapes
+    /// through the layer list and checks the output against the task, all before anything is
+    /// allocated from them. Returns the parameter tensors the network will hold, in
+    /// state-dict order (what a model file must contain).
+    pub fn check(&self) -> Result<Vec<ParamShape>> {
+        let name = &self.name;
+        let err = |m: String| Error::config(format!("architecture '{name}' {m}"));
+        if self.layers.is_empty() {
+            return Err(err("has no layers".into()));
+        }
+        if self.layers.len() > MAX_LAYERS {
+            return Err(err(format!("has {} layers, at most {MAX_LAYERS} are allowed", self.layers.len())));
+        }
+        let size = |what: &str, v: usize| -> std::result::Result<usize, String> {
+            if v > MAX_SIZE {
+                return Err(format!("{what} {v} is larger than the limit {MAX_SIZE}"));
+            }
+            Ok(v)
+        };
+        let product = |dims: &[usize]| -> Option<usize> { dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) };
+        for d in self.input {
+            size("input size", d).map_err(|m| err(format!("has {m}")))?;
+        }
+        let mut shape: Vec<usize> = self.input.to_vec();
+        let mut params: Vec<ParamShape> = Vec::new();
+        let mut n_params = 0usize;
+        let mut activations = product(&shape).filter(|&n| n <= MAX_ACTIVATIONS).ok_or_else(|| {
+            err(format!("has an input {:?} that holds more than {MAX_ACTIVATIONS} values per sample (the limit for activations)", self.input))
+        })?;
+        for (index, spec) in self.layers.iter().enumerate() {
+            let at = |m: String| Error::config(format!("architecture '{name}', layer {index}: {m}"));
+            let chw = || -> Result<[usize; 3]> {
+                match *shape.as_slice() {
+                    [c, h, w] => Ok([c, h, w]),
+                    _ => Err(at(format!("{spec:?} needs a [C, H, W] input, got {shape:?}"))),
+                }
+            };
+            let pair = |what: &str, s: Size2| -> Result<[usize; 2]> {
+                let [a, b] = s.pair();
+                Ok([size(what, a).map_err(at)?, size(what, b).map_err(at)?])
+            };
+            let mut layer_params: Vec<(&'static str, Vec<usize>)> = Vec::new();
+            // Workspace beyond the output, per sample (a convolution's im2col columns).
+            let mut workspace = 0usize;
+            let out: Vec<usize> = match *spec {
+                LayerSpec::Conv2d { out_channels, kernel, stride, padding, dilation, bias } => {
+                    let input = chw()?;
+                    size("out_channels", out_channels).map_err(at)?;
+                    let geo = Geometry::new("Conv2d", input, pair("kernel", kernel)?, pair("stride", stride)?, pair("dilation", dilation)?, padding)
+                        .map_err(|e| at(e.to_string()))?;
+                    if out_channels == 0 {
+                        return Err(at("Conv2d: out_channels must be ≥ 1".into()));
+                    }
+                    workspace = product(&[geo.col_rows(), geo.out_pixels()]).unwrap_or(usize::MAX);
+                    layer_params.push(("weight", vec![out_channels, input[0], geo.kernel_h, geo.kernel_w]));
+                    if bias {
+                        layer_params.push(("bias", vec![out_channels]));
+                    }
+                    vec![out_channels, geo.out_h, geo.out_w]
+                }
+                LayerSpec::MaxPool2d { kernel, stride, padding } | LayerSpec::AvgPool2d { kernel, stride, padding, .. } => {
+                    let input = chw()?;
+                    let k = pair("kernel", kernel)?;
+                    let s = pair("stride", stride.unwrap_or(kernel))?;
+                    let pads = padding.sides("pooling").map_err(|e| at(e.to_string()))?;
+                    if pads.iter().any(|&p| p > MAX_SIZE) {
+                        return Err(at(format!("pooling: padding {pads:?} is larger than {MAX_SIZE}")));
+                    }
+                    let geo = Geometry::with_sides("pooling", input, k, s, pads).map_err(|e| at(e.to_string()))?;
+                    vec![input[0], geo.out_h, geo.out_w]
+                }
+                LayerSpec::BatchNorm => {
+                    let channels = match *shape.as_slice() {
+                        [f] | [f, _, _] => f,
+                        _ => return Err(at(format!("BatchNorm needs a [C, H, W] or [F] input, got {shape:?}"))),
+                    };
+                    for p in ["weight", "bias", "running_mean", "running_var"] {
+                        layer_params.push((p, vec![channels]));
+                    }
+                    shape.clone()
+                }
+                LayerSpec::Dense { out_features, bias } => {
+                    let &[in_features] = shape.as_slice() else {
+                        return Err(at(format!("Dense expects a flat input, got shape {shape:?}: add a Flatten layer before it")));
+                    };
+                    size("out_features", out_features).map_err(at)?;
+                    layer_params.push(("weight", vec![out_features, in_features]));
+                    if bias {
+                        layer_params.push(("bias", vec![out_features]));
+                    }
+                    vec![out_features]
+                }
+                LayerSpec::Flatten => vec![product(&shape).unwrap_or(usize::MAX)],
+                LayerSpec::Dropout { .. }
+                | LayerSpec::Relu
+                | LayerSpec::LeakyRelu { .. }
+                | LayerSpec::Sigmoid
+                | LayerSpec::Tanh
+                | LayerSpec::Identity
+                | LayerSpec::Softmax => shape.clone(),
+            };
+            for (p, dims) in layer_params {
+                n_params = product(&dims)
+                    .and_then(|n| n_params.checked_add(n))
+                    .filter(|&n| n <= MAX_PARAMETERS)
+                    .ok_or_else(|| at(format!("parameter '{index}.{p}' of shape {dims:?} takes the network over the limit of {MAX_PARAMETERS} parameters")))?;
+                params.push(ParamShape { layer: index, name: p, shape: dims });
+            }
+            activations = product(&out)
+                .and_then(|n| n.checked_add(workspace))
+                .and_then(|n| activations.checked_add(n))
+                .filter(|&n| n <= MAX_ACTIVATIONS)
+                .ok_or_else(|| at(format!("output {out:?} takes the network over the limit of {MAX_ACTIVATIONS} activations per sample")))?;
+            shape = out;
+        }
+        if shape != [self.outputs()] {
+            return Err(err(format!("ends in shape {shape:?}, but its task needs [{}] outputs", self.outputs())));
+        }
+        Ok(params)
     }
 
     /// Number of outputs the network must produce.

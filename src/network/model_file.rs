@@ -37,14 +37,20 @@ pub struct ModelFile {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
+///
+/// The temporary file `.NAME.<pid>.<random>.tmp` beside the target is created only if nothing
+/// is there (`O_EXCL`: a planted link is never followed), under a name nobody can guess;
+/// temporary files of this target left by a process that no longer runs (killed mid-write)
+/// are removed first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::hash::{BuildHasher, Hasher};
     let file_name = path.file_name().ok_or_else(|| Error::format(path, "not a file path"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
+    let prefix = format!(".{}.", file_name.to_string_lossy());
+    remove_stale_temps(path, &prefix);
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let tmp = path.with_file_name(format!("{prefix}{}.{random:016x}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -61,6 +67,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::io(path, e));
     }
     Ok(())
+}
+
+/// Removes `PREFIX<pid>.<random>.tmp` files beside `path` whose process no longer runs (where
+/// `/proc` tells), best effort.
+fn remove_stale_temps(path: &Path, prefix: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(".tmp")).and_then(|r| r.split('.').next()).and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Serialises `model` with its architecture and `extra` metadata.
@@ -159,6 +185,19 @@ pub fn from_bytes_with_extra(bytes: &[u8], arch: Option<&Architecture>, origin: 
         (None, Some(text)) if is_digitnet => Architecture::from_json(text, &origin.display().to_string())?,
         (None, _) => return Err(bad("the file names no architecture: give one by name (--arch)".into())),
     };
+    // The architecture's sizes and the file's tensors are compared before the network (and
+    // its parameters) exist, so a file that asks for an absurd network costs nothing.
+    let expected = arch.check().map_err(|e| bad(e.to_string()))?;
+    for p in &expected {
+        let name = format!("{}.{}", p.layer, p.name);
+        let t = st.tensor(&name).map_err(|_| bad(format!("tensor '{name}' is missing: the file was saved for another architecture than '{}'", arch.name)))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(bad(format!("tensor '{name}' is {:?}, expected F32", t.dtype())));
+        }
+        if t.shape() != p.shape.as_slice() {
+            return Err(bad(format!("tensor '{name}' has shape {:?}, architecture '{}' needs {:?}", t.shape(), arch.name, p.shape)));
+        }
+    }
     let mut model = Sequential::new(&arch, 0)?;
     let mut used = 0usize;
     let mut failure = None;
@@ -296,6 +335,26 @@ mod tests {
         assert!(from_bytes(&bytes, None, Path::new("torch.safetensors")).is_err(), "needs --arch");
         let loaded = from_bytes(&bytes, Some(&arch), Path::new("torch.safetensors")).unwrap();
         assert_eq!(loaded.model.architecture().normalization, crate::network::arch::Normalization::default());
+    }
+
+    /// A link planted where a temporary file might go is neither followed nor truncated, and
+    /// the temporary file a killed process left behind is removed by the next write.
+    #[test]
+    fn atomic_write_is_safe_from_planted_links_and_cleans_stale_temps() {
+        let dir = tmp("atomic-links");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.safetensors");
+        let victim = dir.join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        // The old predictable names, and a stale one of a process that cannot exist.
+        let planted = dir.join(format!(".m.safetensors.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let stale = dir.join(".m.safetensors.4294967295.0123456789abcdef.tmp");
+        std::fs::write(&stale, vec![0u8; 1000]).unwrap();
+        write_atomic(&path, b"model").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"model");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!stale.exists(), "the stale temporary file is still there");
     }
 
     #[test]

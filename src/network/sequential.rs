@@ -83,6 +83,8 @@ impl Sequential {
         if !(arch.normalization.std.is_finite() && arch.normalization.std > 0.0 && arch.normalization.mean.is_finite()) {
             return Err(Error::config(format!("architecture '{}': normalisation std must be > 0", arch.name)));
         }
+        // Every size is checked before anything is allocated from it.
+        arch.check()?;
         let mut rng = Rng::new(seed);
         let mut shape = arch.input.to_vec();
         let mut layers = Vec::with_capacity(arch.layers.len());

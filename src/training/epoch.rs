@@ -49,7 +49,21 @@ pub struct Progress {
     pub lr: f32,
 }
 
-/// Trains one epoch over `order` (indices into `data`) in batches of `batch_size`.
+/// The first parameter (`grads` false) or gradient (`grads` true) holding a NaN or an
+/// infinity, by its state-dict name.
+fn first_non_finite(model: &Sequential, grads: bool) -> Option<String> {
+    let mut found = None;
+    model.for_each_param(|i, p| {
+        let values = if grads { &p.grad } else { &p.value };
+        if found.is_none() && !values.iter().all(|v| v.is_finite()) {
+            found = Some(format!("{i}.{}", p.name));
+        }
+    });
+    found
+}
+
+/// Trains one epoch over `order` (indices into `data`) in batches of `batch_size`. A loss, a
+/// gradient or an updated parameter that is not finite stops it with an error naming the step.
 /// `lr_at(fraction of the epoch done)` gives the learning rate of each step. A trailing
 /// remainder batch of a single image is skipped (batch norm needs two values per channel).
 /// For the rotation objective, "accuracy" is the share of angles within its threshold.
@@ -88,11 +102,18 @@ pub fn train_epoch(
             Objective::Classify(loss) => loss.forward_backward(output, &ws.labels, Some(&mut ws.dlogits))?,
             Objective::Rotation(s) => s.loss(output, &mut ws.dlogits)?,
         };
+        let diverged = |what: String| Error::Data(format!("training diverged at step {} of {batches}: {what} (try a smaller learning rate)", b + 1));
         if !r.loss.is_finite() {
-            return Err(Error::Data(format!("training diverged: loss is {} at batch {b} (try a smaller learning rate)", r.loss)));
+            return Err(diverged(format!("the loss is {}", r.loss)));
         }
         model.backward(&ws.x, &ws.dlogits)?;
+        if let Some(name) = first_non_finite(model, true) {
+            return Err(diverged(format!("the gradient of '{name}' holds NaN or infinite values")));
+        }
         optimizer.step(model, lr);
+        if let Some(name) = first_non_finite(model, false) {
+            return Err(diverged(format!("parameter '{name}' holds NaN or infinite values after the update")));
+        }
         loss_sum += r.loss * idx.len() as f64;
         correct += r.correct;
         seen += idx.len();

@@ -381,7 +381,18 @@ impl Run {
                 &mut ws,
                 augmenter.as_mut(),
                 |p| on_event(Event::Batch(p)),
-            )?;
+            )
+            .map_err(|e| match e {
+                // The files of the last finished epoch are untouched: say which.
+                Error::Data(m) => {
+                    let kept = match self.state.epochs_done {
+                        0 => "nothing was saved".to_string(),
+                        n => format!("the checkpoint of epoch {n} and the model of epoch {} are kept", self.state.best_epoch),
+                    };
+                    Error::Data(format!("epoch {}: {m}; {kept}", epoch + 1))
+                }
+                other => other,
+            })?;
             if let Some(a) = &augmenter {
                 self.state.augment_rng = a.rng.clone();
             }

@@ -42,9 +42,57 @@ pub fn check_writable(path: &Path) -> Result<()> {
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let probe = dir.join(format!(".digitnet-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").with_context(|| format!("cannot write to {}", dir.display()))?;
+    // A fresh name nobody can guess, created only if nothing (not even a link) is there.
+    let probe = dir.join(format!(".digitnet-write-test-{}-{:016x}", std::process::id(), unguessable()));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&probe).with_context(|| format!("cannot write to {}", dir.display()))?;
     let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// 64 random bits (from the standard library's per-process hash keys).
+pub fn unguessable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
+}
+
+/// As [`check_writable`], for a model `--out`: an existing file there must be a digitnet model
+/// (a file of notes is never replaced by a model).
+pub fn check_model_out(path: &Path) -> Result<()> {
+    check_writable(path)?;
+    if std::fs::symlink_metadata(path).is_ok() && !is_digitnet_model(path) {
+        bail!("{} exists and is not a digitnet model; refusing to replace it (choose another --out, or remove it first)", path.display());
+    }
+    Ok(())
+}
+
+/// True when `path` is a safetensors file whose metadata says `format = "digitnet"` (only its
+/// header is read).
+fn is_digitnet_model(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let mut len = [0u8; 8];
+    if f.read_exact(&mut len).is_err() {
+        return false;
+    }
+    let n = u64::from_le_bytes(len);
+    if n > 100_000_000 {
+        return false;
+    }
+    let mut header = Vec::new();
+    if f.take(n).read_to_end(&mut header).is_err() {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&header) else { return false };
+    v["__metadata__"]["format"] == "digitnet"
+}
+
+/// Fails when `out` is the file `input` (by path or after following links): an output never
+/// replaces the input it was made from.
+pub fn refuse_to_overwrite(input: &Path, out: &Path, flag: &str) -> Result<()> {
+    let same = input == out || std::fs::canonicalize(input).ok().is_some_and(|i| std::fs::canonicalize(out).ok() == Some(i));
+    if same {
+        bail!("{flag} {} is the input image; give another file name", out.display());
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! `digitnet finetune`: a trained classifier becomes a rotation-angle regressor (new head,
 //! frozen early layers), trained with the same loop, progress, history and plots as `train`.
 
-use crate::common::check_writable;
+use crate::common::check_model_out;
 use crate::common::{in_pool, load_split};
 use crate::train::{drive, ScheduleName};
 use anyhow::{bail, Result};
@@ -144,7 +144,7 @@ fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     if arch.input != [1, data.rows, data.cols] {
         bail!("model '{}' takes {:?} inputs but the data has 1×{}×{} images", arch.name, arch.input, data.rows, data.cols);
     }
-    check_writable(&a.out)?;
+    check_model_out(&a.out)?;
     let mut run = Run::from_model(model, config, RunPaths::for_model(&a.out))?;
     eprintln!("fine-tuning '{}' from {} for the rotation angle", run.model.architecture().name, a.from);
     drive(&mut run, &data, a.dashboard.as_deref())?;

@@ -84,6 +84,7 @@ pub struct FilterArgs {
 }
 
 pub fn filter(a: FilterArgs) -> Result<ExitCode> {
+    crate::common::refuse_to_overwrite(&a.image, &a.out, "--out")?;
     let g = photo::load_luma(&a.image)?;
     let (w, h) = (g.width, g.height);
     if w < 3 || h < 3 {

@@ -82,7 +82,28 @@ fn count_error(e: &clap::Error) -> Option<String> {
     Some(format!("{flag} takes a whole number, 0 or more; got {value}"))
 }
 
+/// `println!` panics when stdout is a closed pipe (`digitnet predict … | head -1`) or a full
+/// disk (`> /dev/full`). This hook ends those quietly as a pipeline expects — exit 141, as if
+/// SIGPIPE had stopped the process — or with a one-line error; other panics are reported as
+/// before.
+fn end_quietly_on_stdout_errors() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied()).unwrap_or("");
+        if let Some(reason) = message.strip_prefix("failed printing to stdout: ") {
+            if reason.starts_with("Broken pipe") {
+                std::process::exit(141);
+            }
+            eprintln!("error: writing to stdout: {reason}");
+            std::process::exit(1);
+        }
+        report(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    end_quietly_on_stdout_errors();
     // Negative numbers reach our own checks ("--epochs -1" → "epochs must be at least 1"),
     // not clap's "unexpected argument '-1'".
     let command = allow_negative_numbers(Cli::command());

@@ -312,6 +312,9 @@ pub fn read(a: ReadArgs) -> Result<ExitCode> {
     if a.annotate.is_some() && images.len() != 1 {
         anyhow::bail!("--annotate takes exactly one image");
     }
+    if let Some(out) = &a.annotate {
+        crate::common::refuse_to_overwrite(&images[0], out, "--annotate")?;
+    }
     let mut model = a.model.load_reader()?;
     let (outputs, failed) = each_file(
         &images,

@@ -6,10 +6,12 @@
 //! inference queue ([`pool`]) → a worker's forward → the same JSON object as
 //! `predict --json` / `read --json`. Every request has a deadline (`--timeout`, then 504);
 //! every error is `{"error": "…"}` with a 4xx/5xx status; SIGTERM or Ctrl-C stops accepting
-//! connections and finishes the requests in flight.
+//! connections and finishes the requests in flight. A body declared larger than the limit is
+//! refused before it is read; connections are capped and closed when idle ([`conn`]).
 //!
 //! The page (`web/index.html`, `app.js`, `style.css`, `favicon.svg`) is embedded with `include_str!`.
 
+mod conn;
 mod pool;
 
 use crate::predict::{load_rotation_model, ModelArgs, PredictOutput, ReadOutput};
@@ -185,6 +187,9 @@ impl ModelInfo {
     }
 }
 
+/// The longest `--timeout` (a day): longer ones cannot be told from none.
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+
 pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.workers == 0 || a.workers > 64 {
         bail!("--workers must be between 1 and 64, got {}", a.workers);
@@ -192,8 +197,8 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.queue == 0 {
         bail!("--queue must be ≥ 1");
     }
-    if !(a.timeout.is_finite() && a.timeout > 0.0) {
-        bail!("--timeout must be a positive number of seconds, got {}", a.timeout);
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= MAX_TIMEOUT_SECONDS) {
+        bail!("--timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}, got {}", a.timeout);
     }
     let model = a.model.load()?;
     if model.architecture().input != [1, 28, 28] {
@@ -230,7 +235,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         let addr = listener.local_addr()?;
         println!("digitnet serve: listening on http://{addr} ({} worker{}; Ctrl-C stops)", a.workers, if a.workers == 1 { "" } else { "s" });
         std::io::Write::flush(&mut std::io::stdout())?;
-        axum::serve(listener, router(state, timeout)).with_graceful_shutdown(shutdown_signal()).await.context("serving")
+        axum::serve(conn::Limited::new(listener, timeout), router(state, timeout)).with_graceful_shutdown(shutdown_signal()).await.context("serving")
     })?;
     eprintln!("digitnet serve: stopped");
     Ok(ExitCode::SUCCESS)
@@ -288,7 +293,18 @@ fn router(state: Shared, timeout: Duration) -> Router {
         })
         .layer(middleware::from_fn_with_state(timeout, deadline))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(refuse_large_bodies))
         .with_state(state)
+}
+
+/// A body declared larger than [`MAX_BODY`] gets 413 at once: it is never read, and a client
+/// that asked `Expect: 100-continue` gets no `100 Continue`.
+async fn refuse_large_bodies(req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than the limit of {MAX_BODY} bytes")).into_response();
+    }
+    next.run(req).await
 }
 
 /// Gives every request `timeout` to finish (reading its body included); then 504.

@@ -1,6 +1,6 @@
 //! `digitnet train`.
 
-use crate::common::{check_writable, fit_arch_to_data, in_pool, load_split, resolve_arch};
+use crate::common::{check_model_out, fit_arch_to_data, in_pool, load_split, resolve_arch};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use digitnet::data::augment::Augment;
@@ -15,6 +15,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// `println!` that lets a closed or full stdout go (`train … | head -n 2`): the run goes on
+/// and saves its files; only the progress lines are lost.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 enum OptimizerName {
@@ -253,7 +262,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 let name = ckpt.file_name().map(|n| n.to_string_lossy().replace(".ckpt.safetensors", ".safetensors")).unwrap_or_default();
                 ckpt.with_file_name(name)
             });
-            check_writable(&out)?;
+            check_model_out(&out)?;
             if out == *ckpt || RunPaths::for_model(&out).checkpoint == out {
                 bail!("the output model would overwrite the checkpoint {}: give --out", ckpt.display());
             }
@@ -349,7 +358,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             };
             model.set_input_pipeline(pipeline);
             let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}.safetensors", model.architecture().name)));
-            check_writable(&out)?;
+            check_model_out(&out)?;
             Run::from_model(model, config, RunPaths::for_model(&out))?
         }
     };
@@ -410,7 +419,7 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
                 pb.finish_and_clear();
             }
             let rmse = r.val_rmse.map(|v| format!(" rmse {v:.2}°")).unwrap_or_default();
-            println!(
+            say!(
                 "epoch {:>3}: train loss {:.4} {acc_name} {:.4} | val loss {:.4} {acc_name} {:.4}{rmse} | lr {:.2e} | {:.1}s{}",
                 r.epoch,
                 r.train_loss,
@@ -423,7 +432,7 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
             );
         }
         Event::EarlyStop { epoch, best_epoch } => {
-            println!("early stop after epoch {epoch}: no better validation {score_name} since epoch {best_epoch}");
+            say!("early stop after epoch {epoch}: no better validation {score_name} since epoch {best_epoch}");
         }
     })?;
     let h = &run.state.history;
@@ -439,13 +448,13 @@ pub fn drive(run: &mut Run, data: &Dataset, dashboard: Option<&str>) -> Result<(
         eprintln!("warning: could not draw the training curves: {e}");
     }
     let best = if rotation { format!("{:.3}°", -run.state.best_val_acc) } else { format!("{:.4}", run.state.best_val_acc) };
-    println!(
+    say!(
         "best validation {score_name} {best} at epoch {} → {} ({:.1}s in all)",
         run.state.best_epoch,
         run.paths.model.display(),
         total.elapsed().as_secs_f64()
     );
-    println!(
+    say!(
         "history: {}, {}; curves: {}; checkpoint: {}",
         run.paths.history_json.display(),
         run.paths.history_csv.display(),
