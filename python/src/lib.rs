@@ -124,10 +124,11 @@ fn answers<'py, T>(py: Python<'py>, results: PerFile<T>, fill: impl Fn(&Bound<'p
     let list = PyList::empty(py);
     for (path, result) in results {
         let d = PyDict::new(py);
-        d.set_item("path", path)?;
+        d.set_item("path", &path)?;
         match result {
             Ok(answer) => fill(&d, answer)?,
-            Err(error) => d.set_item("error", error)?,
+            // The path is said once, as the CLI's JSON says it: in "path".
+            Err(error) => d.set_item("error", error.strip_prefix(&format!("{path}: ")).unwrap_or(&error))?,
         }
         list.append(d)?;
     }
@@ -165,7 +166,13 @@ impl PyModel {
     fn evaluate_json(&self, x: &Bound<'_, PyAny>, y: Vec<u8>) -> PyResult<String> {
         let input = self.lock().architecture().input;
         let report = with_pixels(x, input, |pixels| self.lock().evaluate_pixels(pixels, &y))?;
-        serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        // As `eval --json`: the report, the model and how many images.
+        let mut value = serde_json::to_value(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("model".into(), self.lock().origin().into());
+            object.insert("images".into(), y.len().into());
+        }
+        serde_json::to_string(&value).map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// `predict --json` for image files.
@@ -175,16 +182,28 @@ impl PyModel {
         answers(py, results, |d, p| {
             d.set_item("digit", p.label)?;
             d.set_item("confidence", p.confidence)?;
-            d.set_item("probabilities", p.probabilities)
+            d.set_item("probabilities", p.probabilities)?;
+            d.set_item("not_a_digit", p.not_a_digit.is_some())?;
+            match p.not_a_digit {
+                Some(reason) => d.set_item("reason", reason),
+                None => Ok(()),
+            }
         })
     }
 
     /// `read --json` for image files of numbers.
     fn read_files<'py>(&self, py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<Bound<'py, PyList>> {
         self.lock().require_classifier().map_err(py_err)?;
-        let results = each_file(py, self, &paths, |m, p| m.read(&load_luma(p)?));
+        // As `digitnet read`: the built-in classifier reads numbers with the built-in number reader.
+        let builtin = self.lock().origin() == digitnet::inference::builtin::DIGITS_CLASSIFIER_NAME;
+        let mut reader = if builtin { Some(Model::builtin_reader().map_err(py_err)?) } else { None };
+        let results = each_file(py, self, &paths, |m, p| match reader.as_mut() {
+            Some(r) => r.read(&load_luma(p)?),
+            None => m.read(&load_luma(p)?),
+        });
         answers(py, results, |d, r| {
             d.set_item("text", r.text)?;
+            d.set_item("raw", r.raw)?;
             let digits = PyList::empty(py);
             for digit in r.digits {
                 let e = PyDict::new(py);
