@@ -120,20 +120,6 @@ fn a_declared_oversized_body_gets_413_before_it_is_read() {
     assert!(r.json()["error"].as_str().unwrap().contains("limit"), "{}", r.text());
 }
 
-/// True when the server closed the connection: a read ends (EOF or reset) rather than
-/// running into the client's own 60 s read timeout.
-fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
-    use std::io::Read;
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) => return !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
-        }
-    }
-}
-
 /// A connection that sends nothing, or a header line and then nothing, is closed.
 #[test]
 fn idle_and_slow_connections_are_closed() {
@@ -145,8 +131,8 @@ fn idle_and_slow_connections_are_closed() {
         c.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
     }
     slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n").unwrap();
-    assert!(closed_by_server(&mut silent), "a silent connection stayed open");
-    assert!(closed_by_server(&mut slow), "a connection that never finished its head stayed open");
+    assert!(common::http::closed_by_server(&mut silent), "a silent connection stayed open");
+    assert!(common::http::closed_by_server(&mut slow), "a connection that never finished its head stayed open");
     // The server still answers.
     assert_eq!(common::http::request(&s.addr, "GET", "/api/health", None, b"").unwrap().status, 200);
 }
@@ -227,4 +213,29 @@ fn fuzz_api_bodies() {
         }
     }
     assert_eq!(common::http::request(&s.addr, "GET", "/api/health", None, b"").unwrap().status, 200);
+}
+
+/// A huge image with no digit in it: every command that reads a digit or a number says so in
+/// one line naming the file, and fails.
+#[test]
+fn a_huge_image_without_a_digit_names_its_file() {
+    let dir = common::temp_dir("huge-blank");
+    let path = dir.join("blank-page.png");
+    image::GrayImage::from_pixel(4000, 3000, image::Luma([255])).save(&path).unwrap();
+    let file = path.to_str().unwrap();
+    let out = dir.join("out");
+    for args in [
+        vec!["predict", file],
+        vec!["read", file],
+        vec!["angle", file],
+        vec!["deskew", file, "--out", out.to_str().unwrap()],
+        vec!["inspect", file, "--out", out.to_str().unwrap()],
+    ] {
+        let o = digitnet(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        let line = err.lines().find(|l| l.contains("no digit found")).unwrap_or_else(|| panic!("{args:?}: {err}"));
+        assert!(line.contains("blank-page.png"), "{args:?}: '{line}' does not name the file");
+    }
 }

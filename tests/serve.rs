@@ -465,6 +465,11 @@ fn the_dashboard_stays_after_training_until_ctrl_c() {
     assert!(!v["points"].as_array().unwrap().is_empty());
     assert!(request(&addr, "GET", "/", None, b"").unwrap().text().contains("loss-chart"));
     assert!(out.is_file(), "the model is written before the page waits");
+    // The page's server closes connections that send nothing, as `serve` does.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    assert!(common::http::closed_by_server(&mut silent), "a silent connection to the dashboard stayed open");
+    assert!(child.try_wait().unwrap().is_none(), "train --dashboard exited while the page stays");
 
     // Ctrl-C: a clean exit, soon.
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();

@@ -30,19 +30,21 @@ pub struct Idx {
 /// Reads a file, decompressing it if it is gzip (by its magic bytes, not its name).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .take(MAX_IDX_BYTES + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
-        if out.len() as u64 > MAX_IDX_BYTES {
-            return Err(Error::format(path, format!("decompresses to more than {MAX_IDX_BYTES} bytes")));
-        }
-        Ok(out)
-    } else {
-        Ok(raw)
+    decompress_maybe_gz(raw, path)
+}
+
+/// `raw` decompressed if it is gzip (by its magic bytes), as it is otherwise; at most
+/// [`MAX_IDX_BYTES`] come out. `path` names the file in errors.
+pub fn decompress_maybe_gz(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
     }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&raw[..]).take(MAX_IDX_BYTES + 1).read_to_end(&mut out).map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
+    if out.len() as u64 > MAX_IDX_BYTES {
+        return Err(Error::format(path, format!("decompresses to more than {MAX_IDX_BYTES} bytes")));
+    }
+    Ok(out)
 }
 
 /// Parses IDX bytes (already decompressed); `path` names the file in errors.

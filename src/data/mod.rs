@@ -147,17 +147,23 @@ impl Dataset {
         let (lpath, lhash) = find("labels")?;
         let images = idx::read(&ipath, verify_mnist.then_some(ihash))?;
         let labels = idx::read(&lpath, verify_mnist.then_some(lhash))?;
+        Dataset::from_idx(images, labels, &ipath, &lpath)
+    }
+
+    /// The data set of an images file `[N, rows, cols]` and a labels file `[N]` (named by
+    /// `ipath` and `lpath` in errors): their shapes must agree and not be empty.
+    pub fn from_idx(images: idx::Idx, labels: idx::Idx, ipath: &Path, lpath: &Path) -> Result<Dataset> {
         if images.dims.len() != 3 {
-            return Err(Error::format(&ipath, format!("expected images [N, rows, cols], found dimensions {:?}", images.dims)));
+            return Err(Error::format(ipath, format!("expected images [N, rows, cols], found dimensions {:?}", images.dims)));
         }
         if labels.dims.len() != 1 {
-            return Err(Error::format(&lpath, format!("expected labels [N], found dimensions {:?}", labels.dims)));
+            return Err(Error::format(lpath, format!("expected labels [N], found dimensions {:?}", labels.dims)));
         }
         if images.dims[0] != labels.dims[0] {
             return Err(Error::Data(format!("{} holds {} images but {} holds {} labels", ipath.display(), images.dims[0], lpath.display(), labels.dims[0])));
         }
         if images.dims[0] == 0 || images.dims[1] == 0 || images.dims[2] == 0 {
-            return Err(Error::format(&ipath, format!("empty image set {:?}", images.dims)));
+            return Err(Error::format(ipath, format!("empty image set {:?}", images.dims)));
         }
         Ok(Dataset { images: images.data, labels: labels.data, rows: images.dims[1], cols: images.dims[2] })
     }

@@ -32,6 +32,40 @@ impl Digit {
         Ok(Digit(array))
     }
 
+    /// The digit a JSON body `{"pixels": [784 numbers]}` describes: 28×28 grey levels,
+    /// row-major, 0 = background, 255 = full ink, rounded to whole levels and used as they are.
+    /// JSON that does not parse is a [`Error::Format`] (the sender's syntax); JSON of another
+    /// shape, the wrong count, values outside 0–255 or no ink at all are [`Error::Data`].
+    /// Memory is bounded by the body's length (the caller bounds that).
+    pub fn from_pixels_json(json: &[u8]) -> Result<Digit> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct PixelsBody {
+            pixels: Vec<f64>,
+        }
+        let body: PixelsBody = serde_json::from_slice(json).map_err(|e| {
+            if e.is_data() {
+                Error::Data(format!("bad JSON body: {e}"))
+            } else {
+                Error::format("bad JSON body", e.to_string())
+            }
+        })?;
+        if body.pixels.len() != DIGIT_PIXELS {
+            return Err(Error::Data(format!("\"pixels\" has {} numbers; a 28×28 image needs 784", body.pixels.len())));
+        }
+        let mut digit = Digit([0u8; DIGIT_PIXELS]);
+        for (i, (d, &v)) in digit.0.iter_mut().zip(&body.pixels).enumerate() {
+            if !(0.0..=255.0).contains(&v) {
+                return Err(Error::Data(format!("pixel {i} is {v}; pixels are 0 (background) to 255 (ink)")));
+            }
+            *d = v.round() as u8;
+        }
+        if digit.0.iter().all(|&p| p == 0) {
+            return Err(Error::Data("no digit found: every pixel is 0".into()));
+        }
+        Ok(digit)
+    }
+
     /// As a grey image.
     pub fn to_gray(&self) -> Gray {
         Gray { width: DIGIT_SIDE, height: DIGIT_SIDE, pixels: self.0.to_vec() }

@@ -160,3 +160,17 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// True when the server closed the connection: a read ends (EOF or reset) rather than
+/// running into the client's own 60 s read timeout.
+pub fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => return !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        }
+    }
+}

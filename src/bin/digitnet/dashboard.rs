@@ -77,6 +77,10 @@ struct Server {
     thread: JoinHandle<()>,
 }
 
+/// The page's requests are all cheap reads: a connection gets `HEADER_TIMEOUT` + this to be
+/// answered before it is closed.
+const DASHBOARD_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn lock(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
     p.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -111,6 +115,8 @@ impl Dashboard {
                             // The sender gone without a word (the Dashboard dropped) stops it too.
                             let _ = stopped.await;
                         };
+                        // The same connection limits as `serve`: at most 512 open, silent ones closed.
+                        let l = crate::serve::conn::Limited::new(l, DASHBOARD_REQUEST_TIMEOUT);
                         if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stopped).await {
                             eprintln!("warning: the dashboard stopped: {e}");
                         }

@@ -24,7 +24,7 @@ pub struct InspectArgs {
 
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
-    let img = model.prepare(&photo::load_luma(&a.image)?)?;
+    let img = model.prepare(&photo::load_luma(&a.image)?).map_err(|e| anyhow::anyhow!("{}: {e}", a.image.display()))?;
     let layers = model.feature_maps(&img)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let input_png = a.out.join("00-input.png");

@@ -11,7 +11,7 @@
 //!
 //! The page (`web/index.html`, `app.js`, `style.css`, `favicon.svg`) is embedded with `include_str!`.
 
-mod conn;
+pub mod conn;
 mod pool;
 
 use crate::predict::{load_rotation_model, ModelArgs, PredictOutput, ReadOutput};
@@ -334,12 +334,6 @@ enum Input {
     Pixels(Box<Digit>),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PixelsBody {
-    pixels: Vec<f64>,
-}
-
 const BODY_HELP: &str = "send image bytes (PNG, JPEG, BMP, GIF, TIFF, WebP), a multipart upload with one image, or JSON {\"pixels\": [784 numbers, 0-255]}";
 
 fn options(req: &Request) -> ApiResult<Options> {
@@ -376,32 +370,14 @@ async fn read_input(req: Request) -> ApiResult<Input> {
     Ok(Input::Image { name: "body".into(), bytes })
 }
 
-/// `{"pixels": [784 numbers]}`: a 28×28 MNIST-style image, row-major, 0 = background, 255 =
-/// full ink, used as is (no preprocessing). Malformed JSON is 400; the wrong count or values
-/// outside 0–255 are 422, and so is an image without ink.
+/// `{"pixels": [784 numbers]}` ([`Digit::from_pixels_json`]): malformed JSON is 400; JSON of
+/// another shape, the wrong count, values outside 0–255 or no ink are 422.
 fn pixels(json: &[u8]) -> ApiResult<Box<Digit>> {
-    let body: PixelsBody = serde_json::from_slice(json).map_err(|e| {
-        let m = format!("bad JSON body: {e} ({BODY_HELP})");
-        if e.is_data() {
-            ApiError::unprocessable(m)
-        } else {
-            ApiError::bad_request(m)
-        }
-    })?;
-    if body.pixels.len() != 784 {
-        return Err(ApiError::unprocessable(format!("\"pixels\" has {} numbers; a 28×28 image needs 784", body.pixels.len())));
-    }
-    let mut img = Box::new(Digit([0u8; 784]));
-    for (i, (d, &v)) in img.0.iter_mut().zip(&body.pixels).enumerate() {
-        if !(0.0..=255.0).contains(&v) {
-            return Err(ApiError::unprocessable(format!("pixel {i} is {v}; pixels are 0 (background) to 255 (ink)")));
-        }
-        *d = v.round() as u8;
-    }
-    if img.iter().all(|&p| p == 0) {
-        return Err(ApiError::unprocessable("no digit found: every pixel is 0"));
-    }
-    Ok(img)
+    Digit::from_pixels_json(json).map(Box::new).map_err(|e| match e {
+        digitnet::Error::Format { path, problem } => ApiError::bad_request(format!("{}: {problem} ({BODY_HELP})", path.display())),
+        digitnet::Error::Data(m) if m.starts_with("bad JSON body") => ApiError::unprocessable(format!("{m} ({BODY_HELP})")),
+        other => ApiError::from_input(other),
+    })
 }
 
 impl AppState {
