@@ -274,6 +274,20 @@ fn angle_answers_as_the_angle_command() {
         let got = r.json()["angle"].as_f64().unwrap();
         assert!((got - want).abs() < 1e-4, "server {got}, command {want}");
         assert!((got - set.angles[k] as f64).abs() < 20.0, "predicted {got}, true {}", set.angles[k]);
+        // The same turned digit in MNIST's format (as `data rotated` writes it), as a PNG and
+        // as pixels: the built-in model's MNIST-format network, as `angle` uses for the file.
+        let raw = set.data.image(k);
+        let file = dir.join(format!("turned{k}-mnist.png"));
+        image::GrayImage::from_raw(28, 28, raw.to_vec()).unwrap().save(&file).unwrap();
+        let cli = digitnet(&["angle", "--json", file.to_str().unwrap()]);
+        let want = serde_json::from_slice::<serde_json::Value>(&cli.stdout).unwrap()[0]["angle"].as_f64().unwrap();
+        for (content_type, body) in [("image/png", std::fs::read(&file).unwrap()), ("application/json", pixels_json(raw))] {
+            let r = post(&s, "/api/angle", Some(content_type), &body);
+            assert_eq!(r.status, 200, "{}", r.text());
+            let got = r.json()["angle"].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-4, "{content_type}: server {got}, command {want}");
+        }
+        assert!((want - set.angles[k] as f64).abs() < 10.0, "MNIST format: predicted {want}, true {}", set.angles[k]);
     }
     refuses_bad_bodies(&s, "/api/angle");
     // A bad --angle-model fails at start-up, before listening.

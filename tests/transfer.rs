@@ -168,7 +168,7 @@ fn builtin_rotation_model_on_rotated_test_digits() {
 #[test]
 fn builtin_rotation_model_through_the_commands() {
     let dir = common::temp_dir("rot-files");
-    for (kind, n, seed, max_rmse, min_within) in [("digits", "400", "11", 5.0, 0.95), ("photos", "300", "12", 11.0, 0.72)] {
+    for (kind, n, seed, max_rmse, min_within) in [("digits", "400", "11", 3.3, 0.985), ("photos", "300", "12", 11.0, 0.72)] {
         let out = dir.join(kind);
         let mut args = vec!["data", "rotated", "--n", n, "--split", "test", "--seed", seed, "--out", out.to_str().unwrap()];
         if kind == "photos" {
@@ -185,6 +185,30 @@ fn builtin_rotation_model_through_the_commands() {
         assert!(rmse <= max_rmse, "{kind}: RMSE {rmse}");
         assert!(within >= min_within, "{kind}: within 10° {within}");
     }
+}
+
+/// The built-in rotation model reads an image in MNIST's format with its network trained on
+/// turned MNIST digits, and a photo with the one trained on photos too: each answer is that
+/// network's own, loaded alone from `models/`.
+#[test]
+fn builtin_rotation_chooses_its_network_by_the_image() {
+    use digitnet::inference::Model;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut builtin = Model::builtin_rotation().unwrap();
+    let mut mnist_only = Model::load(&root.join("models/rotation-mnist.safetensors")).unwrap();
+    let mut photos_only = Model::load(&root.join("models/rotation.safetensors")).unwrap();
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, true).unwrap();
+    let set = RotatedSet::generate(&test, &[5, 6, 7], MAX_DEGREES, 3);
+    let mut differ = 0;
+    for k in 0..3 {
+        let turned = digitnet::vision::Gray { width: 28, height: 28, pixels: set.data.image(k).to_vec() };
+        let a = builtin.angle(&turned).unwrap();
+        assert_eq!(a, mnist_only.angle(&turned).unwrap(), "digit {k}");
+        differ += usize::from(a != photos_only.angle(&turned).unwrap());
+    }
+    assert!(differ > 0, "the two networks agree on every digit: the test shows nothing");
+    let photo = digitnet::vision::load_luma(&root.join("web/fixtures/rotated.png")).unwrap();
+    assert_eq!(builtin.angle(&photo).unwrap(), photos_only.angle(&photo).unwrap());
 }
 
 /// The commands end to end: data rotated → angle (JSON, per-file errors) → deskew → eval

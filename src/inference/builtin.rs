@@ -45,6 +45,18 @@ pub fn rotation_regressor() -> Result<(Sequential, HashMap<String, String>)> {
     Ok((file.model, file.metadata))
 }
 
+/// The built-in rotation model's network for digits already in MNIST's format (28×28, light
+/// ink on black, as `data rotated` writes them and MATLAB's digit data is): the paper's
+/// transfer-learning regressor trained on turned MNIST digits alone (`models/README.md`).
+pub static ROTATION_MNIST_REGRESSOR: &[u8] = include_bytes!("../../models/rotation-mnist.safetensors");
+
+/// Loads the MNIST-format rotation regressor and its metadata.
+pub fn rotation_mnist_regressor() -> Result<(Sequential, HashMap<String, String>)> {
+    let file = model_file::from_bytes(ROTATION_MNIST_REGRESSOR, None, Path::new(ROTATION_REGRESSOR_NAME))?;
+    crate::tasks::rotation::check_rotation_model(&file.model)?;
+    Ok((file.model, file.metadata))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,11 @@ pub struct Model {
     net: Sequential,
     metadata: HashMap<String, String>,
     origin: String,
+    /// A second network for images already in MNIST's format (28×28, light ink on black):
+    /// the built-in rotation model hands those to a regressor trained on turned MNIST digits
+    /// alone, which reads them better than the one trained on photos too. `None` for every
+    /// model loaded from a file.
+    mnist_format: Option<Box<Model>>,
 }
 
 /// A classifier's answer for one image.
@@ -168,7 +173,7 @@ impl Model {
     /// The built-in digit classifier.
     pub fn builtin() -> Result<Model> {
         let (net, metadata) = builtin::digits_classifier()?;
-        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into() })
+        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into(), mnist_format: None })
     }
 
     /// The built-in number reader: a classifier of ten digits and "none" made for
@@ -176,13 +181,41 @@ impl Model {
     /// no digit, half of one or two of them).
     pub fn builtin_reader() -> Result<Model> {
         let (net, metadata) = builtin::number_reader()?;
-        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into() })
+        Ok(Model { net, metadata, origin: builtin::NUMBER_READER_NAME.into(), mnist_format: None })
     }
 
-    /// The built-in rotation-angle regressor.
+    /// The built-in rotation-angle regressor: images already in MNIST's format go to a
+    /// network trained on turned MNIST digits, every other image (photos, scans, drawings) to
+    /// one trained on photos of turned digits as well ([`Model::for_image`]).
     pub fn builtin_rotation() -> Result<Model> {
         let (net, metadata) = builtin::rotation_regressor()?;
-        Ok(Model { net, metadata, origin: builtin::ROTATION_REGRESSOR_NAME.into() })
+        let (mnist_net, mnist_metadata) = builtin::rotation_mnist_regressor()?;
+        let origin = builtin::ROTATION_REGRESSOR_NAME;
+        let mnist_format = Model { net: mnist_net, metadata: mnist_metadata, origin: origin.into(), mnist_format: None };
+        Ok(Model { net, metadata, origin: origin.into(), mnist_format: Some(Box::new(mnist_format)) })
+    }
+
+    /// The model that reads `image`: the MNIST-format network of a model that has one
+    /// ([`Model::builtin_rotation`]) when the image is in MNIST's format, this model otherwise.
+    pub fn for_image(&mut self, image: &Gray) -> &mut Model {
+        let mnist = self.mnist_format.is_some() && crate::vision::pipeline::is_mnist_format(image);
+        self.for_mnist_format(mnist)
+    }
+
+    /// The model that reads images already in MNIST's format (`mnist` true) or others.
+    pub fn for_mnist_format(&mut self, mnist: bool) -> &mut Model {
+        if mnist && self.mnist_format.is_some() {
+            return self.mnist_format.as_deref_mut().expect("checked above");
+        }
+        self
+    }
+
+    /// [`Model::for_mnist_format`] for MNIST-format images, owned.
+    pub fn into_mnist_format(self) -> Model {
+        match self.mnist_format {
+            Some(m) => *m,
+            None => self,
+        }
     }
 
     /// A model file. `arch` gives the architecture of a file without digitnet metadata (a
@@ -194,12 +227,12 @@ impl Model {
     /// As [`Model::load`], with an architecture for files that name none.
     pub fn load_with_arch(path: &Path, arch: Option<&Architecture>) -> Result<Model> {
         let file = model_file::load(path, arch)?;
-        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string() })
+        Ok(Model { net: file.model, metadata: file.metadata, origin: path.display().to_string(), mnist_format: None })
     }
 
     /// A network trained or built in this process (no file metadata).
     pub fn from_network(net: Sequential, origin: impl Into<String>) -> Model {
-        Model { net, metadata: HashMap::new(), origin: origin.into() }
+        Model { net, metadata: HashMap::new(), origin: origin.into(), mnist_format: None }
     }
 
     /// Where the model came from: its file, or the built-in model's name.
@@ -358,11 +391,13 @@ impl Model {
         crate::tasks::rotation::predict_angles(&mut self.net, digits)
     }
 
-    /// The angle of the digit in an image (through the model's pipeline).
+    /// The angle of the digit in an image, by the network that reads it ([`Model::for_image`])
+    /// through that network's pipeline.
     pub fn angle(&mut self, image: &Gray) -> Result<f32> {
-        self.require_rotation()?;
-        let digit = self.prepare(image)?;
-        Ok(self.angles(&[digit])?[0])
+        let model = self.for_image(image);
+        model.require_rotation()?;
+        let digit = model.prepare(image)?;
+        Ok(model.angles(&[digit])?[0])
     }
 
     /// [`Model::angle`] of an image file.

@@ -149,7 +149,8 @@ fn eval_rotation_model(a: &EvalArgs, mut model: Model) -> Result<ExitCode> {
     if let Some(dir) = &a.folder {
         return eval_rotation_folder(a, &mut model, dir);
     }
-    let mut model = model.into_network();
+    // IDX images are in MNIST's format: the network that reads those.
+    let mut model = model.into_mnist_format().into_network();
     let data = load_split(a.data.as_ref(), split_of(a))?;
     if model.architecture().input != [1, data.rows, data.cols] {
         bail!("the model takes {:?} inputs but the data has 1×{}×{} images", model.architecture().input, data.rows, data.cols);
@@ -237,7 +238,7 @@ fn eval_rotation_folder(a: &EvalArgs, model: &mut Model, dir: &Path) -> Result<E
 /// Accuracy of `model` on the digits as they are, turned by random angles, and straightened
 /// again by a rotation model.
 fn eval_rotated(a: &EvalArgs, model: &mut Sequential, data: &Dataset) -> Result<ExitCode> {
-    let mut regressor = crate::predict::load_rotation_model(a.deskew_with.as_ref())?.into_network();
+    let mut regressor = crate::predict::load_rotation_model(a.deskew_with.as_ref())?.into_mnist_format().into_network();
     let all: Vec<usize> = (0..data.len()).collect();
     let set = RotatedSet::generate(data, &all, MAX_DEGREES, a.angle_seed);
     let predicted = predict_dataset(&mut regressor, &set.data, 1000)?;

@@ -465,8 +465,21 @@ async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> 
 /// `POST /api/angle` → `{"angle": degrees}` (positive = counter-clockwise).
 async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    let (_, img) = s.digit(read_input(req).await?, s.angle_pipeline).await?;
-    let Answer::Angles(a) = s.pool.run(Task::Angles(vec![*img])).await? else { return Err(ApiError::internal("wrong answer kind from a worker")) };
+    // As `angle` reads a file: an image in MNIST's format (and 28×28 pixels are) goes to the
+    // rotation model's network for those (`Model::for_image`).
+    let (img, mnist_format) = match read_input(req).await? {
+        Input::Pixels(p) => (p, true),
+        Input::Image { name, bytes } => {
+            let pipeline = s.angle_pipeline;
+            let found =
+                s.blocking(move || photo::decode_luma(&bytes, &name).and_then(|g| Ok((pipeline.digit(&g)?, photo::pipeline::is_mnist_format(&g))))).await?;
+            let (img, mnist_format) = found.map_err(ApiError::from_input)?;
+            (Box::new(img), mnist_format)
+        }
+    };
+    let Answer::Angles(a) = s.pool.run(Task::Angles(vec![*img], mnist_format)).await? else {
+        return Err(ApiError::internal("wrong answer kind from a worker"));
+    };
     #[derive(Serialize)]
     struct Angle {
         angle: f32,

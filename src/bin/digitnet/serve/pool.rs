@@ -41,7 +41,9 @@ pub enum Task {
     Classify(Vec<Digit>),
     /// A number's candidate digits, for the number reader.
     Read(Box<NumberCandidates>),
-    Angles(Vec<Digit>),
+    /// Digits for the rotation model, and whether their images were in MNIST's format
+    /// ([`Model::for_mnist_format`]).
+    Angles(Vec<Digit>, bool),
     Inspect(Box<Digit>),
 }
 
@@ -144,7 +146,7 @@ fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     match task {
         Task::Classify(images) => models.classifier.probabilities(images).map(Answer::Probabilities).map_err(internal),
         Task::Read(candidates) => models.reader.read_candidates(candidates).map(|r| Answer::Reading(Box::new(r))).map_err(ApiError::from_input),
-        Task::Angles(images) => models.angle.angles(images).map(Answer::Angles).map_err(internal),
+        Task::Angles(images, mnist_format) => models.angle.for_mnist_format(*mnist_format).angles(images).map(Answer::Angles).map_err(internal),
         Task::Inspect(img) => models.classifier.feature_maps(img).map(Answer::Maps).map_err(internal),
     }
 }
