@@ -7,4 +7,4 @@ mod run;
 pub mod schedule;
 
 pub use epoch::{evaluate, evaluate_batches, train_epoch, Evaluation, Objective, Progress, Stats, Workspace, ROTATION_THRESHOLD_DEG};
-pub use run::{EpochRecord, Event, Run, RunPaths, RunState, TrainConfig};
+pub use run::{Checkpoint, EpochRecord, Event, Run, RunPaths, RunState, TrainConfig};

@@ -174,16 +174,82 @@ pub struct Run {
 
 const OPTIM_PREFIX: &str = "optim.";
 
-/// A checkpoint file: the network, its optimiser tensors, and the run's state.
-fn read_checkpoint(checkpoint_path: &Path) -> Result<(model_file::ModelFile, model_file::ExtraTensors, RunState)> {
-    let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
-    let (file, extra) = model_file::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
-    let text = file
-        .metadata
-        .get("run_state")
-        .ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
-    let state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
-    Ok((file, extra, state))
+/// A training checkpoint read from its file, not yet a run: the network's architecture and
+/// the run's settings are known before the data is loaded ([`Checkpoint::into_run`] continues
+/// it without reading the file again).
+pub struct Checkpoint {
+    path: PathBuf,
+    file: model_file::ModelFile,
+    extra: model_file::ExtraTensors,
+    state: RunState,
+}
+
+impl Checkpoint {
+    /// Reads a `.ckpt.safetensors` file: the network, its optimiser tensors, and the run's state.
+    pub fn read(checkpoint_path: &Path) -> Result<Checkpoint> {
+        let bytes = std::fs::read(checkpoint_path).map_err(|e| Error::io(checkpoint_path, e))?;
+        let (file, extra) = model_file::from_bytes_with_extra(&bytes, None, checkpoint_path, Some(OPTIM_PREFIX))?;
+        let text = file
+            .metadata
+            .get("run_state")
+            .ok_or_else(|| Error::format(checkpoint_path, "not a training checkpoint (no run state): pass the .ckpt.safetensors file"))?;
+        let state: RunState = serde_json::from_str(text).map_err(|e| Error::format(checkpoint_path, format!("bad run state: {e}")))?;
+        Ok(Checkpoint { path: checkpoint_path.to_path_buf(), file, extra, state })
+    }
+
+    /// The architecture of the network it holds.
+    pub fn architecture(&self) -> &Architecture {
+        self.file.model.architecture()
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.state.config
+    }
+
+    /// How many epochs the run had finished.
+    pub fn epochs_done(&self) -> usize {
+        self.state.epochs_done
+    }
+
+    /// The run, ready to continue, writing to `paths`.
+    pub fn into_run(self, paths: RunPaths) -> Result<Run> {
+        let Checkpoint { path, file, extra, mut state } = self;
+        let checkpoint_path = path.as_path();
+        let mut model = file.model;
+        for (i, rng) in &state.layer_rngs {
+            if let Some(r) = model.layers_mut().get_mut(*i).and_then(|l| l.rng()) {
+                *r = rng.clone();
+            }
+        }
+        // Moment buffers: optim.m.K and optim.v.K.
+        let take = |kind: &str| -> Vec<Vec<f32>> {
+            let mut v: Vec<(usize, Vec<f32>)> = extra
+                .iter()
+                .filter_map(|(name, data)| name.strip_prefix(&format!("{OPTIM_PREFIX}{kind}.")).and_then(|k| k.parse().ok()).map(|k| (k, data.clone())))
+                .collect();
+            v.sort_by_key(|(k, _)| *k);
+            v.into_iter().map(|(_, d)| d).collect()
+        };
+        state.optimizer.m = take("m");
+        state.optimizer.v = take("v");
+        let mut sizes = Vec::new();
+        model.for_each_param(|_, p| {
+            if p.is_trainable() {
+                sizes.push(p.value.len());
+            }
+        });
+        let adam = matches!(state.optimizer.kind, OptimizerKind::Adam { .. });
+        let m_ok = state.optimizer.m.is_empty() || state.optimizer.m.iter().map(Vec::len).eq(sizes.iter().copied());
+        let v_ok = if adam { state.optimizer.v.iter().map(Vec::len).eq(state.optimizer.m.iter().map(Vec::len)) } else { state.optimizer.v.is_empty() };
+        if !(m_ok && v_ok) {
+            return Err(Error::format(checkpoint_path, "optimizer state does not match the model's parameters"));
+        }
+        if !adam {
+            state.optimizer.v = vec![Vec::new(); state.optimizer.m.len()];
+        }
+        Ok(Run { model, state, paths })
+    }
 }
 
 impl Run {
@@ -219,49 +285,10 @@ impl Run {
         Ok(Run { model, state, paths })
     }
 
-    /// The architecture of the network a checkpoint file holds and the run's settings (read as
-    /// [`Run::resume`] reads them), before the data is loaded.
-    pub fn checkpoint_settings(checkpoint_path: &Path) -> Result<(Architecture, TrainConfig)> {
-        let (file, _, state) = read_checkpoint(checkpoint_path)?;
-        Ok((file.model.architecture().clone(), state.config))
-    }
-
-    /// Continues a run from its checkpoint file.
+    /// Continues a run from its checkpoint file ([`Checkpoint::read`], then
+    /// [`Checkpoint::into_run`]).
     pub fn resume(checkpoint_path: &Path, paths: RunPaths) -> Result<Self> {
-        let (file, extra, mut state) = read_checkpoint(checkpoint_path)?;
-        let mut model = file.model;
-        for (i, rng) in &state.layer_rngs {
-            if let Some(r) = model.layers_mut().get_mut(*i).and_then(|l| l.rng()) {
-                *r = rng.clone();
-            }
-        }
-        // Moment buffers: optim.m.K and optim.v.K.
-        let take = |kind: &str| -> Vec<Vec<f32>> {
-            let mut v: Vec<(usize, Vec<f32>)> = extra
-                .iter()
-                .filter_map(|(name, data)| name.strip_prefix(&format!("{OPTIM_PREFIX}{kind}.")).and_then(|k| k.parse().ok()).map(|k| (k, data.clone())))
-                .collect();
-            v.sort_by_key(|(k, _)| *k);
-            v.into_iter().map(|(_, d)| d).collect()
-        };
-        state.optimizer.m = take("m");
-        state.optimizer.v = take("v");
-        let mut sizes = Vec::new();
-        model.for_each_param(|_, p| {
-            if p.is_trainable() {
-                sizes.push(p.value.len());
-            }
-        });
-        let adam = matches!(state.optimizer.kind, OptimizerKind::Adam { .. });
-        let m_ok = state.optimizer.m.is_empty() || state.optimizer.m.iter().map(Vec::len).eq(sizes.iter().copied());
-        let v_ok = if adam { state.optimizer.v.iter().map(Vec::len).eq(state.optimizer.m.iter().map(Vec::len)) } else { state.optimizer.v.is_empty() };
-        if !(m_ok && v_ok) {
-            return Err(Error::format(checkpoint_path, "optimizer state does not match the model's parameters"));
-        }
-        if !adam {
-            state.optimizer.v = vec![Vec::new(); state.optimizer.m.len()];
-        }
-        Ok(Run { model, state, paths })
+        Checkpoint::read(checkpoint_path)?.into_run(paths)
     }
 
     /// Saves the latest state atomically.

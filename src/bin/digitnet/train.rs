@@ -9,7 +9,7 @@ use digitnet::network::arch::{Architecture, LayerSpec, Task};
 use digitnet::network::Sequential;
 use digitnet::training::optim::OptimizerKind;
 use digitnet::training::schedule::Schedule;
-use digitnet::training::{Event, Run, RunPaths, TrainConfig};
+use digitnet::training::{Checkpoint, Event, Run, RunPaths, TrainConfig};
 use digitnet::vision::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -209,21 +209,22 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
         (Some("builtin") | None, _) => Some(Start::Model(Box::new(digitnet::inference::builtin::digits_classifier()?.0))),
         (Some(path), _) => Some(Start::Model(Box::new(digitnet::network::model_file::load(std::path::Path::new(path), None)?.model))),
     };
-    let resumed = a.resume.as_deref().map(Run::checkpoint_settings).transpose()?;
+    // The checkpoint is read once: its settings now, the run from it after the data is loaded.
+    let mut resumed = a.resume.as_deref().map(Checkpoint::read).transpose()?;
     // A resumed run takes the images it was trained on.
-    let limit = match &resumed {
-        Some((_, config)) if a.limit > 0 && a.limit != config.limit => {
+    let limit = match resumed.as_ref().map(Checkpoint::config) {
+        Some(config) if a.limit > 0 && a.limit != config.limit => {
             bail!(
                 "--limit {}: this run was trained on {}; resume it without --limit",
                 a.limit,
                 if config.limit > 0 { format!("the first {} images", config.limit) } else { "all the images".into() }
             )
         }
-        Some((_, config)) => config.limit,
+        Some(config) => config.limit,
         None => a.limit,
     };
-    let (input, pipeline) = match (&resumed, &start) {
-        (Some((arch, _)), _) => (arch.input, arch.pipeline()),
+    let (input, pipeline) = match (resumed.as_ref().map(Checkpoint::architecture), &start) {
+        (Some(arch), _) => (arch.input, arch.pipeline()),
         (None, Some(start)) => {
             let default = match start {
                 Start::Scratch(_) if a.folder.is_some() => Pipeline::Resize,
@@ -266,7 +267,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
             if out == *ckpt || RunPaths::for_model(&out).checkpoint == out {
                 bail!("the output model would overwrite the checkpoint {}: give --out", ckpt.display());
             }
-            let mut run = Run::resume(ckpt, RunPaths::for_model(&out))?;
+            let mut run = resumed.take().expect("read above with --resume").into_run(RunPaths::for_model(&out))?;
             if let Some(epochs) = a.epochs {
                 run.state.config.epochs = epochs; // extend (or shorten) the resumed run
             }
