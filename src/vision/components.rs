@@ -118,9 +118,9 @@ pub const RULED_LINES: usize = 3;
 ///
 /// Faster than calling imageproc for what the photo pipeline needs: the votes are cast one
 /// angle at a time over a list of the ink pixels (imageproc walks the pixels and touches all
-/// 180 accumulator rows for each, a cache miss apiece), and the suppression, which scans the
-/// whole accumulator, runs only when enough bins could survive it. A 150×140 photo
-/// (`tests/load.rs`'s): see docs/experiments for the measurements.
+/// 180 accumulator rows for each, a cache miss apiece), and the non-maximum suppression
+/// looks only around the bins that reach the threshold (imageproc's scans the whole
+/// accumulator). Measurements: docs/experiments.
 pub(crate) fn hough_lines(ink: &Gray, vote_threshold: u32, suppression_radius: u32, at_least: usize) -> Option<Vec<imageproc::hough::PolarLine>> {
     let (w, h) = (ink.width as u32, ink.height as u32);
     let rmax = ((w * w + h * h) as f64).sqrt() as i32;
@@ -155,19 +155,29 @@ pub(crate) fn hough_lines(ink: &Gray, vote_threshold: u32, suppression_radius: u
             *v = p0[i] + p1[i] + p2[i] + p3[i];
         }
     }
-    if acc.iter().filter(|&&v| v >= vote_threshold).count() < at_least {
+    // The bins at or above the threshold, row by row (imageproc's order), are the only ones
+    // that can be lines.
+    let candidates: Vec<(usize, usize)> = acc.iter().enumerate().filter(|(_, &v)| v >= vote_threshold).map(|(i, _)| (i % width, i / width)).collect();
+    if candidates.len() < at_least {
         return None;
     }
-    let acc = image::ImageBuffer::<image::Luma<u32>, Vec<u32>>::from_raw(width as u32, 180, acc).expect("the accumulator is width × 180");
-    let kept = imageproc::suppress::suppress_non_maximum(&acc, suppression_radius);
-    let mut lines = Vec::new();
-    for (m, row) in kept.as_raw().chunks_exact(width).enumerate() {
-        for (r, &v) in row.iter().enumerate() {
-            if v >= vote_threshold {
-                lines.push(imageproc::hough::PolarLine { r: (r as i32 - rmax) as f32, angle_in_degrees: m as u32 });
-            }
-        }
-    }
+    // imageproc's suppression keeps a bin exactly when it comes first in the order (more
+    // votes, then smaller `(r, angle)`) among the bins within `suppression_radius` of it
+    // (its block scan and neighbourhood checks reduce to that), so only the candidates'
+    // neighbourhoods need looking at.
+    let rad = suppression_radius as usize;
+    let beats = |q: (usize, usize), p: (usize, usize)| {
+        let (vq, vp) = (acc[q.1 * width + q.0], acc[p.1 * width + p.0]);
+        vq > vp || (vq == vp && q < p)
+    };
+    let lines = candidates
+        .into_iter()
+        .filter(|&p| {
+            let (xs, ys) = (p.0.saturating_sub(rad)..(p.0 + rad + 1).min(width), p.1.saturating_sub(rad)..(p.1 + rad + 1).min(180));
+            !ys.flat_map(|y| xs.clone().map(move |x| (x, y))).any(|q| beats(q, p))
+        })
+        .map(|(r, m)| imageproc::hough::PolarLine { r: (r as i32 - rmax) as f32, angle_in_degrees: m as u32 })
+        .collect();
     Some(lines)
 }
 
