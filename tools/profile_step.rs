@@ -1,5 +1,6 @@
 //! Runs one architecture's batch-1000 eval forward or batch-64 training step in a loop, for a
-//! profiler (`perf record`): `cargo run --release --example profile_step -- keras infer 50`.
+//! profiler (`perf record`): `cargo run --release --example profile_step -- keras infer 50`;
+//! `b1` runs single-image eval forwards instead (the batch-1 latency path), `reps` × 1,000.
 use digitnet::layers::Mode;
 use digitnet::network::arch::Architecture;
 use digitnet::network::sequential::Sequential;
@@ -14,7 +15,13 @@ fn main() -> digitnet::error::Result<()> {
     let mut model = Sequential::new(&Architecture::builtin(arch)?, 1)?;
     pool.install(|| -> digitnet::error::Result<()> {
         let t = std::time::Instant::now();
-        if what == "infer" {
+        if what == "b1" {
+            let x = Tensor::random(&[1, 1, 28, 28], 1);
+            for _ in 0..reps * 1000 {
+                model.forward(&x, Mode::Eval)?;
+            }
+            println!("{:.1} µs per image", t.elapsed().as_secs_f64() * 1e6 / (reps * 1000) as f64);
+        } else if what == "infer" {
             let x = Tensor::random(&[1000, 1, 28, 28], 1);
             for _ in 0..reps {
                 model.forward(&x, Mode::Eval)?;

@@ -244,17 +244,34 @@ pub(crate) mod tests {
         }
     }
 
-    /// A single image large enough to be split across threads by output channel matches the
-    /// direct convolution, and the same image inside a batch.
+    /// A single image large enough to be split across threads by output channel (im2col)
+    /// matches the direct convolution, as single images through Winograd F(2×2, 3×3) and
+    /// F(4×4, 5×5) do (output channels not a multiple of 16); run three times, the last after
+    /// the weights change.
     #[test]
     fn single_image_channel_split_matches_direct() {
-        let mut c = conv([4, 30, 30], 16, [3, 3], 1, Padding::Uniform(1), 1, true, 5);
         const { assert!(16 * 36 * 900 >= crate::kernels::conv::SPLIT_CHANNELS_MIN_MACS) };
-        let x = Tensor::random(&[1, 4, 30, 30], 6);
-        let mut y = Tensor::default();
-        c.forward(&x, &mut y, Mode::Eval).unwrap();
-        for (a, w) in y.data.iter().zip(&direct(&c, &x)) {
-            assert!((a - w).abs() < 1e-5, "{a} vs {w}");
+        let cases: [Case; 3] = [
+            ([4, 30, 30], 16, [3, 3], 1, Padding::Uniform(1), 1, true),
+            ([32, 14, 13], 40, [3, 3], 1, Padding::Named(PaddingName::Same), 1, true),
+            ([20, 12, 12], 50, [5, 5], 1, Padding::Uniform(0), 1, false),
+        ];
+        for (i, (input, oc, k, s, p, d, b)) in cases.into_iter().enumerate() {
+            let mut c = conv(input, oc, k, s, p, d, b, 5);
+            assert_eq!(c.uses_winograd(), i > 0);
+            let splits = i == 0 && rayon::current_num_threads() > 1;
+            assert_eq!(c.kernel.splits_channels(1), splits, "case {i}");
+            let x = Tensor::random(&[1, input[0], input[1], input[2]], 6);
+            for round in 0..3 {
+                if round == 2 {
+                    c.params_mut()[0].value.iter_mut().for_each(|w| *w *= -0.5);
+                }
+                let mut y = Tensor::default();
+                c.forward(&x, &mut y, Mode::Eval).unwrap();
+                for (a, w) in y.data.iter().zip(&direct(&c, &x)) {
+                    assert!((a - w).abs() < 1e-4, "case {i}, round {round}: {a} vs {w}");
+                }
+            }
         }
     }
 

@@ -9,12 +9,12 @@
 //! * a ReLU followed by a max pool (any window) runs as the max pool of `max(0, x)` (the two
 //!   commute), the pool's arg-maxes serving both backwards.
 //!
-//! At run time a fusion is taken when it pays and is exact for the pass at hand: not while a
-//! gradient check freezes the layers' piecewise patterns (the pool then runs as itself), not
-//! for frozen layers that run in inference mode inside a training pass, and not for a single
-//! image through a lowered convolution in inference (that convolution splits its output
-//! channels across threads instead). What ran is recorded as [`Step`]s, which the backward
-//! walks in reverse. Every fused pass is tested against the layers run one by one.
+//! At run time a fusion is taken when it is exact for the pass at hand: not while a gradient
+//! check freezes the layers' piecewise patterns (the pool then runs as itself), and not for
+//! frozen layers that run in inference mode inside a training pass. (A single image through a
+//! lowered convolution in inference splits its output channels across threads, each thread
+//! pooling its own.) What ran is recorded as [`Step`]s, which the backward walks in reverse.
+//! Every fused pass is tested against the layers run one by one.
 
 use crate::error::Result;
 use crate::kernels::conv::OutputGrad;
@@ -107,8 +107,7 @@ pub(crate) fn try_forward(
             // The pool must run as itself while its pattern is frozen.
             downcast::<Pool2d>(layers[pool].as_mut())?.max_pool_state()?;
             let conv = downcast::<Conv2d>(layers[first].as_mut())?;
-            let (kernel, _, _) = conv.kernel_parts();
-            if !exact_in_mode || !kernel.pools_well(x.batch(), mode == Mode::Train) {
+            if !exact_in_mode {
                 return None;
             }
             Some(conv_max_pool_forward(conv, x, y, relu, mode))
@@ -199,30 +198,38 @@ mod tests {
 
     /// The fused inference path equals Conv2d → (ReLU →) MaxPool2d(2×2) run as layers, for
     /// every lowering: Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd and even sizes), channels-last
-    /// rows, im2col (strided, odd output).
+    /// rows, im2col (strided, odd output); single images large enough to split their output
+    /// channels across threads (im2col and rows, channel counts that give the threads
+    /// different shares), each thread pooling its own; and single images through Winograd.
     #[test]
     fn fused_max_pool_matches_the_layers() {
         let same = Padding::Named(PaddingName::Same);
         let valid = Padding::Uniform(0);
-        // (input, kernel, stride, padding, Winograd, rows)
+        // (images, input, output channels, kernel, stride, padding, Winograd, rows)
         let cases = [
-            ([8, 7, 6], [3, 3], 1, same, true, false),
-            ([16, 14, 14], [3, 3], 1, same, true, false),
-            ([20, 12, 12], [5, 5], 1, valid, true, false),
-            ([10, 9, 8], [5, 5], 1, valid, true, false),
-            ([10, 9, 8], [5, 5], 1, valid, false, true),
-            ([2, 11, 9], [3, 3], 2, Padding::Uniform(1), false, false),
-            ([1, 12, 12], [5, 5], 1, valid, false, false),
+            (3, [8, 7, 6], 5, [3, 3], 1, same, true, false),
+            (3, [16, 14, 14], 5, [3, 3], 1, same, true, false),
+            (3, [20, 12, 12], 5, [5, 5], 1, valid, true, false),
+            (3, [10, 9, 8], 5, [5, 5], 1, valid, true, false),
+            (3, [10, 9, 8], 5, [5, 5], 1, valid, false, true),
+            (3, [2, 11, 9], 5, [3, 3], 2, Padding::Uniform(1), false, false),
+            (3, [1, 12, 12], 5, [5, 5], 1, valid, false, false),
+            (1, [1, 28, 29], 33, [3, 3], 1, same, false, false),
+            (1, [8, 21, 20], 17, [3, 3], 1, valid, false, true),
+            (1, [20, 12, 12], 50, [5, 5], 1, valid, true, false),
+            (1, [32, 15, 14], 40, [3, 3], 1, same, true, false),
         ];
-        for (i, (input, k, s, p, winograd, rows)) in cases.into_iter().enumerate() {
-            let mut c = conv(input, 5, k, s, p, 1, true, 9);
+        for (i, (n, input, oc, k, s, p, winograd, rows)) in cases.into_iter().enumerate() {
+            let mut c = conv(input, oc, k, s, p, 1, true, 9);
             c.set_winograd(winograd);
             assert_eq!(c.uses_winograd(), winograd);
             assert_eq!(c.kernel_parts().0.uses_rows(), rows);
-            let x = Tensor::random(&[3, input[0], input[1], input[2]], 10);
+            let splits = n == 1 && !winograd && rayon::current_num_threads() > 1;
+            assert_eq!(c.kernel_parts().0.splits_channels(n), splits, "case {i}");
+            let x = Tensor::random(&[n, input[0], input[1], input[2]], 10);
             let (mut y, mut r) = (Tensor::default(), Tensor::default());
             c.forward(&x, &mut y, Mode::Eval).unwrap();
-            let shape = [5, c.geometry().out_h, c.geometry().out_w];
+            let shape = [oc, c.geometry().out_h, c.geometry().out_w];
             Activation::new(ActivationKind::Relu, &shape).forward(&y, &mut r, Mode::Eval).unwrap();
             for (relu, input) in [(true, &r), (false, &y)] {
                 let (mut want, mut got) = (Tensor::default(), Tensor::default());

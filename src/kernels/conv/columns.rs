@@ -31,19 +31,8 @@ impl ConvKernel {
         let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
         let (in_len, out_len) = (geo.in_len(), oc * p);
         let (weight, bias) = (w.weight, w.bias);
-        let threads = rayon::current_num_threads();
-        if n == 1 && threads > 1 && oc * kk * p >= SPLIT_CHANNELS_MIN_MACS {
-            let cols = &mut self.cols[..kk * p];
-            geo.im2col(x, cols);
-            let cols = &*cols;
-            let rows = oc.div_ceil(threads);
-            y.par_chunks_mut(rows * p).zip(weight.par_chunks(rows * kk)).enumerate().for_each(|(t, (ys, w))| {
-                let m = w.len() / kk;
-                for (o, row) in ys.chunks_mut(p).enumerate() {
-                    row.fill(bias.map_or(0.0, |b| b[t * rows + o]));
-                }
-                sgemm(m, kk, p, 1.0, w, Strides::row_major(kk), cols, Strides::row_major(p), 1.0, ys, Strides::row_major(p));
-            });
+        if self.splits_channels(n) {
+            self.forward_split_channels(w, x, y, None);
             return;
         }
         let chunk = chunk_len(n);
@@ -58,6 +47,60 @@ impl ConvKernel {
                 }
             },
         );
+    }
+
+    /// True when a batch of `n` through this lowered (not Winograd) convolution is a single
+    /// image with enough work to split its output channels across threads (latency) instead
+    /// of samples.
+    pub(crate) fn splits_channels(&self, n: usize) -> bool {
+        let (kk, p) = (self.geo.col_rows(), self.geo.out_pixels());
+        !self.uses_winograd() && n == 1 && rayon::current_num_threads() > 1 && self.out_channels * kk * p >= SPLIT_CHANNELS_MIN_MACS
+    }
+
+    /// One image's forward with its output channels split across threads: the columns (or
+    /// rows) built once, then each thread's rows of the weight times them; with
+    /// `pool = Some(relu)`, each thread pools its own channels (a ReLU first if `relu`) from a
+    /// scratch, so `y` gets the 2×2-pooled output.
+    fn forward_split_channels(&mut self, w: ConvWeights, x: &[f32], y: &mut [f32], pool: Option<bool>) {
+        let rows_lowering = matches!(self.lowering, Lowering::Rows);
+        if rows_lowering {
+            self.ensure_rows_kernels(w.weight);
+        }
+        self.size_columns(1, false);
+        let geo = self.geo;
+        let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
+        let threads = rayon::current_num_threads();
+        let per = oc.div_ceil(threads);
+        let padded_len = if rows_lowering { geo.padded_hwc_len() } else { 0 };
+        let scratch_len = if pool.is_some() { per * p } else { 0 };
+        let work = ensure_work(&mut self.work, threads, scratch_len.max(padded_len));
+        let cols = &mut self.cols[..kk * p];
+        let (weight, cols_strides) = if rows_lowering {
+            geo.im2row(x, &mut work[0][..padded_len], cols);
+            (&self.kernels[..], Strides::transposed(kk))
+        } else {
+            geo.im2col(x, cols);
+            (w.weight, Strides::row_major(p))
+        };
+        let cols = &*cols;
+        let out_plane = if pool.is_some() { (geo.out_h / 2) * (geo.out_w / 2) } else { p };
+        let bias = w.bias;
+        y.par_chunks_mut(per * out_plane).zip(weight.par_chunks(per * kk)).zip(work.par_iter_mut()).enumerate().for_each(|(t, ((ys, w), work))| {
+            let m = w.len() / kk;
+            let bias = bias.map(|b| &b[t * per..t * per + m]);
+            let product = |conv: &mut [f32]| {
+                fill_bias(conv, bias, p);
+                sgemm(m, kk, p, 1.0, w, Strides::row_major(kk), cols, cols_strides, 1.0, conv, Strides::row_major(p));
+            };
+            match pool {
+                Some(relu) => {
+                    let conv = &mut work[..m * p];
+                    product(conv);
+                    max_pool_2x2_planes(conv, m, geo.out_h, geo.out_w, relu, ys, None);
+                }
+                None => product(ys),
+            }
+        });
     }
 
     /// Makes `kernels` the weight in the rows' order, `W'[oc, (ki·kw + kj)·C + c] = W[oc, c, ki, kj]`,
@@ -111,6 +154,10 @@ impl ConvKernel {
     /// never reaches memory. With `record`, every sample's columns are kept (as a training
     /// forward keeps them) and each window's choice recorded.
     pub(super) fn forward_pooled_columns(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], relu: bool, record: bool) {
+        if !record && self.splits_channels(n) {
+            self.forward_split_channels(w, x, y, Some(relu));
+            return;
+        }
         let rows = matches!(self.lowering, Lowering::Rows);
         if rows {
             self.ensure_rows_kernels(w.weight);

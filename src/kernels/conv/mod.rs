@@ -182,13 +182,6 @@ impl ConvKernel {
         self.kernels_fresh = false;
     }
 
-    /// Whether pooling fused into this convolution pays for a batch of `n`: always for
-    /// Winograd and in training; for a lowered convolution in inference, only when every
-    /// thread gets a sample (a single image keeps its output channels split across threads).
-    pub fn pools_well(&self, n: usize, train: bool) -> bool {
-        self.uses_winograd() || train || n >= rayon::current_num_threads()
-    }
-
     /// `y = conv(x) + b` for `n` samples (`y` sized `n·OC·OH·OW`). With `keep`, the columns are
     /// kept for a backward (training).
     pub fn forward(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], keep: bool) {
