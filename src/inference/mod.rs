@@ -386,7 +386,9 @@ impl Model {
         self.read(&load_luma(path)?)
     }
 
-    /// A rotation model's angle for each digit, degrees, counter-clockwise positive.
+    /// A rotation model's angle for each digit, degrees, counter-clockwise positive, by this
+    /// model's own network (for the built-in, the photos network: choose with
+    /// [`Model::for_image`] or [`Model::for_mnist_format`] first, as [`Model::angle`] does).
     pub fn angles(&mut self, digits: &[Digit]) -> Result<Vec<f32>> {
         crate::tasks::rotation::predict_angles(&mut self.net, digits)
     }
