@@ -465,10 +465,13 @@ async fn api_read(State(s): State<Shared>, req: Request) -> ApiResult<Response> 
 /// `POST /api/angle` → `{"angle": degrees}` (positive = counter-clockwise).
 async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    // As `angle` reads a file: an image in MNIST's format (and 28×28 pixels are) goes to the
-    // rotation model's network for those (`Model::for_image`).
+    // As `angle` reads a file: an image in MNIST's format goes to the rotation model's network
+    // for those (`Model::for_image`), by the same test for pixels as for a PNG of them.
     let (img, mnist_format) = match read_input(req).await? {
-        Input::Pixels(p) => (p, true),
+        Input::Pixels(p) => {
+            let mnist_format = photo::pipeline::is_mnist_format(&p.to_gray());
+            (p, mnist_format)
+        }
         Input::Image { name, bytes } => {
             let pipeline = s.angle_pipeline;
             let found =
