@@ -433,6 +433,21 @@ fn train_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
     vec!["train", "--arch", "scratch8", "--data", data, "--epochs", "2", "--val-split", "50", "--batch-size", "32", "--out", out]
 }
 
+/// The child's exit status once it ends; killed, and a panic with `why()`, after `limit`.
+fn exit_within(child: &mut std::process::Child, limit: Duration, why: impl Fn() -> String) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{}", why());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn the_dashboard_stays_after_training_until_ctrl_c() {
     let dir = common::temp_dir("dashboard");
@@ -488,17 +503,7 @@ fn the_dashboard_stays_after_training_until_ctrl_c() {
     // Ctrl-C: a clean exit, soon.
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(interrupted.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("train --dashboard did not stop within 10 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, Duration::from_secs(10), || "train --dashboard did not stop within 10 s of SIGINT".into());
     assert!(status.success(), "exit status after Ctrl-C: {status}");
     wait_for("dashboard: stopped");
     reader.join().unwrap();
@@ -520,17 +525,9 @@ fn without_the_dashboard_train_ends_at_once() {
         .expect("binary runs");
     // Generous for the training itself (a second or two); a process waiting for Ctrl-C would
     // never end.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("train without --dashboard did not end: {}", std::fs::read_to_string(&log).unwrap_or_default());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, Duration::from_secs(120), || {
+        format!("train without --dashboard did not end: {}", std::fs::read_to_string(&log).unwrap_or_default())
+    });
     let err = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{err}");
     assert!(!err.contains("dashboard"), "{err}");
