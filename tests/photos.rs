@@ -72,12 +72,15 @@ fn exif_rotated_photos_are_read_upright() {
 
 #[test]
 fn digits_under_a_strong_shadow_are_found() {
-    assert!(read_right(Trouble::Shadow) >= 5);
+    // 6 of 10 before the coarse top-hat polarity (`vision::ink::tophat_polarity`), 9 after.
+    assert!(read_right(Trouble::Shadow) >= 8);
 }
 
 #[test]
 fn the_sheet_s_edge_is_not_the_digit() {
-    assert!(read_right(Trouble::Band) >= 7);
+    // 8 of 10 before the coarse top-hat polarity (a marker digit beside a dark band of table
+    // was read in the band's polarity), 9 after.
+    assert!(read_right(Trouble::Band) >= 9);
 }
 
 #[test]

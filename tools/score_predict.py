@@ -4,7 +4,9 @@ as ../shared/real-dev/single and tools/photo_validation.rs's output have: prints
 answers, the count right (overall and by file-name prefix before the first '-'), and how many
 answers said "not one digit". Measures through the command a user runs.
 
-    python3 tools/score_predict.py DIR [BINARY=target/release/digitnet]
+    python3 tools/score_predict.py DIR [BINARY=target/release/digitnet] [PREDICT_ARGS...]
+
+e.g. `python3 tools/score_predict.py DIR target/release/digitnet --model runs/x/digits.safetensors`.
 """
 import collections
 import json
@@ -16,9 +18,10 @@ if len(sys.argv) < 2:
     sys.exit(__doc__)
 folder = sys.argv[1]
 binary = sys.argv[2] if len(sys.argv) > 2 else "target/release/digitnet"
+extra = sys.argv[3:]
 labels = json.load(open(os.path.join(folder, "labels.json")))
 files = sorted(labels)
-out = subprocess.run([binary, "predict", "--json"] + [os.path.join(folder, f) for f in files], capture_output=True, text=True)
+out = subprocess.run([binary, "predict", "--json"] + extra + [os.path.join(folder, f) for f in files], capture_output=True, text=True)
 answers = json.loads(out.stdout)
 right, total, flagged = collections.Counter(), collections.Counter(), 0
 for a in answers:

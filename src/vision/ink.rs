@@ -356,23 +356,44 @@ pub(crate) fn dark_ink(img: &Gray, l: &[f32]) -> Option<bool> {
     Some(tophat_polarity(img, l).unwrap_or(border_median(img) as usize > t0))
 }
 
-/// The top-hats' polarity decision of [`dark_ink`]: `None` when they do not decide.
+/// The coarser top-hat window of [`tophat_polarity`], as a fraction of the shorter side: wide
+/// enough to span a marker's stroke on a phone photo, which the fine window (1/64) sits inside.
+pub const COARSE_TOPHAT_FRACTION: f32 = 1.0 / 20.0;
+
+/// The top-hats' polarity decision of [`dark_ink`]: `None` when they do not decide. The fine
+/// window (1/64 of the shorter side, at least 9 pixels) is tried first; when it does not
+/// decide (strokes wider than it: a marker), the coarse one ([`COARSE_TOPHAT_FRACTION`], at
+/// least 25 pixels) is, and its decision stands only when the winning polarity's ink covers at
+/// most [`MAX_GLOBAL_INK`] of the image (the cells of squared paper are bright features
+/// narrower than the coarse window, and would otherwise be taken for light ink). Without it a
+/// marker digit on a sheet with a dark band of table at the border was read in the border's
+/// polarity: the sheet taken for ink.
 pub(crate) fn tophat_polarity(img: &Gray, l: &[f32]) -> Option<bool> {
     let (w, h) = (img.width, img.height);
-    let k = ((w.min(h) / 64).max(9).min(w.max(h)) | 1).max(1);
     let smooth = box3(l, w, h);
-    let ink = |fractions: &mut dyn Iterator<Item = f32>| -> f64 { fractions.filter(|&r| r >= TOPHAT_INK).map(|r| r as f64).sum() };
-    let closed = closing(&smooth, w, h, k);
+    let fine = ((w.min(h) / 64).max(9).min(w.max(h)) | 1).max(1);
+    let coarse = (((w.min(h) as f32 * COARSE_TOPHAT_FRACTION) as usize).max(25).min(w.max(h)) | 1).max(1);
+    tophat_polarity_at(&smooth, w, h, fine, 1.0).or_else(|| if coarse > fine { tophat_polarity_at(&smooth, w, h, coarse, MAX_GLOBAL_INK) } else { None })
+}
+
+/// One window's top-hat polarity decision (see [`dark_ink`]) on the 3×3-smoothed luminance;
+/// `None` also when the winning polarity's ink pixels cover more than `max_cover` of the image.
+fn tophat_polarity_at(smooth: &[f32], w: usize, h: usize, k: usize, max_cover: f32) -> Option<bool> {
+    // (Sum of the fractions of light taken, pixels counted) over the ink pixels.
+    let ink =
+        |fractions: &mut dyn Iterator<Item = f32>| -> (f64, usize) { fractions.filter(|&r| r >= TOPHAT_INK).fold((0.0, 0), |(s, n), r| (s + r as f64, n + 1)) };
+    let closed = closing(smooth, w, h, k);
     // The paper's level in each hypothesis is floored at 96 (under half of white): in the
     // wrong hypothesis the "paper" is the dark ink or board, and dividing by it would make
     // grain look like ink.
-    let dark = ink(&mut closed.iter().zip(&smooth).map(|(c, v)| (c - v) / c.max(96.0)));
-    let opened = window_extreme(&window_extreme(&smooth, w, h, k, false), w, h, k, true);
-    let light = ink(&mut smooth.iter().zip(&opened).map(|(v, o)| (v - o) / (255.0 - o).max(96.0)));
+    let (dark, dark_n) = ink(&mut closed.iter().zip(smooth).map(|(c, v)| (c - v) / c.max(96.0)));
+    let opened = window_extreme(&window_extreme(smooth, w, h, k, false), w, h, k, true);
+    let (light, light_n) = ink(&mut smooth.iter().zip(&opened).map(|(v, o)| (v - o) / (255.0 - o).max(96.0)));
     let enough = (w * h) as f64 / 5000.0;
-    if dark > POLARITY_RATIO * light && dark > enough {
+    let sparse = |n: usize| n as f32 <= max_cover * (w * h) as f32;
+    if dark > POLARITY_RATIO * light && dark > enough && sparse(dark_n) {
         Some(true)
-    } else if light > POLARITY_RATIO * dark && light > enough {
+    } else if light > POLARITY_RATIO * dark && light > enough && sparse(light_n) {
         Some(false)
     } else {
         None
@@ -627,6 +648,38 @@ mod tests {
         let mut flat = [0u64; 256];
         flat[77] = 10;
         assert_eq!(otsu(&flat), None, "one value: nothing to separate");
+    }
+
+    /// A marker's ring (strokes 28 pixels wide, wider than the fine top-hat window of 9) on a
+    /// light sheet with a dark band of table along three sides of the photo: the border is
+    /// dark, so the border's polarity takes the sheet for ink; the coarse top-hat sees the
+    /// ring as dark ink, and the ink layer is the ring, not the sheet. (Before the coarse
+    /// window, the sheet was the ink.)
+    #[test]
+    fn a_marker_digit_beside_a_dark_band_keeps_dark_ink() {
+        let (w, h) = (600usize, 800usize);
+        let mut pixels = vec![225u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (x as f32 - 330.0, y as f32 - 400.0);
+                let r = (dx * dx + dy * dy).sqrt();
+                if x < 70 || y < 70 || y >= h - 70 {
+                    pixels[y * w + x] = 60;
+                } else if (r - 90.0).abs() <= 14.0 {
+                    pixels[y * w + x] = 30;
+                }
+            }
+        }
+        let img = Gray { width: w, height: h, pixels };
+        let l: Vec<f32> = img.pixels.iter().map(|&p| p as f32).collect();
+        assert!(border_median(&img) < 100, "the border is the dark band");
+        assert_eq!(tophat_polarity(&img, &l), Some(true));
+        let layer = ink_layer(&img);
+        assert!(layer.found);
+        let at = |x: usize, y: usize| layer.ink.pixels[y * w + x];
+        assert!(at(330 + 90, 400) > 0 && at(330, 400 - 90) > 0, "the ring's stroke is ink");
+        assert_eq!(at(330, 400), 0, "the sheet inside the ring is paper");
+        assert_eq!(at(500, 150), 0, "the sheet is paper");
     }
 
     /// The margins of the no-ink rules: contrast and contrast/σ₀ for blank paper (noise σ
