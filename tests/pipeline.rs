@@ -94,6 +94,38 @@ fn builtin_classifier_on_mnist_format_files() {
     assert!(eval >= 0.98, "{eval}");
 }
 
+/// The built-in classifier reads MNIST-format images with its network trained on MNIST as it
+/// is (`models/digits.safetensors`) and photos with the one trained with writer augmentations
+/// (`models/digits-photos.safetensors`): the library's probabilities are each network's own,
+/// loaded alone; and on a folder of both kinds, `eval --folder`, `predict` and the library
+/// agree file by file.
+#[test]
+fn builtin_classifier_chooses_its_network_by_the_image() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = temp_dir("pipeline-mixed");
+    let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap();
+    let mut files = write_folder(&dir, &test, 0..40, false);
+    files.extend(write_folder(&dir, &test, 40..80, true));
+    let mut builtin = Model::builtin().unwrap();
+    let mut mnist_only = Model::load(&root.join("models/digits.safetensors")).unwrap();
+    let mut photos_only = Model::load(&root.join("models/digits-photos.safetensors")).unwrap();
+    let (mut differ_mnist, mut differ_photo) = (0, 0);
+    for (k, f) in files.iter().enumerate() {
+        let g = digitnet::vision::load_luma(f).unwrap();
+        let p = builtin.predict(&g).unwrap().probabilities;
+        let (mine, other) = if k < 40 { (&mut mnist_only, &mut photos_only) } else { (&mut photos_only, &mut mnist_only) };
+        assert_eq!(p, mine.predict(&g).unwrap().probabilities, "{}", f.display());
+        let differs = usize::from(p != other.predict(&g).unwrap().probabilities);
+        if k < 40 {
+            differ_mnist += differs;
+        } else {
+            differ_photo += differs;
+        }
+    }
+    assert!(differ_mnist > 0 && differ_photo > 0, "the two networks agree on every file: the test shows nothing");
+    check_agreement(None, &dir, &files, Pipeline::Auto);
+}
+
 /// Models trained on a folder record the pipeline they were trained with — auto when starting
 /// from the built-in model, resize from scratch, or the one asked for — and `predict` on the
 /// folder's files agrees with `eval --folder` on the same files.

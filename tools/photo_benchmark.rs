@@ -7,6 +7,8 @@
 //! angles in ±45° (the built-in rotation model, or the model file given after the numbers).
 //!
 //! Run: `cargo run --release --example photo_benchmark [N_DIGITS] [N_STRIPS] [N_ANGLES] [ROTATION_MODEL]`
+//! (`PHOTO_DIGITS=validation` renders held-out training digits instead of test digits, for
+//! choosing; `CLASSIFIER=FILE` measures a classifier file instead of the built-in one).
 
 use digitnet::data::render::photo as render;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
@@ -19,7 +21,20 @@ fn main() {
     let rotation_model = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err());
     let (n_digits, n_strips) = (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(300));
     let test = Dataset::load_idx(&shipped_mnist_dir(), Split::Test, true).unwrap();
-    let mut model = Model::builtin().unwrap();
+    // PHOTO_DIGITS=validation renders the 5,000 training digits the built-in classifier held
+    // out for validation instead of the test digits: the same benchmark for choosing between
+    // models without looking at the test set. CLASSIFIER=FILE measures a model file alone.
+    let test = match std::env::var("PHOTO_DIGITS").as_deref() {
+        Ok("validation") => {
+            let train = Dataset::load_idx(&shipped_mnist_dir(), Split::Train, true).unwrap();
+            train.subset(&digitnet::data::scenes::held_out(&train))
+        }
+        _ => test,
+    };
+    let mut model = match std::env::var("CLASSIFIER") {
+        Ok(path) => Model::load(std::path::Path::new(&path)).unwrap(),
+        Err(_) => Model::builtin().unwrap(),
+    };
     let mut rng = Rng::new(2026);
 
     let (mut right, mut failed) = (0, 0);

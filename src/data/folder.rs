@@ -15,6 +15,13 @@ pub const MAX_CLASSES: usize = 256;
 /// class names. Unreadable images, and images the pipeline finds no digit in, are errors naming
 /// the file (a data set with holes would train silently on less than the user thinks).
 pub fn load(dir: &Path, pipeline: Pipeline, rows: usize, cols: usize) -> Result<(Dataset, Vec<String>)> {
+    load_with_kinds(dir, pipeline, rows, cols).map(|(d, names, _)| (d, names))
+}
+
+/// [`load`], and for each image whether it was already in MNIST's format
+/// ([`crate::vision::pipeline::is_mnist_format`]): which network of a built-in model reads it
+/// (`Model::for_image`), so `eval --folder` scores each image as `predict` reads it.
+pub fn load_with_kinds(dir: &Path, pipeline: Pipeline, rows: usize, cols: usize) -> Result<(Dataset, Vec<String>, Vec<bool>)> {
     let read_dir = |d: &Path| std::fs::read_dir(d).map_err(|e| Error::io(d, e));
     let mut classes: Vec<String> = read_dir(dir)?
         .filter_map(|e| e.ok())
@@ -31,6 +38,7 @@ pub fn load(dir: &Path, pipeline: Pipeline, rows: usize, cols: usize) -> Result<
     }
     let mut images = Vec::new();
     let mut labels = Vec::new();
+    let mut mnist_format = Vec::new();
     for (label, class) in classes.iter().enumerate() {
         let mut files: Vec<_> = read_dir(&dir.join(class))?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
         files.sort();
@@ -39,12 +47,13 @@ pub fn load(dir: &Path, pipeline: Pipeline, rows: usize, cols: usize) -> Result<
             let input = pipeline.prepare(&g, rows, cols).map_err(|e| Error::format(&f, e.to_string()))?;
             images.extend_from_slice(&input);
             labels.push(label as u8);
+            mnist_format.push(crate::vision::pipeline::is_mnist_format(&g));
         }
     }
     if labels.is_empty() {
         return Err(Error::format(dir, "the class folders hold no images"));
     }
-    Ok((Dataset { images, labels, rows, cols }, classes))
+    Ok((Dataset { images, labels, rows, cols }, classes, mnist_format))
 }
 
 /// Writes `data` as class folders of PNGs under `out` (`out/<class>/<index>.png`).

@@ -7,7 +7,10 @@ use crate::network::sequential::Sequential;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The built-in digit classifier (safetensors bytes).
+/// The built-in digit classifier's network for images in MNIST's format (28×28, light ink on
+/// black: IDX data, the API's pixels, `data export`'s files), and the network `export`,
+/// `summary`, transfer learning (`train --folder`, `finetune --from builtin`) start from
+/// (safetensors bytes). Every other image goes to [`DIGITS_PHOTO_CLASSIFIER`].
 pub static DIGITS_CLASSIFIER: &[u8] = include_bytes!("../../models/digits.safetensors");
 
 /// Name used for the built-in classifier in messages.
@@ -16,6 +19,19 @@ pub const DIGITS_CLASSIFIER_NAME: &str = "<built-in digits model>";
 /// Loads the built-in classifier and its metadata.
 pub fn digits_classifier() -> Result<(Sequential, HashMap<String, String>)> {
     let file = model_file::from_bytes(DIGITS_CLASSIFIER, None, Path::new(DIGITS_CLASSIFIER_NAME))?;
+    Ok((file.model, file.metadata))
+}
+
+/// The built-in classifier's network for every image not already in MNIST's format (photos,
+/// scans, drawings): the same architecture trained with writer augmentations as well — stroke
+/// width and the styles MNIST under-represents (flagged 1, closed 4, crossed 7) —
+/// `models/README.md`. [`DIGITS_CLASSIFIER`] reads MNIST-format images (28×28, light ink on
+/// black), on which it scores higher.
+pub static DIGITS_PHOTO_CLASSIFIER: &[u8] = include_bytes!("../../models/digits-photos.safetensors");
+
+/// Loads the built-in classifier's network for images not in MNIST's format, and its metadata.
+pub fn digits_photo_classifier() -> Result<(Sequential, HashMap<String, String>)> {
+    let file = model_file::from_bytes(DIGITS_PHOTO_CLASSIFIER, None, Path::new(DIGITS_CLASSIFIER_NAME))?;
     Ok((file.model, file.metadata))
 }
 

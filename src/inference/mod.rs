@@ -44,8 +44,9 @@ pub struct Model {
     origin: String,
     /// A second network for images already in MNIST's format (28×28, light ink on black):
     /// the built-in rotation model hands those to a regressor trained on turned MNIST digits
-    /// alone, which reads them better than the one trained on photos too. `None` for every
-    /// model loaded from a file.
+    /// alone, which reads them better than the one trained on photos too, and the built-in
+    /// classifier to the one trained without writer augmentations. `None` for every model
+    /// loaded from a file.
     mnist_format: Option<Box<Model>>,
 }
 
@@ -170,10 +171,15 @@ impl Reading {
 }
 
 impl Model {
-    /// The built-in digit classifier.
+    /// The built-in digit classifier: images already in MNIST's format go to a network
+    /// trained on MNIST's digits as they are, every other image (photos, scans, drawings) to
+    /// one trained with writer augmentations as well ([`Model::for_image`]).
     pub fn builtin() -> Result<Model> {
-        let (net, metadata) = builtin::digits_classifier()?;
-        Ok(Model { net, metadata, origin: builtin::DIGITS_CLASSIFIER_NAME.into(), mnist_format: None })
+        let (net, metadata) = builtin::digits_photo_classifier()?;
+        let (mnist_net, mnist_metadata) = builtin::digits_classifier()?;
+        let origin = builtin::DIGITS_CLASSIFIER_NAME;
+        let mnist_format = Model { net: mnist_net, metadata: mnist_metadata, origin: origin.into(), mnist_format: None };
+        Ok(Model { net, metadata, origin: origin.into(), mnist_format: Some(Box::new(mnist_format)) })
     }
 
     /// The built-in number reader: a classifier of ten digits and "none" made for
@@ -196,7 +202,8 @@ impl Model {
     }
 
     /// The model that reads `image`: the MNIST-format network of a model that has one
-    /// ([`Model::builtin_rotation`]) when the image is in MNIST's format, this model otherwise.
+    /// ([`Model::builtin`], [`Model::builtin_rotation`]) when the image is in MNIST's format,
+    /// this model otherwise.
     pub fn for_image(&mut self, image: &Gray) -> &mut Model {
         let mnist = self.mnist_format.is_some() && crate::vision::pipeline::is_mnist_format(image);
         self.for_mnist_format(mnist)
@@ -216,6 +223,12 @@ impl Model {
             Some(m) => *m,
             None => self,
         }
+    }
+
+    /// The network, and the network for MNIST-format images of a model that has one
+    /// ([`Model::for_image`]).
+    pub fn into_networks(self) -> (Sequential, Option<Sequential>) {
+        (self.net, self.mnist_format.map(|m| m.net))
     }
 
     /// A model file. `arch` gives the architecture of a file without digitnet metadata (a
@@ -344,11 +357,12 @@ impl Model {
         self.pipeline().examine(image)
     }
 
-    /// The digit in an image (through the model's pipeline), with the "not one digit" check
-    /// ([`not_one_digit`]).
+    /// The digit in an image (through the model's pipeline, by the network that reads it:
+    /// [`Model::for_image`]), with the "not one digit" check ([`not_one_digit`]).
     pub fn predict(&mut self, image: &Gray) -> Result<Prediction> {
-        let (digit, found) = self.examine(image)?;
-        let mut p = self.classify(&[digit])?.remove(0);
+        let model = self.for_image(image);
+        let (digit, found) = model.examine(image)?;
+        let mut p = model.classify(&[digit])?.remove(0);
         p.not_a_digit = not_one_digit(found.as_ref(), &p);
         Ok(p)
     }

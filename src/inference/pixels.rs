@@ -88,7 +88,12 @@ impl Pixels<'_> {
 impl Model {
     /// Class probabilities `[n × classes]`, row-major, of `n` images of the model's input
     /// size, in batches of [`ARRAY_BATCH`] (softmax as [`Model::classify`] computes it).
+    /// Arrays of pixels are digits in MNIST's format, as IDX data is: a model with a network
+    /// for those (the built-in classifier, [`Model::for_image`]) uses it.
     pub fn probabilities_of(&mut self, pixels: Pixels<'_>) -> Result<Vec<f32>> {
+        if let Some(m) = self.mnist_format.as_deref_mut() {
+            return m.probabilities_of(pixels);
+        }
         self.require_classifier()?;
         let arch = self.architecture();
         let (shape, norm, k) = (arch.input, arch.normalization, arch.classes.len());
@@ -107,8 +112,12 @@ impl Model {
     }
 
     /// The report of `digitnet eval` (accuracy, loss, confusion, per-class figures, …) on `n`
-    /// images of the model's input size and their labels (class indices).
+    /// images of the model's input size and their labels (class indices); by the network for
+    /// MNIST-format images of a model that has one, as [`Model::probabilities_of`].
     pub fn evaluate_pixels(&mut self, pixels: Pixels<'_>, labels: &[u8]) -> Result<ClassificationReport> {
+        if let Some(m) = self.mnist_format.as_deref_mut() {
+            return m.evaluate_pixels(pixels, labels);
+        }
         self.require_classifier()?;
         let arch = self.architecture();
         let (shape, norm, classes) = (arch.input, arch.normalization, arch.classes.clone());
@@ -150,7 +159,8 @@ mod tests {
         let unit: Vec<f32> = data.images.iter().map(|&p| p as f32 / 255.0).collect();
         let from_unit = model.probabilities_of(Pixels::Unit(&unit)).unwrap();
         let digits: Vec<_> = (0..data.len()).map(|i| super::super::Digit::from_slice(data.image(i)).unwrap()).collect();
-        let expected: Vec<f32> = model.probabilities(&digits).unwrap().concat();
+        // Arrays are MNIST-format digits: the built-in's network for those.
+        let expected: Vec<f32> = model.for_mnist_format(true).probabilities(&digits).unwrap().concat();
         assert_eq!(from_bytes.len(), 1003 * 10);
         // Same inputs, same batches (classify runs all 1,003 at once): only the GEMM's
         // summation order may differ with the batch size, a few float32 ulps.
@@ -166,7 +176,7 @@ mod tests {
         let mut model = Model::builtin().unwrap();
         let report = model.evaluate_pixels(Pixels::Bytes(&data.images), &data.labels).unwrap();
         let classes = model.classes().to_vec();
-        let mut net = Model::builtin().unwrap().into_network();
+        let mut net = Model::builtin().unwrap().into_mnist_format().into_network();
         let ev = evaluate(&mut net, &data, 1000, &mut Workspace::default()).unwrap();
         let expected = classification_report(&ev.probabilities, &data.labels, &classes, ev.stats.loss).unwrap();
         assert_eq!(report, expected);

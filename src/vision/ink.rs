@@ -356,7 +356,7 @@ pub(crate) fn dark_ink(img: &Gray, l: &[f32]) -> Option<bool> {
     Some(tophat_polarity(img, l).unwrap_or(border_median(img) as usize > t0))
 }
 
-/// The coarser top-hat window of [`tophat_polarity`], as a fraction of the shorter side: wide
+/// The coarser top-hat window of the ink polarity decision (`tophat_polarity`), as a fraction of the shorter side: wide
 /// enough to span a marker's stroke on a phone photo, which the fine window (1/64) sits inside.
 pub const COARSE_TOPHAT_FRACTION: f32 = 1.0 / 20.0;
 

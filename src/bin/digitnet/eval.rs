@@ -9,7 +9,7 @@ use digitnet::network::arch::Task;
 use digitnet::network::sequential::Sequential;
 use digitnet::report::metrics::classification_report;
 use digitnet::tasks::rotation::{deskew_dataset, predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
-use digitnet::training::{evaluate, Workspace};
+use digitnet::training::{evaluate, Evaluation, Workspace};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -72,13 +72,15 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
     model.require_classifier()?;
     let model_name = model.origin().to_string();
     let pipeline = model.pipeline();
-    let mut model = model.into_network();
+    let (mut model, mnist_net) = model.into_networks();
     let split = split_of(&a);
-    // Every image goes through the model's input pipeline, as `predict` reads a file of it.
-    let (data, rejected) = match &a.folder {
+    // Every image goes through the model's input pipeline, as `predict` reads a file of it,
+    // and is scored by the network `predict` gives it (`Model::for_image`: the built-in
+    // classifier has one for MNIST-format images, which every IDX image is).
+    let (data, rejected, mnist_format) = match &a.folder {
         Some(dir) => {
             let input = model.architecture().input;
-            let (mut d, names) = digitnet::data::folder::load(dir, pipeline, input[1], input[2])?;
+            let (mut d, names, mnist_format) = digitnet::data::folder::load_with_kinds(dir, pipeline, input[1], input[2])?;
             // Map folder classes onto the model's classes by name.
             let classes = &model.architecture().classes;
             let mut map = Vec::with_capacity(names.len());
@@ -89,9 +91,13 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
                 }
             }
             d.labels.iter_mut().for_each(|l| *l = map[*l as usize]);
-            (d, 0)
+            (d, 0, mnist_format)
         }
-        None => load_split(a.data.as_ref(), split)?.prepared(pipeline),
+        None => {
+            let (d, rejected) = load_split(a.data.as_ref(), split)?.prepared(pipeline);
+            let n = d.len();
+            (d, rejected, vec![true; n])
+        }
     };
     if rejected > 0 {
         eprintln!("note: the {} input pipeline found no digit in {rejected} of the {} images; they are scored as they are", pipeline.name(), data.len());
@@ -105,10 +111,11 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
         bail!("label {bad} in the data is out of range for the model's {} classes", classes.len());
     }
     let mut ws = Workspace::default();
+    let mut mnist_net = mnist_net;
     if a.rotated {
-        return eval_rotated(&a, &mut model, &data);
+        return eval_rotated(&a, mnist_net.as_mut().unwrap_or(&mut model), &data);
     }
-    let ev = evaluate(&mut model, &data, 1000, &mut ws)?;
+    let ev = evaluate_by_kind(&mut model, mnist_net.as_mut(), &data, &mnist_format, &mut ws)?;
     let report = classification_report(&ev.probabilities, &data.labels, &classes, ev.stats.loss)?;
     if a.json {
         println!("{}", with_source(&report, &model_name, data.len())?);
@@ -127,6 +134,34 @@ fn run_in_pool(a: EvalArgs) -> Result<ExitCode> {
         eprintln!("plots: {}, {}", dir.join("confusion.png").display(), dir.join("misclassified.png").display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`evaluate`] with each image scored by the network that reads it: `mnist_net` (when there
+/// is one) for the images in MNIST's format (`mnist_format[i]`), `net` for the others; in data
+/// order, loss and accuracy over all.
+fn evaluate_by_kind(net: &mut Sequential, mnist_net: Option<&mut Sequential>, data: &Dataset, mnist_format: &[bool], ws: &mut Workspace) -> Result<Evaluation> {
+    let Some(mnist_net) = mnist_net else { return Ok(evaluate(net, data, 1000, ws)?) };
+    if mnist_format.iter().all(|&m| m) {
+        return Ok(evaluate(mnist_net, data, 1000, ws)?);
+    }
+    if !mnist_format.iter().any(|&m| m) {
+        return Ok(evaluate(net, data, 1000, ws)?);
+    }
+    let (mnist, other): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|&i| mnist_format[i]);
+    let parts = [(evaluate(mnist_net, &data.subset(&mnist), 1000, ws)?, mnist), (evaluate(net, &data.subset(&other), 1000, ws)?, other)];
+    let k = parts[0].0.classes;
+    let mut all = Evaluation { probabilities: vec![0.0; data.len() * k], classes: k, ..Default::default() };
+    for (ev, indices) in &parts {
+        for (row, &i) in ev.probabilities.chunks(k).zip(indices) {
+            all.probabilities[i * k..(i + 1) * k].copy_from_slice(row);
+        }
+        all.stats.loss += ev.stats.loss * ev.stats.images as f64;
+        all.stats.accuracy += ev.stats.accuracy * ev.stats.images as f64;
+        all.stats.images += ev.stats.images;
+    }
+    all.stats.loss /= all.stats.images.max(1) as f64;
+    all.stats.accuracy /= all.stats.images.max(1) as f64;
+    Ok(all)
 }
 
 fn split_of(a: &EvalArgs) -> Split {

@@ -24,7 +24,10 @@ pub struct InspectArgs {
 
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let mut model = a.model.load()?;
-    let img = model.prepare(&photo::load_luma(&a.image)?).map_err(|e| anyhow::anyhow!("{}: {e}", a.image.display()))?;
+    let gray = photo::load_luma(&a.image)?;
+    // The network that reads this image, as `predict` chooses it.
+    let model = model.for_image(&gray);
+    let img = model.prepare(&gray).map_err(|e| anyhow::anyhow!("{}: {e}", a.image.display()))?;
     let layers = model.feature_maps(&img)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let input_png = a.out.join("00-input.png");

@@ -230,14 +230,18 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
         &images,
         a.json,
         |path, shown| {
-            let (img, found) = match load_luma(path).and_then(|g| model.examine(&g)) {
+            // The network that reads this image (the built-in has one for MNIST-format images).
+            let (net, img, found) = match load_luma(path).and_then(|g| {
+                let net = model.for_image(&g);
+                net.examine(&g).map(|(img, found)| (net, img, found))
+            }) {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e.to_string())),
             };
             if let Some(dir) = &a.show {
                 save_28(&output_path(dir, path, ".28x28.png", &mut shown_files, &images), &img)?;
             }
-            let mut p = model.classify(&[img])?.remove(0);
+            let mut p = net.classify(&[img])?.remove(0);
             p.not_a_digit = not_one_digit(found.as_ref(), &p);
             if !a.json {
                 let alts: Vec<String> = p.top(a.top).iter().skip(1).map(|&(i, q)| format!("{} {:.1} %", classes[i], q * 100.0)).collect();

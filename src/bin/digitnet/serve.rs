@@ -392,26 +392,35 @@ impl AppState {
         .map_err(|_| ApiError::internal("preprocessing failed on this input"))
     }
 
-    /// The 28×28 image the network sees: pixels as sent, or the image through the model's
-    /// input pipeline, exactly as `predict` (or `angle`) reads it.
-    async fn digit(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Box<Digit>)> {
-        let (name, img, _) = self.examine(input, pipeline).await?;
-        Ok((name, img))
-    }
-
-    /// [`AppState::digit`], with what the photo pipeline found around the digit (for the
-    /// "not one digit" answer), exactly as `predict` examines it.
-    async fn examine(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Box<Digit>, Option<FoundDigit>)> {
+    /// The 28×28 image the network sees (pixels as sent, or the image through the model's
+    /// input pipeline), with whether the image was in MNIST's format (which network of
+    /// a built-in model reads it: `Model::for_image`, by the same test for pixels as for a PNG
+    /// of them) and what the photo pipeline found around the digit (for the "not one digit"
+    /// answer), exactly as `predict` examines it.
+    async fn examine(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Examined, Option<FoundDigit>)> {
         match input {
-            Input::Pixels(p) => Ok(("pixels".into(), p, None)),
+            Input::Pixels(p) => {
+                let mnist_format = photo::pipeline::is_mnist_format(&p.to_gray());
+                Ok(("pixels".into(), Examined { digit: p, mnist_format }, None))
+            }
             Input::Image { name, bytes } => {
                 let origin = name.clone();
-                let found = self.blocking(move || photo::decode_luma(&bytes, &origin).and_then(|g| pipeline.examine(&g))).await?;
-                let (img, found) = found.map_err(ApiError::from_input)?;
-                Ok((name, Box::new(img), found))
+                let found = self
+                    .blocking(move || {
+                        photo::decode_luma(&bytes, &origin).and_then(|g| pipeline.examine(&g).map(|(d, f)| (d, f, photo::pipeline::is_mnist_format(&g))))
+                    })
+                    .await?;
+                let (img, found, mnist_format) = found.map_err(ApiError::from_input)?;
+                Ok((name, Examined { digit: Box::new(img), mnist_format }, found))
             }
         }
     }
+}
+
+/// A request's 28×28 digit, and whether its image was in MNIST's format.
+struct Examined {
+    digit: Box<Digit>,
+    mnist_format: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,8 +451,8 @@ async fn model_info(State(s): State<Shared>) -> impl IntoResponse {
 /// `POST /api/predict` → the object `predict --json` prints for one image.
 async fn api_predict(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    let (name, img, found) = s.examine(read_input(req).await?, s.pipeline).await?;
-    let p = s.pool.classify(vec![*img]).await?.remove(0);
+    let (name, Examined { digit: img, mnist_format }, found) = s.examine(read_input(req).await?, s.pipeline).await?;
+    let p = s.pool.classify(vec![*img], mnist_format).await?.remove(0);
     let mut prediction = Prediction::new(&s.classes, p);
     prediction.not_a_digit = not_one_digit(found.as_ref(), &prediction);
     Ok(shown(PredictOutput::new(name, prediction), opts.show, &img).into_response())
@@ -493,7 +502,9 @@ async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response>
 
 /// `POST /api/inspect` → the 28×28 input and every layer's feature maps (as `inspect`).
 async fn api_inspect(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
-    let (_, img) = s.digit(read_input(req).await?, s.pipeline).await?;
-    let Answer::Maps(layers) = s.pool.run(Task::Inspect(img.clone())).await? else { return Err(ApiError::internal("wrong answer kind from a worker")) };
+    let (_, Examined { digit: img, mnist_format }, _) = s.examine(read_input(req).await?, s.pipeline).await?;
+    let Answer::Maps(layers) = s.pool.run(Task::Inspect(img.clone(), mnist_format)).await? else {
+        return Err(ApiError::internal("wrong answer kind from a worker"));
+    };
     Ok(Json(serde_json::json!({"input": img.to_vec(), "layers": layers})).into_response())
 }

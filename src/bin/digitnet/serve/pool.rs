@@ -38,13 +38,16 @@ pub struct Models {
 /// Work for the models; every image is an MNIST-style 28×28 digit, already through the
 /// model's input pipeline.
 pub enum Task {
-    Classify(Vec<Digit>),
+    /// Digits for the classifier, and whether their images were in MNIST's format
+    /// ([`Model::for_mnist_format`]).
+    Classify(Vec<Digit>, bool),
     /// A number's candidate digits, for the number reader.
     Read(Box<NumberCandidates>),
     /// Digits for the rotation model, and whether their images were in MNIST's format
     /// ([`Model::for_mnist_format`]).
     Angles(Vec<Digit>, bool),
-    Inspect(Box<Digit>),
+    /// One digit's feature maps, and whether its image was in MNIST's format.
+    Inspect(Box<Digit>, bool),
 }
 
 /// The answer to each kind of [`Task`].
@@ -112,9 +115,10 @@ impl Pool {
         }
     }
 
-    /// Classifies images; one probability vector per image.
-    pub async fn classify(&self, images: Vec<Digit>) -> Result<Vec<Vec<f32>>, ApiError> {
-        match self.run(Task::Classify(images)).await? {
+    /// Classifies images (by the classifier's network for MNIST-format images when
+    /// `mnist_format`); one probability vector per image.
+    pub async fn classify(&self, images: Vec<Digit>, mnist_format: bool) -> Result<Vec<Vec<f32>>, ApiError> {
+        match self.run(Task::Classify(images, mnist_format)).await? {
             Answer::Probabilities(p) => Ok(p),
             _ => Err(ApiError::internal("wrong answer kind from a worker")),
         }
@@ -144,9 +148,11 @@ fn work(rx: &Mutex<Receiver<Job>>, queued: &AtomicUsize, models: &mut Models) {
 fn answer(task: &Task, models: &mut Models) -> Result<Answer, ApiError> {
     let internal = |e: digitnet::Error| ApiError::internal(e.to_string());
     match task {
-        Task::Classify(images) => models.classifier.probabilities(images).map(Answer::Probabilities).map_err(internal),
+        Task::Classify(images, mnist_format) => {
+            models.classifier.for_mnist_format(*mnist_format).probabilities(images).map(Answer::Probabilities).map_err(internal)
+        }
         Task::Read(candidates) => models.reader.read_candidates(candidates).map(|r| Answer::Reading(Box::new(r))).map_err(ApiError::from_input),
         Task::Angles(images, mnist_format) => models.angle.for_mnist_format(*mnist_format).angles(images).map(Answer::Angles).map_err(internal),
-        Task::Inspect(img) => models.classifier.feature_maps(img).map(Answer::Maps).map_err(internal),
+        Task::Inspect(img, mnist_format) => models.classifier.for_mnist_format(*mnist_format).feature_maps(img).map(Answer::Maps).map_err(internal),
     }
 }
