@@ -9,7 +9,9 @@
 //! and to say when a cut is wrong.
 //!
 //! Run: `cargo run --release --example train_reader -- [NUMBERS] [EPOCHS] [OUT]`
-//! (defaults 6000, 6, runs/reader/reader.safetensors).
+//! (defaults 6000, 6, runs/reader/reader.safetensors). `READER_STROKE=PX` and
+//! `READER_STYLES=P` add the stroke-width and writer-style augmentations (`train --augment-stroke`,
+//! `--augment-styles`).
 
 use digitnet::data::augment::Augment;
 use digitnet::data::numbers::random_number;
@@ -35,6 +37,11 @@ fn covers(a: [usize; 4], b: [usize; 4]) -> f64 {
     let ix = (a[0] + a[2]).min(b[0] + b[2]).saturating_sub(a[0].max(b[0]));
     let iy = (a[1] + a[3]).min(b[1] + b[3]).saturating_sub(a[1].max(b[1]));
     (ix * iy) as f64 / ((b[2] * b[3]) as f64).max(1.0)
+}
+
+/// An augmentation setting from the environment (0 when unset).
+fn env_f32(name: &str) -> f32 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
 fn main() {
@@ -89,7 +96,14 @@ fn main() {
         val_split: 5000,
         seed: 1,
         patience: None,
-        augment: Augment { rotation_deg: 8.0, shift: 0.06, scale: 0.08, ..Default::default() },
+        augment: Augment {
+            rotation_deg: 8.0,
+            shift: 0.06,
+            scale: 0.08,
+            stroke: env_f32("READER_STROKE"),
+            styles: env_f32("READER_STYLES"),
+            ..Default::default()
+        },
         stratified: false,
         freeze: 0,
         limit: 0,

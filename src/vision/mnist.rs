@@ -514,6 +514,14 @@ mod tests {
             let g = decode_luma(&c.jpeg(70), "blank.jpg").unwrap();
             assert_eq!(err_text(to_mnist(&g)), no_digit().to_string(), "paper {seed}");
         }
+        // The same at a phone photo's size, where a photo without ink is searched again for a
+        // faint fine pen (`ink::hysteresis_faint`): still nothing.
+        for seed in 0..6 {
+            let mut c = Canvas::paper(1000, 750, rng.uniform(150.0, 240.0), rng.uniform(0.0, 60.0));
+            c.noise(rng.uniform(1.0, 30.0), &mut rng);
+            let g = decode_luma(&c.jpeg(60), "blank.jpg").unwrap();
+            assert_eq!(err_text(to_mnist(&g)), no_digit().to_string(), "large paper {seed}");
+        }
         // A single dark pixel (dust) is not a digit.
         let mut dust = Gray::filled(300, 300, 230);
         dust.pixels[150 * 300 + 150] = 20;
