@@ -15,9 +15,10 @@
 //! 2. [`ink`]: luminance → ink (0 = background, 255 = full ink, the MNIST convention).
 //!    * Polarity: ink is thin and sparse, so in the right polarity it stands out of its
 //!      surroundings: the black and white top-hats (the image against its closing and its
-//!      opening over windows of 1/8 of the shorter side) are compared; when neither clearly
-//!      wins, the median of a border ring is compared with Otsu's threshold of the whole
-//!      image (a light border means dark ink on light paper). `P` is the image with paper
+//!      opening over windows of 1/64 of the shorter side, then, when those do not decide, of
+//!      1/20 — a marker's stroke) are compared; when neither clearly wins, the median of a
+//!      border ring is compared with Otsu's threshold of the whole image (a light border
+//!      means dark ink on light paper). `P` is the image with paper
 //!      made light (`P = L` for dark ink, `255 − L` otherwise).
 //!    * Uneven light and shadows: the paper's local level `B` is the morphological closing of
 //!      `P` (3×3-smoothed) over a square window — every dark feature narrower than the
@@ -30,7 +31,10 @@
 //!      σ₀ = 1.4826·MAD) from ink (median m₁).
 //!    * No ink at all: when `m₁ − μ₀ <` [`ink::MIN_INK_CONTRAST`] or `m₁ − μ₀ <`
 //!      [`ink::MIN_INK_SNR`]`·σ₀` (what Otsu finds in paper grain or sensor noise), the map is
-//!      all zero.
+//!      all zero — except that a photo at least [`ink::MIN_SIDE_FOR_FAINT_INK`] a side is then
+//!      searched for a faint fine pen, too small a share of the pixels for Otsu to split from
+//!      the paper: the threshold [`ink::FAINT_INK_SIGMAS`]`·σ₀` above `μ₀`, the ink above it
+//!      mostly in one piece.
 //!    * Soft stroke edges are kept by hysteresis: the pixels above `T`, and every pixel above
 //!      `T_low = μ₀ + max(`[`ink::SOFT_EDGE_FRACTION`]`·(m₁ − μ₀),`[`ink::SOFT_EDGE_NOISE`]`·σ₀)`
 //!      connected to them (8-connectivity), get `ink = 255·(F − μ₀)/(m₁ − μ₀)` clamped to
