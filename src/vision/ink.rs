@@ -612,46 +612,16 @@ fn hysteresis_faint(fl: Flattened, w: usize, h: usize) -> Option<InkLayer> {
     }
     // Ink is strokes: most of it in one piece at least 1/40 of the shorter side long. Paper
     // texture and noise above the threshold are scattered specks.
-    let above: Vec<bool> = fl.f.iter().map(|&v| v > t + 0.5).collect();
-    let (largest, long) = largest_piece(&above, w, h);
-    if 2 * largest < n as usize || long < w.min(h) / 40 {
+    let above = InkLayer { ink: Gray { width: w, height: h, pixels: fl.f.iter().map(|&v| if v > t + 0.5 { 255 } else { 0 }).collect() }, found: true };
+    let (_, pieces) = super::components::components(&above);
+    // The first of the largest pieces.
+    let largest =
+        pieces.iter().fold(None, |best: Option<&super::components::Component>, c| if best.is_none_or(|b| c.count > b.count) { Some(c) } else { best })?;
+    if 2 * largest.count < n as usize || largest.width().max(largest.height()) < w.min(h) / 40 {
         return None;
     }
     let m1 = median_bin(&ink_hist)? as f32;
     hysteresis(Flattened { t, contrast: m1 - fl.mu0, ..fl }, w, h)
-}
-
-/// The pixel count of the largest 8-connected piece of `mask`, and the longer side of its box.
-fn largest_piece(mask: &[bool], w: usize, h: usize) -> (usize, usize) {
-    let mut seen = vec![false; mask.len()];
-    let mut stack = Vec::new();
-    let mut best = (0, 0);
-    for start in 0..mask.len() {
-        if !mask[start] || seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let (mut count, mut x0, mut y0, mut x1, mut y1) = (0, usize::MAX, usize::MAX, 0, 0);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            count += 1;
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-                for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-                    let j = yy * w + xx;
-                    if mask[j] && !seen[j] {
-                        seen[j] = true;
-                        stack.push(j);
-                    }
-                }
-            }
-        }
-        if count > best.0 {
-            best = (count, (x1 - x0 + 1).max(y1 - y0 + 1));
-        }
-    }
-    best
 }
 
 /// Otsu's statistics → the ink map (module doc, step 2: the no-ink rules, then soft edges by
