@@ -68,6 +68,20 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    /// The eval-mode normalisation as one affine map per channel, `y = scale·x + shift` with
+    /// `scale = γ / √(running_var + ε)` and `shift = β − running_mean·scale` (the same value
+    /// as the eval forward up to rounding): what a convolution before it folds into its
+    /// weights at inference ([`crate::network::fusion`]).
+    pub(crate) fn eval_affine(&self) -> impl Iterator<Item = (f32, f32)> + '_ {
+        let [gamma, beta, mean, var] = [0, 1, 2, 3].map(|i| &self.params[i].value);
+        (0..self.channels).map(move |ch| {
+            let scale = gamma[ch] * (1.0 / (var[ch] + EPS).sqrt());
+            (scale, beta[ch] - mean[ch] * scale)
+        })
+    }
+}
+
 impl Layer for BatchNorm {
     fn kind(&self) -> &'static str {
         if self.shape.len() == 1 {

@@ -31,6 +31,15 @@ pub struct Conv2d {
     padding: Padding,
     params: Vec<Param>,
     kernel: ConvKernel,
+    /// The weight and bias with an affine map folded in, `[OC·K + OC]`
+    /// ([`Conv2d::forward_pooled_affine`]), valid for the weights while `folded_fresh` and for
+    /// the map `folded_affine`.
+    folded: Vec<f32>,
+    folded_affine: Vec<(f32, f32)>,
+    folded_fresh: bool,
+    /// True when the kernel's cached transformed or reordered weight is of `folded`, not of
+    /// the layer's own weight: switching between the two rebuilds it.
+    kernel_holds_folded: bool,
 }
 
 impl Conv2d {
@@ -59,7 +68,17 @@ impl Conv2d {
         if bias {
             params.push(Param::trainable("bias", &[out_channels]));
         }
-        Ok(Conv2d { in_shape: input, out_shape: [out_channels, geo.out_h, geo.out_w], padding, params, kernel: ConvKernel::new(geo, out_channels) })
+        Ok(Conv2d {
+            in_shape: input,
+            out_shape: [out_channels, geo.out_h, geo.out_w],
+            padding,
+            params,
+            kernel: ConvKernel::new(geo, out_channels),
+            folded: Vec::new(),
+            folded_affine: Vec::new(),
+            folded_fresh: false,
+            kernel_holds_folded: false,
+        })
     }
 
     /// Chooses the lowering: Winograd where the geometry allows it (the default for layers with
@@ -81,6 +100,10 @@ impl Conv2d {
     /// For the fusion plan and benchmarks: the kernel, the weights it reads and the gradients
     /// a backward adds into.
     pub fn kernel_parts(&mut self) -> (&mut ConvKernel, ConvWeights<'_>, Option<ConvGrads<'_>>) {
+        if self.kernel_holds_folded {
+            self.kernel.weights_changed();
+            self.kernel_holds_folded = false;
+        }
         let (w, rest) = self.params.split_at_mut(1);
         let (weight, wgrad) = (&w[0].value, &mut w[0].grad);
         let (bias, bgrad) = match rest.first_mut() {
@@ -88,6 +111,50 @@ impl Conv2d {
             None => (None, None),
         };
         (&mut self.kernel, ConvWeights { weight, bias }, Some(ConvGrads { weight: wgrad, bias: bgrad }))
+    }
+
+    /// Inference through this convolution, a per-channel affine map `y ↦ scale·y + shift`
+    /// (an eval-mode batch norm), a ReLU if `relu`, and a 2×2, stride-2 max pool, as one
+    /// pass: the map is folded into a copy of the weights, `W'[o] = scale[o]·W[o]`,
+    /// `b'[o] = scale[o]·b[o] + shift[o]`, and the convolution runs pooled with them
+    /// ([`ConvKernel::forward_pooled`]). `x` holds `n` samples; `y` is sized for the pooled output.
+    /// The folded weight is kept while neither the weights nor the map change, so repeated
+    /// inference (a server, single images) neither refolds nor re-transforms it.
+    pub(crate) fn forward_pooled_affine(&mut self, affine: impl Iterator<Item = (f32, f32)>, x: &[f32], n: usize, y: &mut [f32], relu: bool) {
+        let oc = self.out_shape[0];
+        let k = self.kernel.geo.col_rows();
+        let mut same = self.folded_fresh && self.folded_affine.len() == oc;
+        let mut count = 0;
+        for (o, pair) in affine.take(oc).enumerate() {
+            if o < self.folded_affine.len() {
+                same &= self.folded_affine[o] == pair;
+                self.folded_affine[o] = pair;
+            } else {
+                same = false;
+                self.folded_affine.push(pair);
+            }
+            count += 1;
+        }
+        self.folded_affine.truncate(count);
+        if !same {
+            self.folded.resize(oc * k + oc, 0.0);
+            let (weight, bias) = self.folded.split_at_mut(oc * k);
+            let original_bias = self.params.get(1).map(|b| &b.value[..]);
+            for (o, ((w, b), &(scale, shift))) in weight.chunks_mut(k).zip(bias.iter_mut()).zip(&self.folded_affine).enumerate() {
+                for (dst, &src) in w.iter_mut().zip(&self.params[0].value[o * k..(o + 1) * k]) {
+                    *dst = src * scale;
+                }
+                *b = original_bias.map_or(0.0, |b| b[o]) * scale + shift;
+            }
+            self.folded_fresh = true;
+        }
+        if !same || !self.kernel_holds_folded {
+            // Lowerings that cache a transformed or reordered weight rebuild it from `folded`.
+            self.kernel.weights_changed();
+            self.kernel_holds_folded = true;
+        }
+        let (weight, bias) = self.folded.split_at(oc * k);
+        self.kernel.forward_pooled(ConvWeights { weight, bias: Some(bias) }, x, n, y, relu, false);
     }
 
     fn has_bias(&self) -> bool {
@@ -132,8 +199,10 @@ impl Layer for Conv2d {
     }
 
     fn params_mut(&mut self) -> &mut [Param] {
-        // The caller may change the weights: the transformed kernels must be rebuilt.
+        // The caller may change the weights: the transformed kernels and the folded weights
+        // must be rebuilt.
         self.kernel.weights_changed();
+        self.folded_fresh = false;
         &mut self.params
     }
 

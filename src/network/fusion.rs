@@ -8,6 +8,11 @@
 //!   recorded, and the backward spreads the pooled gradient back from them.
 //! * a ReLU followed by a max pool (any window) runs as the max pool of `max(0, x)` (the two
 //!   commute), the pool's arg-maxes serving both backwards.
+//! * in inference only, a convolution followed by a batch norm, a ReLU (or not) and a 2×2,
+//!   stride-2 max pool runs as the pooled convolution above with the batch norm's eval-mode
+//!   affine map folded into its weights ([`Conv2d::forward_pooled_affine`]); in training the
+//!   batch norm needs the convolution's output (its batch statistics), so the layers run one
+//!   by one there (the ReLU and pool still as one pass).
 //!
 //! At run time a fusion is taken when it is exact for the pass at hand: not while a gradient
 //! check freezes the layers' piecewise patterns (the pool then runs as itself), and not for
@@ -19,15 +24,19 @@
 use crate::error::Result;
 use crate::kernels::conv::OutputGrad;
 use crate::kernels::pool::{max_pool, max_pool_backward};
-use crate::layers::{check_grad, check_input, Conv2d, Layer, Mode, Pool2d};
+use crate::layers::{check_grad, check_input, BatchNorm, Conv2d, Layer, Mode, Pool2d};
 use crate::network::arch::LayerSpec;
 use crate::tensor::Tensor;
 
 /// A run of layers that may execute as one pass, starting at the layer it is recorded for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // every fusion so far ends in a max pool
 pub(crate) enum Fusion {
     /// This convolution, a ReLU if `relu`, and the 2×2, stride-2 max pool at layer `pool`.
     ConvMaxPool { relu: bool, pool: usize },
+    /// This convolution, the batch norm after it, a ReLU if `relu`, and the 2×2, stride-2 max
+    /// pool at layer `pool`: inference only.
+    ConvBnMaxPool { relu: bool, pool: usize },
     /// This ReLU and the max pool right after it.
     ReluMaxPool,
 }
@@ -46,7 +55,7 @@ impl Step {
     pub fn span(self) -> (usize, usize) {
         match self {
             Step::Layer(i) => (i, i),
-            Step::Fused { first, fusion: Fusion::ConvMaxPool { pool, .. } } => (first, pool),
+            Step::Fused { first, fusion: Fusion::ConvMaxPool { pool, .. } | Fusion::ConvBnMaxPool { pool, .. } } => (first, pool),
             Step::Fused { first, fusion: Fusion::ReluMaxPool } => (first, first + 1),
         }
     }
@@ -64,6 +73,10 @@ impl FusionPlan {
         let pool_2x2 = |spec: &LayerSpec| matches!(spec, LayerSpec::MaxPool2d { kernel, stride, padding } if kernel.pair() == [2, 2] && stride.unwrap_or(*kernel).pair() == [2, 2] && padding.is_none());
         let at = (0..layers.len())
             .map(|i| match &layers[i..] {
+                [LayerSpec::Conv2d { .. }, LayerSpec::BatchNorm, LayerSpec::Relu, pool, ..] if pool_2x2(pool) => {
+                    Some(Fusion::ConvBnMaxPool { relu: true, pool: i + 3 })
+                }
+                [LayerSpec::Conv2d { .. }, LayerSpec::BatchNorm, pool, ..] if pool_2x2(pool) => Some(Fusion::ConvBnMaxPool { relu: false, pool: i + 2 }),
                 [LayerSpec::Conv2d { .. }, LayerSpec::Relu, pool, ..] if pool_2x2(pool) => Some(Fusion::ConvMaxPool { relu: true, pool: i + 2 }),
                 [LayerSpec::Conv2d { .. }, pool, ..] if pool_2x2(pool) => Some(Fusion::ConvMaxPool { relu: false, pool: i + 1 }),
                 [LayerSpec::Relu, LayerSpec::MaxPool2d { .. }, ..] => Some(Fusion::ReluMaxPool),
@@ -112,6 +125,19 @@ pub(crate) fn try_forward(
             }
             Some(conv_max_pool_forward(conv, x, y, relu, mode))
         }
+        Fusion::ConvBnMaxPool { relu, pool } => {
+            if mode != Mode::Eval || !exact_in_mode {
+                return None;
+            }
+            downcast::<Pool2d>(layers[pool].as_mut())?.max_pool_state()?;
+            let (head, tail) = layers.split_at_mut(first + 1);
+            let conv = downcast::<Conv2d>(head[first].as_mut())?;
+            let bn = tail[0].as_any().downcast_ref::<BatchNorm>()?;
+            if bn.input_shape() != conv.output_shape() {
+                return None;
+            }
+            Some(conv_bn_max_pool_forward(conv, bn, x, y, relu))
+        }
         Fusion::ReluMaxPool => relu_max_pool_forward(downcast::<Pool2d>(layers[first + 1].as_mut())?, x, y),
     }
 }
@@ -132,6 +158,10 @@ pub(crate) fn backward(
 ) -> Result<()> {
     let wrong = || crate::error::Error::config("a fused backward met layers of another kind than its forward");
     match fusion {
+        // Taken in eval mode only, after which no backward runs (`Sequential::backward`).
+        Fusion::ConvBnMaxPool { .. } => {
+            Err(crate::error::Error::config("a convolution fused with its batch norm runs in inference only: backward needs a training forward"))
+        }
         Fusion::ConvMaxPool { .. } => conv_max_pool_backward(downcast::<Conv2d>(layers[first].as_mut()).ok_or_else(wrong)?, x, dy, dx, param_grads),
         Fusion::ReluMaxPool => match dx {
             Some(dx) => relu_max_pool_backward(downcast::<Pool2d>(layers[first + 1].as_mut()).ok_or_else(wrong)?, x, y, dy, dx),
@@ -149,6 +179,16 @@ pub(crate) fn conv_max_pool_forward(conv: &mut Conv2d, x: &Tensor, y: &mut Tenso
     y.resize(n, &[oc, oh / 2, ow / 2]);
     let (kernel, weights, _) = conv.kernel_parts();
     kernel.forward_pooled(weights, &x.data, n, &mut y.data, relu, mode == Mode::Train);
+    Ok(())
+}
+
+/// Inference through a convolution, the batch norm `bn` after it (eval mode), a ReLU if
+/// `relu` and a 2×2, stride-2 max pool: `y[N, OC, ⌊OH/2⌋, ⌊OW/2⌋]`.
+pub(crate) fn conv_bn_max_pool_forward(conv: &mut Conv2d, bn: &BatchNorm, x: &Tensor, y: &mut Tensor, relu: bool) -> Result<()> {
+    let n = check_input(conv, x)?;
+    let [oc, oh, ow] = [conv.output_shape()[0], conv.output_shape()[1], conv.output_shape()[2]];
+    y.resize(n, &[oc, oh / 2, ow / 2]);
+    conv.forward_pooled_affine(bn.eval_affine(), &x.data, n, &mut y.data, relu);
     Ok(())
 }
 
@@ -194,7 +234,7 @@ mod tests {
     use super::*;
     use crate::kernels::geometry::{Padding, PaddingName};
     use crate::layers::conv2d::tests::conv;
-    use crate::layers::{Activation, ActivationKind, PoolKind};
+    use crate::layers::{Activation, ActivationKind, BatchNorm, PoolKind};
 
     /// The fused inference path equals Conv2d → (ReLU →) MaxPool2d(2×2) run as layers, for
     /// every lowering: Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd and even sizes), channels-last
@@ -238,6 +278,59 @@ mod tests {
                 assert_eq!(got.shape(), want.shape());
                 for (a, w) in got.data.iter().zip(&want.data) {
                     assert!((a - w).abs() < 1e-5, "case {i}, relu {relu}: {a} vs {w}");
+                }
+            }
+        }
+    }
+
+    /// Inference through a convolution with a batch norm folded in equals Conv2d → BatchNorm
+    /// (eval) → (ReLU →) MaxPool2d(2×2) run as layers, for every lowering: tap by tap, im2col
+    /// (strided), rows, Winograd F(2×2, 3×3) and F(4×4, 5×5), batches and single images. The
+    /// folded weight is reused, and rebuilt when the convolution's weights or the batch
+    /// norm's statistics change, and plain passes in between see the layer's own weights.
+    #[test]
+    fn folded_batch_norm_matches_the_layers() {
+        let same = Padding::Named(PaddingName::Same);
+        let valid = Padding::Uniform(0);
+        // (images, input, output channels, kernel, stride, padding, taps, Winograd, rows)
+        let cases = [
+            (3, [1, 12, 11], 5, [3, 3], 1, same, true, false, false),
+            (1, [4, 14, 14], 4, [3, 3], 1, Padding::Uniform(1), true, false, false),
+            (3, [2, 11, 9], 5, [3, 3], 2, Padding::Uniform(1), false, false, false),
+            (3, [10, 9, 8], 5, [5, 5], 1, valid, false, false, true),
+            (3, [8, 7, 6], 5, [3, 3], 1, same, false, true, false),
+            (1, [16, 10, 10], 6, [5, 5], 1, valid, false, true, false),
+        ];
+        let mut rng = crate::init::Rng::new(4);
+        for (i, (n, input, oc, k, s, p, taps, winograd, rows)) in cases.into_iter().enumerate() {
+            let mut c = conv(input, oc, k, s, p, 1, true, 9);
+            c.set_winograd(winograd);
+            assert_eq!(c.kernel_parts().0.uses_rows(), rows, "case {i}");
+            assert_eq!(c.kernel_parts().0.runs_taps(n), taps, "case {i}");
+            let shape = [oc, c.geometry().out_h, c.geometry().out_w];
+            let mut bn = BatchNorm::new(&shape).unwrap();
+            let x = Tensor::random(&[n, input[0], input[1], input[2]], 10 + i as u64);
+            for round in 0..4 {
+                if round == 0 || round == 3 {
+                    for (p, (lo, hi)) in bn.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
+                        p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
+                    }
+                }
+                if round == 2 {
+                    c.params_mut()[0].value.iter_mut().for_each(|w| *w *= -0.5);
+                }
+                let (mut y, mut b, mut r) = (Tensor::default(), Tensor::default(), Tensor::default());
+                c.forward(&x, &mut y, Mode::Eval).unwrap();
+                bn.forward(&y, &mut b, Mode::Eval).unwrap();
+                Activation::new(ActivationKind::Relu, &shape).forward(&b, &mut r, Mode::Eval).unwrap();
+                for (relu, input) in [(true, &r), (false, &b)] {
+                    let (mut want, mut got) = (Tensor::default(), Tensor::default());
+                    Pool2d::new(PoolKind::Max, shape, [2, 2], [2, 2]).unwrap().forward(input, &mut want, Mode::Eval).unwrap();
+                    conv_bn_max_pool_forward(&mut c, &bn, &x, &mut got, relu).unwrap();
+                    assert_eq!(got.shape(), want.shape());
+                    for (a, w) in got.data.iter().zip(&want.data) {
+                        assert!((a - w).abs() <= 1e-4 * w.abs().max(1.0), "case {i}, round {round}, relu {relu}: {a} vs {w}");
+                    }
                 }
             }
         }

@@ -279,7 +279,8 @@ impl Sequential {
     /// True when the last forward ran in eval mode with a convolution fused with its pool:
     /// the convolution's activations are stale and no backward may follow.
     fn fused_last(&self) -> bool {
-        self.steps_mode == Mode::Eval && self.steps.iter().any(|s| matches!(s, Step::Fused { fusion: Fusion::ConvMaxPool { .. }, .. }))
+        self.steps_mode == Mode::Eval
+            && self.steps.iter().any(|s| matches!(s, Step::Fused { fusion: Fusion::ConvMaxPool { .. } | Fusion::ConvBnMaxPool { .. }, .. }))
     }
 
     /// True when layer `i` has parameters the optimizer updates.
@@ -444,12 +445,14 @@ mod tests {
     }
 
     /// In eval mode `keras` fuses its convolutions (two Winograd, one im2col) with the ReLU and
-    /// pool after them, `lenet` its convolutions (im2col, Winograd F(4×4, 5×5)) with the pool after them, and
-    /// `scratch8` its im2col convolution with ReLU and pool; the logits match the layers run
-    /// one by one, chunked or not, and backward needs a training forward.
+    /// pool after them, `lenet` its convolutions (im2col, Winograd F(4×4, 5×5)) with the pool after them,
+    /// `scratch8` its im2col convolution with ReLU and pool, and `small` its convolutions (tap
+    /// by tap) with the batch norm (folded into the weights; its statistics made non-trivial
+    /// here), ReLU and pool after them; the logits match the layers run one by one, chunked
+    /// or not, and backward needs a training forward.
     #[test]
     fn fused_eval_matches_layer_by_layer() {
-        for (name, relu) in [("keras", true), ("lenet", false), ("scratch8", true)] {
+        for (name, relu) in [("keras", true), ("lenet", false), ("scratch8", true), ("small", true)] {
             check_fused_eval(name, relu);
         }
     }
@@ -457,10 +460,21 @@ mod tests {
     fn check_fused_eval(name: &str, relu: bool) {
         let mut m = Sequential::new(&Architecture::builtin(name).unwrap(), 2).unwrap();
         let convs: Vec<usize> = (0..m.layers.len()).filter(|&i| m.layers[i].kind() == "Conv2d").collect();
+        let with_bn = name == "small";
         assert!(
-            convs.iter().all(|&i| matches!(m.plan.at(i), Some(Fusion::ConvMaxPool { relu: r, .. }) if r == relu)),
+            convs.iter().all(|&i| match m.plan.at(i) {
+                Some(Fusion::ConvMaxPool { relu: r, .. }) => r == relu && !with_bn,
+                Some(Fusion::ConvBnMaxPool { relu: r, .. }) => r == relu && with_bn,
+                _ => false,
+            }),
             "{name}: every convolution is followed by a pool"
         );
+        let mut rng = crate::init::Rng::new(12);
+        for layer in m.layers.iter_mut().filter(|l| l.kind() == "BatchNorm2d") {
+            for (p, (lo, hi)) in layer.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
+                p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
+            }
+        }
         let n = EVAL_CHUNK + 3;
         let x = Tensor::random(&[n, 1, 28, 28], 4);
         let fused = m.forward(&x, Mode::Eval).unwrap().clone();

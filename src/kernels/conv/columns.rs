@@ -6,7 +6,7 @@
 //! A training forward keeps every sample's columns for the weight gradient; an inference
 //! forward keeps one buffer per chunk (a backward after it rebuilds each sample's columns).
 
-use super::{chunk_len, ensure_work, fill_bias, ConvGrads, ConvKernel, ConvWeights, Lowering, OutputGrad, SPLIT_CHANNELS_MIN_MACS};
+use super::{chunk_len, ensure_work, fill_bias, taps, ConvGrads, ConvKernel, ConvWeights, Lowering, OutputGrad, SPLIT_CHANNELS_MIN_MACS};
 use crate::kernels::gemm::{sgemm, Strides};
 use crate::kernels::pool::{max_pool_2x2_planes, max_unpool_2x2};
 use crate::kernels::simd;
@@ -26,6 +26,10 @@ impl ConvKernel {
     /// The im2col forward: per sample `y = W · im2col(x) + b`. A single image large enough
     /// splits its output channels across threads (latency) instead of samples.
     pub(super) fn forward_im2col(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], keep: bool) {
+        if !keep && self.runs_taps(n) {
+            self.forward_taps(w, x, n, y, None);
+            return;
+        }
         self.size_columns(n, keep);
         let geo = self.geo;
         let (kk, p, oc) = (geo.col_rows(), geo.out_pixels(), self.out_channels);
@@ -55,6 +59,43 @@ impl ConvKernel {
     pub(crate) fn splits_channels(&self, n: usize) -> bool {
         let (kk, p) = (self.geo.col_rows(), self.geo.out_pixels());
         !self.uses_winograd() && n == 1 && rayon::current_num_threads() > 1 && self.out_channels * kk * p >= SPLIT_CHANNELS_MIN_MACS
+    }
+
+    /// True when an inference forward of `n` samples runs tap by tap ([`taps`]): an im2col
+    /// layer of stride 1 with few input channels, unless a single image splits its channels.
+    pub(crate) fn runs_taps(&self, n: usize) -> bool {
+        matches!(self.lowering, Lowering::Im2col) && taps::applies(&self.geo) && !self.splits_channels(n)
+    }
+
+    /// The inference forward tap by tap ([`taps::convolve`]), each thread's samples in turn;
+    /// with `pool = Some(relu)` each sample's output is pooled (a ReLU first if `relu`) from a
+    /// per-thread scratch, so `y` gets the 2×2-pooled output. Keeps no columns.
+    fn forward_taps(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], pool: Option<bool>) {
+        let geo = self.geo;
+        let (oc, p) = (self.out_channels, geo.out_pixels());
+        self.cols_cached_for = None;
+        // `kernels` is otherwise unused by an im2col layer: the packed weight, rebuilt per call.
+        self.kernels.resize(taps::packed_len(&geo, oc), 0.0);
+        taps::pack_weights(&geo, oc, w.weight, &mut self.kernels);
+        self.kernels_fresh = false;
+        let chunk = chunk_len(n);
+        let conv_len = if pool.is_some() { oc * p } else { 0 };
+        let work = ensure_work(&mut self.work, n.div_ceil(chunk), conv_len + taps::scratch_len(&geo));
+        let out_len = if pool.is_some() { oc * (geo.out_h / 2) * (geo.out_w / 2) } else { oc * p };
+        let in_len = geo.in_len();
+        let (packed, bias) = (&self.kernels[..], w.bias);
+        y.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).zip(work.par_iter_mut()).for_each(|((ys, xs), work)| {
+            let (conv, scratch) = work.split_at_mut(conv_len);
+            for (ys, xs) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)) {
+                match pool {
+                    Some(relu) => {
+                        taps::convolve(&geo, oc, packed, bias, xs, scratch, conv);
+                        max_pool_2x2_planes(conv, oc, geo.out_h, geo.out_w, relu, ys, None);
+                    }
+                    None => taps::convolve(&geo, oc, packed, bias, xs, scratch, ys),
+                }
+            }
+        });
     }
 
     /// One image's forward with its output channels split across threads: the columns (or
@@ -156,6 +197,10 @@ impl ConvKernel {
     pub(super) fn forward_pooled_columns(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], relu: bool, record: bool) {
         if !record && self.splits_channels(n) {
             self.forward_split_channels(w, x, y, Some(relu));
+            return;
+        }
+        if !record && self.runs_taps(n) {
+            self.forward_taps(w, x, n, y, Some(relu));
             return;
         }
         let rows = matches!(self.lowering, Lowering::Rows);

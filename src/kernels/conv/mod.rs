@@ -19,6 +19,8 @@
 //! * [`winograd`]: a 3×3 or 5×5, stride-1 convolution with the same padding on every side and
 //!   enough input channels runs its forward, input gradient and weight gradient as Winograd
 //!   F(2×2, 3×3) or F(4×4, 5×5) ([`crate::kernels::winograd`]);
+//! * [`taps`]: in inference, a stride-1 im2col layer with few input channels (`C·kh·kw ≤`
+//!   [`taps::TAPS_MAX_K`]) runs tap by tap, without columns or GEMM;
 //! * [`direct`]: the seven-loop definition, the reference every lowering is tested against.
 //!
 //! Every lowering can also pool: [`ConvKernel::forward_pooled`] is the convolution, an optional
@@ -33,6 +35,7 @@
 
 pub mod columns;
 pub mod direct;
+pub mod taps;
 pub mod winograd;
 
 use crate::error::{Error, Result};
