@@ -87,6 +87,12 @@ impl Conv2d {
         self.kernel.set_winograd(on);
     }
 
+    /// Lets inference run tap by tap where the geometry allows it (the default), or not (im2col
+    /// columns, as in training). For benchmarks and tests.
+    pub fn set_taps(&mut self, on: bool) {
+        self.kernel.set_taps(on);
+    }
+
     /// True when this layer runs as Winograd (F(2×2, 3×3) or F(4×4, 5×5)).
     pub fn uses_winograd(&self) -> bool {
         self.kernel.uses_winograd()
@@ -294,14 +300,18 @@ pub(crate) mod tests {
         assert_eq!(lowering(0), (false, false));
     }
 
+    /// Every case in training and in inference (tap by tap where it applies, and with taps
+    /// off), on a batch and on a single image.
     #[test]
     fn forward_matches_direct_convolution() {
         for (i, &(input, oc, k, s, p, d, b)) in CASES.iter().enumerate() {
             let mut c = conv(input, oc, k, s, p, d, b, i as u64);
             let x = Tensor::random(&[3, input[0], input[1], input[2]], 100 + i as u64);
-            for (mode, x) in
-                [(Mode::Train, &x), (Mode::Eval, &x), (Mode::Eval, &Tensor::from_vec(&[1, input[0], input[1], input[2]], x.sample(1).to_vec()).unwrap())]
+            let one = Tensor::from_vec(&[1, input[0], input[1], input[2]], x.sample(1).to_vec()).unwrap();
+            for (mode, x, taps) in
+                [(Mode::Train, &x, true), (Mode::Eval, &x, true), (Mode::Eval, &one, true), (Mode::Eval, &x, false), (Mode::Eval, &one, false)]
             {
+                c.set_taps(taps);
                 let mut y = Tensor::default();
                 c.forward(x, &mut y, mode).unwrap();
                 let want = direct(&c, x);
@@ -313,8 +323,8 @@ pub(crate) mod tests {
         }
     }
 
-    /// A single image large enough to be split across threads by output channel (im2col)
-    /// matches the direct convolution, as single images through Winograd F(2×2, 3×3) and
+    /// A single image large enough to be split across threads by output channel (tap by tap,
+    /// and im2col with taps off) matches the direct convolution, as single images through Winograd F(2×2, 3×3) and
     /// F(4×4, 5×5) do (output channels not a multiple of 16); run three times, the last after
     /// the weights change.
     #[test]
@@ -325,11 +335,13 @@ pub(crate) mod tests {
             ([32, 14, 13], 40, [3, 3], 1, Padding::Named(PaddingName::Same), 1, true),
             ([20, 12, 12], 50, [5, 5], 1, Padding::Uniform(0), 1, false),
         ];
-        for (i, (input, oc, k, s, p, d, b)) in cases.into_iter().enumerate() {
+        for ((i, (input, oc, k, s, p, d, b)), taps) in cases.into_iter().enumerate().flat_map(|case| [(case, true), (case, false)]) {
             let mut c = conv(input, oc, k, s, p, d, b, 5);
+            c.set_taps(taps);
             assert_eq!(c.uses_winograd(), i > 0);
             let splits = i == 0 && rayon::current_num_threads() > 1;
             assert_eq!(c.kernel.splits_channels(1), splits, "case {i}");
+            assert_eq!(c.kernel.runs_taps(1), splits && taps, "case {i}");
             let x = Tensor::random(&[1, input[0], input[1], input[2]], 6);
             for round in 0..3 {
                 if round == 2 {

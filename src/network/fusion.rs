@@ -238,9 +238,10 @@ mod tests {
 
     /// The fused inference path equals Conv2d → (ReLU →) MaxPool2d(2×2) run as layers, for
     /// every lowering: Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd and even sizes), channels-last
-    /// rows, im2col (strided, odd output); single images large enough to split their output
-    /// channels across threads (im2col and rows, channel counts that give the threads
-    /// different shares), each thread pooling its own; and single images through Winograd.
+    /// rows, im2col (strided, odd output), tap by tap (and the same with taps off); single
+    /// images large enough to split their output channels across threads (tap by tap, im2col
+    /// and rows, channel counts that give the threads different shares), each thread pooling
+    /// its own; and single images through Winograd.
     #[test]
     fn fused_max_pool_matches_the_layers() {
         let same = Padding::Named(PaddingName::Same);
@@ -259,9 +260,10 @@ mod tests {
             (1, [20, 12, 12], 50, [5, 5], 1, valid, true, false),
             (1, [32, 15, 14], 40, [3, 3], 1, same, true, false),
         ];
-        for (i, (n, input, oc, k, s, p, winograd, rows)) in cases.into_iter().enumerate() {
+        for ((i, (n, input, oc, k, s, p, winograd, rows)), taps) in cases.into_iter().enumerate().flat_map(|case| [(case, true), (case, false)]) {
             let mut c = conv(input, oc, k, s, p, 1, true, 9);
             c.set_winograd(winograd);
+            c.set_taps(taps);
             assert_eq!(c.uses_winograd(), winograd);
             assert_eq!(c.kernel_parts().0.uses_rows(), rows);
             let splits = n == 1 && !winograd && rayon::current_num_threads() > 1;

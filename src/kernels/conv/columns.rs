@@ -62,38 +62,58 @@ impl ConvKernel {
     }
 
     /// True when an inference forward of `n` samples runs tap by tap ([`taps`]): an im2col
-    /// layer of stride 1 with few input channels, unless a single image splits its channels.
+    /// layer of stride 1 with few input channels, where that is faster ([`taps::preferred`],
+    /// or a single image split across threads).
     pub(crate) fn runs_taps(&self, n: usize) -> bool {
-        matches!(self.lowering, Lowering::Im2col) && taps::applies(&self.geo) && !self.splits_channels(n)
+        self.taps
+            && matches!(self.lowering, Lowering::Im2col)
+            && taps::applies(&self.geo)
+            && (self.splits_channels(n) || taps::preferred(&self.geo, self.out_channels))
     }
 
-    /// The inference forward tap by tap ([`taps::convolve`]), each thread's samples in turn;
-    /// with `pool = Some(relu)` each sample's output is pooled (a ReLU first if `relu`) from a
-    /// per-thread scratch, so `y` gets the 2×2-pooled output. Keeps no columns.
+    /// The inference forward tap by tap ([`taps::convolve`]), each thread's samples in turn —
+    /// or, for a single image large enough to split ([`ConvKernel::splits_channels`]), each
+    /// thread's share of the output channels (whole blocks of [`taps::BLOCK`]); with
+    /// `pool = Some(relu)` each output is pooled (a ReLU first if `relu`) from a per-thread
+    /// scratch, so `y` gets the 2×2-pooled output. Keeps no columns.
     fn forward_taps(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], pool: Option<bool>) {
         let geo = self.geo;
-        let (oc, p) = (self.out_channels, geo.out_pixels());
+        let (oc, p, kk) = (self.out_channels, geo.out_pixels(), geo.col_rows());
+        let split = self.splits_channels(n) && oc > taps::BLOCK;
         self.cols_cached_for = None;
         // `kernels` is otherwise unused by an im2col layer: the packed weight, rebuilt per call.
         self.kernels.resize(taps::packed_len(&geo, oc), 0.0);
         taps::pack_weights(&geo, oc, w.weight, &mut self.kernels);
         self.kernels_fresh = false;
+        let out_plane = if pool.is_some() { (geo.out_h / 2) * (geo.out_w / 2) } else { p };
+        let (packed, bias) = (&self.kernels[..], w.bias);
+        let convolve = |m: usize, packed: &[f32], bias: Option<&[f32]>, xs: &[f32], work: &mut [f32], ys: &mut [f32]| {
+            let (conv, scratch) = work.split_at_mut(if pool.is_some() { m * p } else { 0 });
+            match pool {
+                Some(relu) => {
+                    taps::convolve(&geo, m, packed, bias, xs, scratch, conv);
+                    max_pool_2x2_planes(conv, m, geo.out_h, geo.out_w, relu, ys, None);
+                }
+                None => taps::convolve(&geo, m, packed, bias, xs, scratch, ys),
+            }
+        };
+        if split {
+            let per = oc.div_ceil(rayon::current_num_threads()).div_ceil(taps::BLOCK) * taps::BLOCK;
+            let conv_len = if pool.is_some() { per * p } else { 0 };
+            let work = ensure_work(&mut self.work, oc.div_ceil(per), conv_len + taps::scratch_len(&geo));
+            y.par_chunks_mut(per * out_plane).zip(packed.par_chunks(per * kk)).zip(work.par_iter_mut()).enumerate().for_each(|(t, ((ys, packed), work))| {
+                let m = ys.len() / out_plane;
+                convolve(m, packed, bias.map(|b| &b[t * per..t * per + m]), x, work, ys);
+            });
+            return;
+        }
         let chunk = chunk_len(n);
         let conv_len = if pool.is_some() { oc * p } else { 0 };
         let work = ensure_work(&mut self.work, n.div_ceil(chunk), conv_len + taps::scratch_len(&geo));
-        let out_len = if pool.is_some() { oc * (geo.out_h / 2) * (geo.out_w / 2) } else { oc * p };
-        let in_len = geo.in_len();
-        let (packed, bias) = (&self.kernels[..], w.bias);
+        let (out_len, in_len) = (oc * out_plane, geo.in_len());
         y.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).zip(work.par_iter_mut()).for_each(|((ys, xs), work)| {
-            let (conv, scratch) = work.split_at_mut(conv_len);
             for (ys, xs) in ys.chunks_mut(out_len).zip(xs.chunks(in_len)) {
-                match pool {
-                    Some(relu) => {
-                        taps::convolve(&geo, oc, packed, bias, xs, scratch, conv);
-                        max_pool_2x2_planes(conv, oc, geo.out_h, geo.out_w, relu, ys, None);
-                    }
-                    None => taps::convolve(&geo, oc, packed, bias, xs, scratch, ys),
-                }
+                convolve(oc, packed, bias, xs, work, ys);
             }
         });
     }
@@ -195,12 +215,12 @@ impl ConvKernel {
     /// never reaches memory. With `record`, every sample's columns are kept (as a training
     /// forward keeps them) and each window's choice recorded.
     pub(super) fn forward_pooled_columns(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], relu: bool, record: bool) {
-        if !record && self.splits_channels(n) {
-            self.forward_split_channels(w, x, y, Some(relu));
-            return;
-        }
         if !record && self.runs_taps(n) {
             self.forward_taps(w, x, n, y, Some(relu));
+            return;
+        }
+        if !record && self.splits_channels(n) {
+            self.forward_split_channels(w, x, y, Some(relu));
             return;
         }
         let rows = matches!(self.lowering, Lowering::Rows);

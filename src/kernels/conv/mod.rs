@@ -20,7 +20,8 @@
 //!   enough input channels runs its forward, input gradient and weight gradient as Winograd
 //!   F(2×2, 3×3) or F(4×4, 5×5) ([`crate::kernels::winograd`]);
 //! * [`taps`]: in inference, a stride-1 im2col layer with few input channels (`C·kh·kw ≤`
-//!   [`taps::TAPS_MAX_K`]) runs tap by tap, without columns or GEMM;
+//!   [`taps::TAPS_MAX_K`]) runs tap by tap, without columns or GEMM, where that is faster
+//!   ([`taps::preferred`], or one image split across threads);
 //! * [`direct`]: the seven-loop definition, the reference every lowering is tested against.
 //!
 //! Every lowering can also pool: [`ConvKernel::forward_pooled`] is the convolution, an optional
@@ -126,6 +127,9 @@ pub struct ConvKernel {
     /// clamped it (no gradient), for `pooled_for` samples.
     pub(crate) pool_choice: Vec<u8>,
     pub(crate) pooled_for: Option<usize>,
+    /// Whether an inference forward may run tap by tap where the geometry allows it
+    /// ([`ConvKernel::set_taps`]; on by default).
+    pub(crate) taps: bool,
 }
 
 impl ConvKernel {
@@ -146,6 +150,7 @@ impl ConvKernel {
             winograd_work: Vec::new(),
             pool_choice: Vec::new(),
             pooled_for: None,
+            taps: true,
         };
         k.set_winograd(geo.channels >= WINOGRAD_MIN_CHANNELS);
         k
@@ -168,6 +173,13 @@ impl ConvKernel {
         self.cols_cached_for = None;
         self.pooled_for = None;
         self.kernels_fresh = false;
+    }
+
+    /// Lets an inference forward run tap by tap where the geometry allows it ([`taps`]; the
+    /// default), or not: then it lowers onto im2col columns as a training forward does. For
+    /// benchmarks and tests.
+    pub fn set_taps(&mut self, on: bool) {
+        self.taps = on;
     }
 
     /// True when this convolution runs as Winograd (F(2×2, 3×3) or F(4×4, 5×5)).

@@ -19,7 +19,7 @@ use crate::kernels::simd::{multiversion, LANES};
 
 /// Largest `C·kh·kw` for which an inference forward runs tap by tap. Measured alternating
 /// builds with `profile_step` (batch 1,000, 2 threads): `small` (K = 9 and 36) 158k → 377k
-/// images/s together with the batch-norm fold ([`crate::network::fusion`]; im2col alone was a
+/// images/s together with the batch-norm fold (`src/network/fusion.rs`; im2col alone was a
 /// third of the old profile); `lenet`, whose first layer (K = 25, 20 outputs) also runs
 /// here, 37k → 38–43k. Above 64 a layer has ≥ 8 input channels
 /// for a 3×3 kernel and takes rows or Winograd.
@@ -32,6 +32,17 @@ pub const BLOCK: usize = 4;
 /// `C·kh·kw ≤` [`TAPS_MAX_K`].
 pub fn applies(geo: &Geometry) -> bool {
     geo.has_rows() && geo.col_rows() <= TAPS_MAX_K && geo.out_h > 0 && geo.out_w > 0
+}
+
+/// True when tap by tap beats im2col + GEMM for a batch of this layer (or one image on one
+/// thread): with few outputs (≤ 2·[`BLOCK`]) or `K = C·kh·kw ≥ 16`. Measured with `taps_ab`
+/// (batch 64, 2 threads; best of 200 rounds, µs, im2col / taps): 1→4 3×3 at 28×28 (one image)
+/// 3.0 / 1.7, 4→4 at 14×14 4.7 / 1.3, 1→8 148 / 110, 2→16 423 / 283, 1→20 5×5 437 / 326,
+/// 1→32 5×5 595 / 515 — but 1→16 3×3 175 / 179 and 1→32 3×3 300 / 357, where the GEMM's
+/// fused multiply-adds over 32 rows beat a multiply and an add per tap. A single image that
+/// splits its channels across threads runs tap by tap regardless (1→32 3×3: 11.2 / 6.7 µs).
+pub fn preferred(geo: &Geometry, out_channels: usize) -> bool {
+    out_channels <= 2 * BLOCK || geo.col_rows() >= 16
 }
 
 /// Rows and row length of the padded image: every row long enough for the last block of
@@ -79,7 +90,9 @@ pub fn convolve(geo: &Geometry, out_channels: usize, packed: &[f32], bias: Optio
 }
 
 multiversion!(
-    /// The convolution of one sample (see `convolve_kernel`).
+    /// The convolution of one sample (see `convolve_kernel`). A multiply and an add, not a fused
+    /// multiply-add: `f32::mul_add` here left the kernel half-vectorised (ymm, xmm and scalar
+    /// FMAs) and twice as slow (`taps_ab`).
     fn convolve_taps => convolve_kernel(geo: &Geometry, out_channels: usize, packed: &[f32], bias: Option<&[f32]>, x: &[f32], scratch: &mut [f32], y: &mut [f32])
 );
 
