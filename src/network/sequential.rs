@@ -195,8 +195,8 @@ impl Sequential {
     /// stream 100 MB activations through memory layer by layer); the output is the same, and
     /// [`Sequential::activations`] then hold the last chunk's. A ReLU followed by max pooling
     /// runs as one pass in either mode (its own activation is not formed), and a convolution,
-    /// the ReLU (if any) and the 2×2 max pool after it run as one pass, so the activations of
-    /// such a convolution and its ReLU are not kept (use
+    /// the batch norm (in eval mode) and ReLU (if any) and the 2×2 max pool after it run as one
+    /// pass, so the activations of such a convolution, batch norm and ReLU are not kept (use
     /// [`Sequential::forward_keeping_activations`] for feature maps), and no backward may
     /// follow an eval forward (it needs a training-mode forward anyway).
     pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<&Tensor> {
