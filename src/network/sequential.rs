@@ -497,6 +497,34 @@ mod tests {
         m.backward(&x, &dl).unwrap();
     }
 
+    /// A single image's eval logits are the same bits on one thread as on two, for the
+    /// built-in architectures and the built-in classifier's (batch norm folded, statistics
+    /// made non-trivial): `predict` and the library run the engine on every core, a Ray worker
+    /// on one, and their answers must agree exactly (`python/tests/test_ray.py`). Covers the
+    /// lowerings a single image takes (tap by tap, im2col split across threads or not,
+    /// Winograd single-image).
+    #[test]
+    fn single_image_logits_do_not_depend_on_the_thread_count() {
+        let digits = Architecture::from_json(include_str!("../../models/digits-arch.json"), "digits-arch.json").unwrap();
+        let archs = ["small", "lenet", "keras", "scratch8"].map(|name| Architecture::builtin(name).unwrap());
+        for arch in archs.into_iter().chain([digits]) {
+            let mut m = Sequential::new(&arch, 5).unwrap();
+            let mut rng = crate::init::Rng::new(13);
+            for layer in m.layers.iter_mut().filter(|l| l.kind() == "BatchNorm2d") {
+                for (p, (lo, hi)) in layer.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
+                    p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
+                }
+            }
+            let x = Tensor::random(&[1, 1, 28, 28], 14);
+            let mut logits = Vec::new();
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                logits.push(pool.install(|| m.forward(&x, Mode::Eval).unwrap().data.clone()));
+            }
+            assert_eq!(logits[0], logits[1], "{}: one thread and two", arch.name);
+        }
+    }
+
     /// In training a ReLU followed by max pooling runs as one pass, and a convolution followed
     /// by (a ReLU and) a 2×2 max pool too; outputs, parameter gradients and the input
     /// gradient equal those of the layers run one by one (the whole-network gradient checks

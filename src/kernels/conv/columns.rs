@@ -26,7 +26,7 @@ impl ConvKernel {
     /// The im2col forward: per sample `y = W · im2col(x) + b`. A single image large enough
     /// splits its output channels across threads (latency) instead of samples.
     pub(super) fn forward_im2col(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], keep: bool) {
-        if !keep && self.runs_taps(n) {
+        if !keep && self.runs_taps() {
             self.forward_taps(w, x, n, y, None);
             return;
         }
@@ -61,14 +61,11 @@ impl ConvKernel {
         !self.uses_winograd() && n == 1 && rayon::current_num_threads() > 1 && self.out_channels * kk * p >= SPLIT_CHANNELS_MIN_MACS
     }
 
-    /// True when an inference forward of `n` samples runs tap by tap ([`taps`]): an im2col
-    /// layer of stride 1 with few input channels, where that is faster ([`taps::preferred`],
-    /// or a single image split across threads).
-    pub(crate) fn runs_taps(&self, n: usize) -> bool {
-        self.taps
-            && matches!(self.lowering, Lowering::Im2col)
-            && taps::applies(&self.geo)
-            && (self.splits_channels(n) || taps::preferred(&self.geo, self.out_channels))
+    /// True when an inference forward runs tap by tap ([`taps`]): an im2col layer of stride 1
+    /// with few input channels, where that is faster ([`taps::preferred`]). Chosen by the layer
+    /// alone, never by the batch size, so an image gets the same bits alone or in a batch.
+    pub(crate) fn runs_taps(&self) -> bool {
+        self.taps && matches!(self.lowering, Lowering::Im2col) && taps::applies(&self.geo) && taps::preferred(&self.geo, self.out_channels)
     }
 
     /// The inference forward tap by tap ([`taps::convolve`]), each thread's samples in turn —
@@ -215,7 +212,7 @@ impl ConvKernel {
     /// never reaches memory. With `record`, every sample's columns are kept (as a training
     /// forward keeps them) and each window's choice recorded.
     pub(super) fn forward_pooled_columns(&mut self, w: ConvWeights, x: &[f32], n: usize, y: &mut [f32], relu: bool, record: bool) {
-        if !record && self.runs_taps(n) {
+        if !record && self.runs_taps() {
             self.forward_taps(w, x, n, y, Some(relu));
             return;
         }

@@ -21,7 +21,7 @@
 //!   F(2×2, 3×3) or F(4×4, 5×5) ([`crate::kernels::winograd`]);
 //! * [`taps`]: in inference, a stride-1 im2col layer with few input channels (`C·kh·kw ≤`
 //!   [`taps::TAPS_MAX_K`]) runs tap by tap, without columns or GEMM, where that is faster
-//!   ([`taps::preferred`], or one image split across threads);
+//!   ([`taps::preferred`]: chosen by the layer, never by the batch size or thread count);
 //! * [`direct`]: the seven-loop definition, the reference every lowering is tested against.
 //!
 //! Every lowering can also pool: [`ConvKernel::forward_pooled`] is the convolution, an optional
