@@ -15,7 +15,7 @@
 use super::{check_grad, check_input, Layer, Mode, Param};
 use crate::error::{Error, Result};
 use crate::init::{Init, Rng};
-use crate::kernels::gemm::{sgemm, Strides};
+use crate::kernels::gemm::{sgemm, sgemv, Strides};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -44,6 +44,10 @@ impl Dense {
         Ok(Dense { in_shape: [in_features], out_shape: [out_features], params })
     }
 }
+
+/// Fewest multiply-adds for which a single sample's product is split across threads (each
+/// thread then keeps its rows of the weight in its own cache between calls).
+pub const GEMV_SPLIT_MIN_MACS: usize = 100_000;
 
 /// Rows per parallel chunk: at least 8 so tiny batches are not split into one-row GEMMs.
 fn rows_per_chunk(n: usize) -> usize {
@@ -89,6 +93,19 @@ impl Layer for Dense {
         }
         let w = &self.params[0].value;
         let b = self.params.get(1).map(|p| p.value.as_slice());
+        if n == 1 {
+            // One sample: a matrix–vector product, its output rows split across threads when
+            // there is enough work to pay for waking them.
+            match b {
+                Some(b) => y.data.copy_from_slice(b),
+                None => y.data.fill(0.0),
+            }
+            let threads = rayon::current_num_threads();
+            let split_min = GEMV_SPLIT_MIN_MACS;
+            let rows = if i * o >= split_min { o.div_ceil(threads) } else { o };
+            y.data.par_chunks_mut(rows).zip(w.par_chunks(rows * i)).for_each(|(ys, w)| sgemv(w, &x.data, ys));
+            return Ok(());
+        }
         let rows = rows_per_chunk(n);
         y.data.par_chunks_mut(rows * o).zip(x.data.par_chunks(rows * i)).for_each(|(ys, xs)| {
             let m = xs.len() / i;
