@@ -63,7 +63,8 @@ impl ConvKernel {
 
     /// True when an inference forward runs tap by tap ([`taps`]): an im2col layer of stride 1
     /// with few input channels, where that is faster ([`taps::preferred`]). Chosen by the layer
-    /// alone, never by the batch size, so an image gets the same bits alone or in a batch.
+    /// alone, never by the batch size or the thread count, so a single image gets the same
+    /// bits on any number of threads.
     pub(crate) fn runs_taps(&self) -> bool {
         self.taps && matches!(self.lowering, Lowering::Im2col) && taps::applies(&self.geo) && taps::preferred(&self.geo, self.out_channels)
     }

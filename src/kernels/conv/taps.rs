@@ -21,8 +21,8 @@ use crate::kernels::simd::{multiversion, LANES};
 /// builds with `profile_step` (batch 1,000, 2 threads): `small` (K = 9 and 36) 158k → 377k
 /// images/s together with the batch-norm fold (`src/network/fusion.rs`; im2col alone was a
 /// third of the old profile); `lenet`, whose first layer (K = 25, 20 outputs) also runs
-/// here, 37k → 38–43k. Above 64 a layer has ≥ 8 input channels
-/// for a 3×3 kernel and takes rows or Winograd.
+/// here, 37k → 38–43k. Above 64 a layer has ≥ 8 input channels for a 3×3 kernel and takes
+/// rows or Winograd.
 pub const TAPS_MAX_K: usize = 64;
 
 /// Output channels computed together (each input row loaded once for all of them).
@@ -41,7 +41,8 @@ pub fn applies(geo: &Geometry) -> bool {
 /// 1→32 5×5 595 / 515 — but 1→16 3×3 175 / 179 and 1→32 3×3 300 / 357, where the GEMM's
 /// fused multiply-adds over 32 rows beat a multiply and an add per tap. (A single 1→32 3×3
 /// image split across two threads would be faster tap by tap, 11.2 / 6.7 µs, but the choice
-/// must not depend on the batch size: an image's answer is the same bits alone or in a batch.)
+/// must not depend on the thread count: one image gets the same bits on one thread, as in a
+/// Ray worker, as on two.)
 pub fn preferred(geo: &Geometry, out_channels: usize) -> bool {
     out_channels <= 2 * BLOCK || geo.col_rows() >= 16
 }
