@@ -236,9 +236,18 @@ impl Layer for BatchNorm {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::layers::gradcheck::check_layer;
+
+    /// Non-trivial statistics and affine parameters for a batch norm layer, so a fold or an
+    /// eval forward that ignored one of them would show: γ ∈ [0.5, 1.5], β and the running mean
+    /// ∈ [−0.5, 0.5], the running variance ∈ [0.5, 2].
+    pub(crate) fn randomise(bn: &mut dyn Layer, rng: &mut crate::init::Rng) {
+        for (p, (lo, hi)) in bn.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
+            p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
+        }
+    }
 
     /// Hand-computed: one channel, batch values [1, 2, 3, 6]: μ = 3, σ² = (4+1+0+9)/4 = 3.5,
     /// x̂ = (x − 3)/√3.500 01; with γ = 2, β = 1: y = 2x̂ + 1.

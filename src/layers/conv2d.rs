@@ -129,19 +129,11 @@ impl Conv2d {
     pub(crate) fn forward_pooled_affine(&mut self, affine: impl Iterator<Item = (f32, f32)>, x: &[f32], n: usize, y: &mut [f32], relu: bool) {
         let oc = self.out_shape[0];
         let k = self.kernel.geo.col_rows();
-        let mut same = self.folded_fresh && self.folded_affine.len() == oc;
-        let mut count = 0;
-        for (o, pair) in affine.take(oc).enumerate() {
-            if o < self.folded_affine.len() {
-                same &= self.folded_affine[o] == pair;
-                self.folded_affine[o] = pair;
-            } else {
-                same = false;
-                self.folded_affine.push(pair);
-            }
-            count += 1;
-        }
-        self.folded_affine.truncate(count);
+        // The map the fold was made for, then this call's after it: compared, the old dropped.
+        let before = self.folded_affine.len();
+        self.folded_affine.extend(affine.take(oc));
+        let same = self.folded_fresh && self.folded_affine[..before] == self.folded_affine[before..];
+        self.folded_affine.drain(..before);
         if !same {
             self.folded.resize(oc * k + oc, 0.0);
             let (weight, bias) = self.folded.split_at_mut(oc * k);

@@ -314,9 +314,7 @@ mod tests {
             let x = Tensor::random(&[n, input[0], input[1], input[2]], 10 + i as u64);
             for round in 0..4 {
                 if round == 0 || round == 3 {
-                    for (p, (lo, hi)) in bn.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
-                        p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
-                    }
+                    crate::layers::batch_norm::tests::randomise(&mut bn, &mut rng);
                 }
                 if round == 2 {
                     c.params_mut()[0].value.iter_mut().for_each(|w| *w *= -0.5);

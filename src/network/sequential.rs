@@ -471,9 +471,7 @@ mod tests {
         );
         let mut rng = crate::init::Rng::new(12);
         for layer in m.layers.iter_mut().filter(|l| l.kind() == "BatchNorm2d") {
-            for (p, (lo, hi)) in layer.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
-                p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
-            }
+            crate::layers::batch_norm::tests::randomise(layer.as_mut(), &mut rng);
         }
         let n = EVAL_CHUNK + 3;
         let x = Tensor::random(&[n, 1, 28, 28], 4);
@@ -511,9 +509,7 @@ mod tests {
             let mut m = Sequential::new(&arch, 5).unwrap();
             let mut rng = crate::init::Rng::new(13);
             for layer in m.layers.iter_mut().filter(|l| l.kind() == "BatchNorm2d") {
-                for (p, (lo, hi)) in layer.params_mut().iter_mut().zip([(0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0)]) {
-                    p.value.iter_mut().for_each(|v| *v = rng.uniform(lo, hi));
-                }
+                crate::layers::batch_norm::tests::randomise(layer.as_mut(), &mut rng);
             }
             let x = Tensor::random(&[1, 1, 28, 28], 14);
             let mut logits = Vec::new();

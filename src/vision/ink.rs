@@ -614,9 +614,8 @@ fn hysteresis_faint(fl: Flattened, w: usize, h: usize) -> Option<InkLayer> {
     // texture and noise above the threshold are scattered specks.
     let above = InkLayer { ink: Gray { width: w, height: h, pixels: fl.f.iter().map(|&v| if v > t + 0.5 { 255 } else { 0 }).collect() }, found: true };
     let (_, pieces) = super::components::components(&above);
-    // The first of the largest pieces.
-    let largest =
-        pieces.iter().fold(None, |best: Option<&super::components::Component>, c| if best.is_none_or(|b| c.count > b.count) { Some(c) } else { best })?;
+    // The first of the largest pieces (`max_by_key` keeps the last of equals, hence `rev`).
+    let largest = pieces.iter().rev().max_by_key(|c| c.count)?;
     if 2 * largest.count < n as usize || largest.width().max(largest.height()) < w.min(h) / 40 {
         return None;
     }
