@@ -242,29 +242,27 @@ fn rotation_commands_end_to_end() {
     assert!(dir.join("straight/00000.png").is_file() && dir.join("straight/00002.png").is_file());
 
     common::write_mnist_subset(&dir, 600, 300);
-    let o = digitnet(&[
-        "train",
-        "--arch",
-        "small",
-        "--task",
-        "rotation",
-        "--data",
-        &d(""),
-        "--epochs",
-        "1",
-        "--val-split",
-        "100",
-        "--out",
-        &d("scratch.safetensors"),
-    ]);
+    // One epoch on the subset, 100 digits held out, the model to `out`.
+    let short_run = |args: &[&str], out: &str| {
+        let data = d("");
+        let out = d(out);
+        let mut all = args.to_vec();
+        all.extend(["--data", &data, "--epochs", "1", "--val-split", "100", "--out", &out]);
+        digitnet(&all)
+    };
+    let o = short_run(&["train", "--arch", "small", "--task", "rotation"], "scratch.safetensors");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("rmse"));
-    let o =
-        digitnet(&["finetune", "--from", "builtin", "--freeze", "all", "--data", &d(""), "--epochs", "1", "--val-split", "100", "--out", &d("ft.safetensors")]);
+    let o = short_run(&["finetune", "--from", "builtin", "--freeze", "all"], "ft.safetensors");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["ft.safetensors", "ft.ckpt.safetensors", "ft.history.json", "ft.curves.png"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
+    // Trained further on photos alone: the model records it, and validates on photos.
+    let o = short_run(&["finetune", "--from", &d("ft.safetensors"), "--further", "--photos-only"], "ftp.safetensors");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let further = digitnet::network::model_file::load(&dir.join("ftp.safetensors"), None).unwrap().model;
+    assert_eq!(further.architecture().rotation_input, digitnet::network::arch::RotationInput::Photos);
 
     let o = digitnet(&["eval", "--model", &d("ft.safetensors"), "--data", &d(""), "--json", "--threshold", "15", "--plots", &d("plots")]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -293,6 +291,7 @@ fn rotation_bad_inputs() {
     fails_with(&["finetune", "--from", &d("rot.safetensors"), "--out", &d("x.safetensors")], "not a classifier");
     fails_with(&["finetune", "--from", "builtin", "--freeze", "99", "--out", &d("x.safetensors")], "--freeze 99");
     fails_with(&["finetune", "--from", "builtin", "--freeze", "some", "--out", &d("x.safetensors")], "--freeze");
+    fails_with(&["finetune", "--from", "builtin", "--photos", "--photos-only", "--out", &d("x.safetensors")], "--photos-only");
     fails_with(&["finetune", "--from", &d("missing.safetensors"), "--out", &d("x.safetensors")], "missing.safetensors");
     fails_with(&["angle", "--model", &d("cls.safetensors"), &d("x.png")], "not a rotation model");
     fails_with(&["eval", "--model", &d("rot.safetensors"), "--threshold=-1"], "--threshold");

@@ -241,6 +241,10 @@ pub enum RotationInput {
     /// (pen on tinted paper, noise, blur, JPEG) and read through the photo pipeline, exactly as
     /// `angle` reads a photo; with the `auto` input pipeline the one network answers both.
     WithPhotos,
+    /// Every turned digit rendered as a photo-like image and read through the photo pipeline:
+    /// a network for photos alone (the built-in rotation model hands MNIST-format images to
+    /// another network).
+    Photos,
 }
 
 impl RotationInput {

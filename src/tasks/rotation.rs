@@ -52,19 +52,26 @@ impl RotatedSet {
     /// `seed`, read through the photo pipeline as `angle` reads a photo), at the same angles:
     /// the validation set of a rotation model trained with photos.
     pub fn with_photos(&self, seed: u64) -> RotatedSet {
+        let photos = self.photos(seed);
+        let mut data = self.data.clone();
+        data.images.extend_from_slice(&photos.data.images);
+        data.labels.extend_from_slice(&photos.data.labels);
+        RotatedSet { data, angles: self.angles.iter().chain(&photos.angles).copied().collect() }
+    }
+
+    /// A photo of each of the set's digits instead of the digit (as [`RotatedSet::with_photos`]
+    /// renders them): the validation set of a rotation model trained on photos alone.
+    pub fn photos(&self, seed: u64) -> RotatedSet {
         use rayon::prelude::*;
         let n = self.data.rows * self.data.cols;
-        let mut photos = self.data.images.clone();
-        photos.par_chunks_mut(n.max(1)).enumerate().for_each(|(k, image)| {
+        let mut data = self.data.clone();
+        data.images.par_chunks_mut(n.max(1)).enumerate().for_each(|(k, image)| {
             let mut rng = Rng::derived(seed, 0x9407 + k as u64);
             if let Ok(digit) = Pipeline::Photo.digit(&crate::data::render::photo_gray(image, &mut rng)) {
                 image.copy_from_slice(&digit.0);
             }
         });
-        let mut data = self.data.clone();
-        data.images.extend_from_slice(&photos);
-        data.labels.extend_from_slice(&self.data.labels);
-        RotatedSet { data, angles: self.angles.iter().chain(&self.angles).copied().collect() }
+        RotatedSet { data, angles: self.angles.clone() }
     }
 }
 
@@ -136,9 +143,10 @@ fn turned_input(src: &[u8], dst: &mut [u8], width: usize, height: usize, angle: 
             rotate_shifted_into(src, dst, width, height, angle, 0, shift);
             prepare_in_place(dst, width, height);
         }
-        RotationInput::WithPhotos => {
+        RotationInput::WithPhotos | RotationInput::Photos => {
             rotate_into(src, dst, width, height, angle, 0);
-            if (width, height) == (28, 28) && rng.below(2) == 0 {
+            // `WithPhotos`: every other digit, drawn at random; `Photos`: all of them.
+            if (width, height) == (28, 28) && (input == RotationInput::Photos || rng.below(2) == 0) {
                 // The turned digit photographed, then read as `angle` reads a photo.
                 if let Ok(digit) = Pipeline::Photo.digit(&crate::data::render::photo_gray(dst, rng)) {
                     dst.copy_from_slice(&digit.0);
@@ -328,5 +336,39 @@ mod tests {
         let mut d = Tensor::default();
         let r = a.loss(&out, &mut d).unwrap();
         assert_eq!((r.loss, r.correct), (0.0, 2));
+    }
+
+    /// `Photos` renders every turned digit as a photo and reads it back through the photo
+    /// pipeline, `WithPhotos` some of them, at the angles `Raw` draws from the same seed; the
+    /// validation set of a photos-only run is the photo half of a `WithPhotos` run's.
+    #[test]
+    fn photos_inputs_render_all_or_some_digits() {
+        let test = crate::data::render::mnist_test();
+        let data = test.subset(&(0..16).collect::<Vec<_>>());
+        let idx: Vec<usize> = (0..16).collect();
+        let norm = crate::network::arch::Normalization::default();
+        let batch = |input: RotationInput| {
+            let mut s = RotationSampler::new(45.0, 10.0, Rng::new(11));
+            s.input = input;
+            let mut x = Tensor::default();
+            s.fill_batch(&data, &idx, &norm, &mut x);
+            (x, s.targets)
+        };
+        let (raw, angles) = batch(RotationInput::Raw);
+        let changed = |x: &Tensor| x.data.chunks(784).zip(raw.data.chunks(784)).filter(|(a, b)| a != b).count();
+        let (photos, photo_angles) = batch(RotationInput::Photos);
+        let (some, _) = batch(RotationInput::WithPhotos);
+        assert_eq!(photo_angles, angles, "the same angles, whatever the input");
+        // Every digit is photographed; one whose photo the pipeline finds no digit in (a faint
+        // pen, say: one of these 16) stays as it was turned.
+        let (all, part) = (changed(&photos), changed(&some));
+        assert!(all >= 14 && (1..all).contains(&part), "photographed: {all} of 16 with Photos, {part} with WithPhotos");
+
+        let set = RotatedSet::generate(&data, &idx, MAX_DEGREES, 3);
+        let (only, both) = (set.photos(3), set.with_photos(3));
+        assert_eq!(only.angles, set.angles);
+        assert_eq!(both.data.images[16 * 784..], only.data.images[..]);
+        assert_eq!(both.data.images[..16 * 784], set.data.images[..]);
+        assert!(only.data.images.chunks(784).zip(set.data.images.chunks(784)).filter(|(a, b)| a != b).count() >= 14);
     }
 }

@@ -363,10 +363,10 @@ impl Run {
         // A model trained with photos validates on photos of them too.
         let val_rotated = (task == Task::Rotation).then(|| {
             let set = RotatedSet::generate(data, &val_idx, MAX_DEGREES, cfg.seed);
-            if self.model.architecture().rotation_input == RotationInput::WithPhotos {
-                set.with_photos(cfg.seed)
-            } else {
-                set
+            match self.model.architecture().rotation_input {
+                RotationInput::WithPhotos => set.with_photos(cfg.seed),
+                RotationInput::Photos => set.photos(cfg.seed),
+                _ => set,
             }
         });
         let mut objective = match task {

@@ -44,6 +44,10 @@ pub struct FinetuneArgs {
     /// paper, noise, blur, JPEG) and read through the photo pipeline, as `angle` reads photos.
     #[arg(long)]
     photos: bool,
+    /// Train on photos alone: every turned digit rendered as a photo-like image and read
+    /// through the photo pipeline (a network for photos only, validated on photos).
+    #[arg(long, conflicts_with_all = ["photos", "normalise_input"])]
+    photos_only: bool,
     /// Rate of the classifier's dropout layers while fine-tuning (0 turns them off).
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
@@ -105,6 +109,9 @@ fn run_in_pool(a: FinetuneArgs) -> Result<ExitCode> {
     }
     if a.photos {
         model.set_rotation_input(RotationInput::WithPhotos);
+    }
+    if a.photos_only {
+        model.set_rotation_input(RotationInput::Photos);
     }
     // MNIST-format digits as they are, photos through the photo pipeline.
     model.set_input_pipeline(Pipeline::Auto);

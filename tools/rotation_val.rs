@@ -1,0 +1,26 @@
+//! The validation photos of `finetune --photos-only` (5,000 held-out MNIST *training* digits,
+//! split and turned as the run splits and turns them, seed 1, each rendered as a photo and read
+//! through the photo pipeline), scored for each model given: so a network trained further can
+//! be compared with the one it started from on the run's own held-out digits.
+//!
+//! Run: `cargo run --release --example rotation_val -- MODEL...` (source in `tools/`).
+
+use digitnet::data::split::split_indices;
+use digitnet::data::{shipped_mnist_dir, Dataset, Split};
+use digitnet::network::model_file;
+use digitnet::tasks::rotation::{predict_dataset, AngleReport, RotatedSet, MAX_DEGREES};
+use std::path::Path;
+
+fn main() {
+    let train = Dataset::load_idx(&shipped_mnist_dir(), Split::Train, false).expect("shipped MNIST");
+    let (_, val_idx) = split_indices(train.len(), 5000, 1);
+    let set = RotatedSet::generate(&train, &val_idx, MAX_DEGREES, 1).photos(1);
+    for path in std::env::args().skip(1) {
+        let mut model = model_file::load(Path::new(&path), None).expect("a rotation model").model;
+        let predicted = predict_dataset(&mut model, &set.data, 1000).expect("angles");
+        let r = AngleReport::new(&predicted, &set.angles, &set.data.labels, 10.0).expect("report");
+        println!("{path}: RMSE {:.3}°, MAE {:.3}°, within 10° {:.2} % ({} photos)", r.rmse, r.mae, 100.0 * r.within_threshold, r.images);
+        let per: Vec<String> = r.per_class_rmse.iter().enumerate().map(|(d, e)| format!("{d}: {:.2}°", e.unwrap_or(f64::NAN))).collect();
+        println!("  RMSE per digit: {}", per.join(", "));
+    }
+}
