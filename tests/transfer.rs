@@ -147,24 +147,27 @@ fn mnist_rotation_model_on_rotated_test_digits() {
     assert!(upright - deskewed <= 0.01, "upright {upright}, deskewed {deskewed}");
 }
 
-/// The built-in rotation model (the MNIST-format model trained further on MNIST-format digits
-/// and photo-like renderings of them, read through the `auto` pipeline): on all 10,000 turned
-/// test digits in memory, measured RMSE 4.6°, and deskewing keeps the classifier within 1 point.
+/// The built-in rotation model's photos network (`models/rotation.safetensors`: the
+/// MNIST-format network trained further on turned digits and photos of them, then on photos
+/// alone) still reads turned MNIST-format digits, though the built-in hands those to the other
+/// network: on all 10,000 turned test digits in memory, measured 4.93° RMSE and 95.73 % within
+/// 10°, and deskewing with it keeps the classifier within 1 point (99.55 % against 99.66 %).
 #[test]
-fn builtin_rotation_model_on_rotated_test_digits() {
+fn builtin_photos_rotation_network_on_rotated_test_digits() {
     let (mut regressor, _) = digitnet::inference::builtin::rotation_regressor().unwrap();
-    assert_eq!(regressor.architecture().rotation_input, digitnet::network::arch::RotationInput::WithPhotos);
+    assert_eq!(regressor.architecture().rotation_input, digitnet::network::arch::RotationInput::Photos);
     let (r, upright, deskewed) = measure_on_rotated_test(&mut regressor);
-    assert!(r.rmse <= 5.0, "RMSE {}", r.rmse);
-    assert!(r.within_threshold >= 0.96, "within 10° {}", r.within_threshold);
+    assert!(r.rmse <= 6.0, "RMSE {}", r.rmse);
+    assert!(r.within_threshold >= 0.94, "within 10° {}", r.within_threshold);
     assert!(upright - deskewed <= 0.01, "upright {upright}, deskewed {deskewed}");
 }
 
 /// The built-in rotation model through the commands a user runs, on files: `data rotated`
 /// (28×28 MNIST-format digits) and `data rotated --photos` (photo-like renderings: pen or
 /// pencil on tinted paper, light, noise, blur, JPEG/PNG/BMP), scored by `eval --folder`, which
-/// reads each file as `angle` does. Measured: 4.05° RMSE / 97.75 % within 10° on the 400
-/// digits, 10.14° / 77.0 % on the 300 photos. The bounds catch the failure of the issue (11.4°
+/// reads each file as `angle` does. Measured: 2.52° RMSE / 99.75 % within 10° on the 400
+/// digits, 8.81° / 85.0 % on the 300 photos (9.57° / 78.0 % with the photos network before it
+/// was trained on photos alone). The bounds catch the failure of the issue (11.4°
 /// and 69 % on MNIST-format files) and a model that answers ~0° (about 26° RMSE on ±45°).
 #[test]
 fn builtin_rotation_model_through_the_commands() {
