@@ -18,7 +18,8 @@ fn main() {
     let turned = RotatedSet::generate(&train, &val_idx, MAX_DEGREES, 1);
     // `CLEAN=1`: the turned digits normalised as MNIST was made instead of photographed (what
     // the photo pipeline would give with no photo in between).
-    let set = if std::env::var("CLEAN").is_ok_and(|v| v == "1") {
+    let clean = std::env::var("CLEAN").is_ok_and(|v| v == "1");
+    let set = if clean {
         let mut set = turned;
         for image in set.data.images.chunks_mut(784) {
             let gray = digitnet::vision::Gray { width: 28, height: 28, pixels: image.to_vec() };
@@ -32,7 +33,8 @@ fn main() {
     };
     let show = |name: &str, predicted: &[f32]| {
         let r = AngleReport::new(predicted, &set.angles, &set.data.labels, 10.0).expect("report");
-        println!("{name}: RMSE {:.3}°, MAE {:.3}°, within 10° {:.2} % ({} photos)", r.rmse, r.mae, 100.0 * r.within_threshold, r.images);
+        let kind = if clean { "normalised digits" } else { "photos" };
+        println!("{name}: RMSE {:.3}°, MAE {:.3}°, within 10° {:.2} % ({} {kind})", r.rmse, r.mae, 100.0 * r.within_threshold, r.images);
         let per: Vec<String> = r.per_class_rmse.iter().enumerate().map(|(d, e)| format!("{d}: {:.2}°", e.unwrap_or(f64::NAN))).collect();
         println!("  RMSE per digit: {}", per.join(", "));
     };
