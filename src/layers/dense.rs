@@ -100,9 +100,7 @@ impl Layer for Dense {
                 Some(b) => y.data.copy_from_slice(b),
                 None => y.data.fill(0.0),
             }
-            let threads = rayon::current_num_threads();
-            let split_min = GEMV_SPLIT_MIN_MACS;
-            let rows = if i * o >= split_min { o.div_ceil(threads) } else { o };
+            let rows = if i * o >= GEMV_SPLIT_MIN_MACS { o.div_ceil(rayon::current_num_threads()) } else { o };
             y.data.par_chunks_mut(rows).zip(w.par_chunks(rows * i)).for_each(|(ys, w)| sgemv(w, &x.data, ys));
             return Ok(());
         }
