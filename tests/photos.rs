@@ -108,6 +108,16 @@ fn fine_pens_and_thick_markers_are_read() {
     assert!(read_right(Trouble::Thick) >= 8);
 }
 
+/// Shadows whose edge runs out at the photo's edge, on 1000-pixel photos: with the paper's
+/// level taken over windows clipped at the edges, the corner between the shadow's edge and the
+/// photo's was a wedge of "ink" larger than the digit, chosen as the digit or joined to it
+/// (these three validation photos were read 3, 5 and 2 before
+/// `vision::ink::closing_edge_replicated`).
+#[test]
+fn shadows_running_out_at_the_edge_leave_no_wedge_of_ink() {
+    assert_eq!(read_right_of(Trouble::Shadow, [1, 32, 36], 1000), 3);
+}
+
 /// Numbers and cartoon animals are answered "not one digit" (with a reason, the best guess
 /// kept in the usual keys), and plain photos of one digit are not.
 /// Faint fine-pen digits on 1000-pixel photos, where the ink is so small a share of the

@@ -268,7 +268,7 @@ pub(crate) fn paper_windows(w: usize, h: usize) -> (usize, usize) {
 /// paper's level: the closing over `k × k` of `P` smoothed by a 3×3 box (so one bright speck
 /// of grain does not lift the level of a whole window).
 fn ink_fraction(p: &[f32], smooth: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
-    let b = closing(smooth, w, h, k);
+    let b = closing_edge_replicated(smooth, w, h, k);
     p.iter().zip(&b).map(|(&p, &b)| 255.0 * (1.0 - p / b.max(1.0)).max(0.0)).collect()
 }
 
@@ -335,6 +335,29 @@ pub(crate) fn window_extreme(src: &[f32], w: usize, h: usize, k: usize, max: boo
 /// the paper's level under the ink, shadows and gradients included.
 pub(crate) fn closing(src: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
     window_extreme(&window_extreme(src, w, h, k, true), w, h, k, false)
+}
+
+/// [`closing`] of the image extended beyond its edges by repeating its edge pixels, cropped
+/// back: the paper's level under a shadow that reaches the photo's edge. With windows clipped
+/// at the edges, a strip of shadow between a lit area and the edge that is narrower than half
+/// the window is filled in by the lit area (no pixel of the strip survives the maximum, and
+/// the minimum has none beyond the edge to bring it back), so the strip's corner became a
+/// wedge of "ink" beside the digit; extended, the shadow runs on past the edge and keeps its
+/// level. A stroke crossing the edge stays a narrow dark feature and is filled in as before.
+pub(crate) fn closing_edge_replicated(src: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
+    // Extending by half the window is as good as extending for ever: a clipped window reaching
+    // past the extension sees only copies of an edge pixel it holds already.
+    let r = k / 2;
+    let (pw, ph) = (w + 2 * r, h + 2 * r);
+    let mut padded = Vec::with_capacity(pw * ph);
+    for y in 0..ph {
+        let row = &src[y.saturating_sub(r).min(h - 1) * w..][..w];
+        padded.extend(std::iter::repeat_n(row[0], r));
+        padded.extend_from_slice(row);
+        padded.extend(std::iter::repeat_n(row[w - 1], r));
+    }
+    let closed = closing(&padded, pw, ph, k);
+    (0..h).flat_map(|y| closed[(y + r) * pw + r..][..w].iter().copied()).collect()
 }
 
 /// A top-hat pixel counts as ink when it takes at least this fraction of its surroundings
@@ -694,6 +717,31 @@ mod tests {
         assert_eq!((a1, b1), (a2, b2));
         let pairs = (0..6).flat_map(|r| (0..6).map(move |c| (r, c)));
         assert!(pairs.into_iter().all(|(r, c)| a1[r][c].to_bits() == a1[c][r].to_bits()));
+    }
+
+    /// A shadow strip 6 pixels wide along the right edge (level 80 beside lit paper at 200),
+    /// with a window of 21: clipped windows fill the strip in with the lit level (the wedge of
+    /// "ink" under a shadow at the edge); the edge-replicated closing keeps its level. A dark
+    /// stroke 3 pixels wide crossing the left edge is filled in by both.
+    #[test]
+    fn edge_replicated_closing_keeps_a_shadow_at_the_edge() {
+        let (w, h) = (60usize, 40usize);
+        let mut img = vec![200f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                if x >= w - 6 {
+                    img[y * w + x] = 80.0;
+                } else if (20..23).contains(&y) && x < 10 {
+                    img[y * w + x] = 30.0;
+                }
+            }
+        }
+        let clipped = closing(&img, w, h, 21);
+        let replicated = closing_edge_replicated(&img, w, h, 21);
+        assert_eq!(clipped[10 * w + w - 2], 200.0, "clipped windows lift the strip to the lit level");
+        assert_eq!(replicated[10 * w + w - 2], 80.0, "the strip keeps its own level");
+        assert_eq!(replicated[10 * w + w - 7], 200.0, "the lit paper beside it keeps its level");
+        assert_eq!((clipped[21 * w], replicated[21 * w]), (200.0, 200.0), "the stroke is filled in by both");
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //!      made light (`P = L` for dark ink, `255 − L` otherwise).
 //!    * Uneven light and shadows: the paper's local level `B` is the morphological closing of
 //!      `P` (3×3-smoothed) over a square window — every dark feature narrower than the
-//!      window filled in by the paper around it — and the ink is the fraction of light it
+//!      window filled in by the paper around it; the image's edge pixels repeated beyond it,
+//!      so a shadow reaching the edge keeps its level — and the ink is the fraction of light it
 //!      takes away, `F = 255·(1 − P/B)`: a shadow dims paper and ink alike, so their ratio
 //!      survives it. The window is 1/16 of the shorter side (at least 15 pixels), narrow
 //!      enough to follow a shadow's edge; when a window of 1/4 of the side finds markedly
