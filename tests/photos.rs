@@ -130,6 +130,15 @@ fn shadowed_photos_keep_their_polarity_and_their_thin_pens() {
     assert!(read_right_of(Trouble::Shadow, [16, 35, 56, 78, 83, 118], 1000) >= 5);
 }
 
+/// Ruled photos at 1000 pixels where only the one or two lines the digit touches are ink
+/// (the others too faint): those were not taken for a ruling (fewer than three lines), and
+/// joined the digit into a piece 2.5–8 times as wide as tall. Photos 30 and 39 of the first
+/// forty, 45, 63, 65 and 73 of the next (all six read wrong with `RULED_LINES` = 3).
+#[test]
+fn two_ruled_lines_touching_the_digit_are_erased() {
+    assert!(read_right_of(Trouble::Ruled, [30, 39, 45, 63, 65, 73], 1000) >= 5);
+}
+
 /// Faint fine-pen digits on 1000-pixel photos, where the ink is so small a share of the
 /// photo that Otsu's threshold splits the paper's noise (`vision::ink::hysteresis_faint`):
 /// these five validation photos were all "no digit found" before, and are read right now.
