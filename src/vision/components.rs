@@ -213,8 +213,9 @@ fn vote_bins_kernel(xs: &[f32], ys: &[f32], s: f32, c: f32, rmax: i32, bins: &mu
 /// photo's shorter side long, inked along at least half of their chord across the photo.
 /// Only a family of at least [`RULED_LINES`] lines within 3° of
 /// each other is taken for ruling — a digit's own stroke (the long stem of a 1 or a 7) is one
-/// line, not a family; a pen stroke as long as the photo is wide is also far thicker — and only lines at most 6 pixels (1/150 of the shorter side) thick: a
-/// band of ink is not a ruling. Along each such line, ink within 3 pixels of it is erased where the ink
+/// line, not a family; a pen stroke as long as the photo is wide is also far thicker — and
+/// only lines at most 6 pixels (1/150 of the shorter side) thick: a band of ink is not a
+/// ruling. Along each such line, ink within 3 pixels of it is erased where the ink
 /// crosses the line no thicker than the line itself plus 2 pixels (the run of ink along the
 /// line's normal), so a digit's stroke that crosses the line keeps its pixels. Photos under
 /// 64 pixels a side are left alone.

@@ -254,7 +254,8 @@ pub const NARROW_WINDOW_FRACTION: f32 = 1.0 / 16.0;
 pub const WIDE_WINDOW_FRACTION: f32 = 0.25;
 
 /// One polarity's top-hat must carry this many times the other's ink for the decision to be
-/// taken from the top-hats; otherwise the border decides (see `dark_ink`).
+/// taken from the top-hats; otherwise the border decides (see `dark_ink`). The fine window's;
+/// the coarse one's is [`COARSE_POLARITY_RATIO`].
 pub const POLARITY_RATIO: f64 = 3.0;
 
 /// The coarse top-hat window's [`POLARITY_RATIO`]: there a marker's strokes fit inside the
@@ -434,18 +435,19 @@ fn tophat_polarity_with(img: &Gray, l: &[f32], enough: f64) -> Option<bool> {
     let smooth = box3(l, w, h);
     let fine = ((w.min(h) / 64).max(9).min(w.max(h)) | 1).max(1);
     let coarse = (((w.min(h) as f32 * COARSE_TOPHAT_FRACTION) as usize).max(25).min(w.max(h)) | 1).max(1);
-    tophat_polarity_at(&smooth, w, h, fine, 1.0, enough).or_else(|| {
+    tophat_polarity_at(&smooth, w, h, fine, 1.0, POLARITY_RATIO, enough).or_else(|| {
         if coarse > fine {
-            tophat_polarity_at(&smooth, w, h, coarse, MAX_GLOBAL_INK, enough)
+            tophat_polarity_at(&smooth, w, h, coarse, MAX_GLOBAL_INK, COARSE_POLARITY_RATIO, enough)
         } else {
             None
         }
     })
 }
 
-/// One window's top-hat polarity decision (see [`dark_ink`]) on the 3×3-smoothed luminance;
-/// `None` also when the winning polarity's ink pixels cover more than `max_cover` of the image.
-fn tophat_polarity_at(smooth: &[f32], w: usize, h: usize, k: usize, max_cover: f32, enough: f64) -> Option<bool> {
+/// One window's top-hat polarity decision (see [`dark_ink`]) on the 3×3-smoothed luminance:
+/// the polarity whose ink holds `ratio` times the other's; `None` also when the winning
+/// polarity's ink pixels cover more than `max_cover` of the image.
+fn tophat_polarity_at(smooth: &[f32], w: usize, h: usize, k: usize, max_cover: f32, ratio: f64, enough: f64) -> Option<bool> {
     // (Sum of the fractions of light taken, pixels counted) over the ink pixels.
     let ink =
         |fractions: &mut dyn Iterator<Item = f32>| -> (f64, usize) { fractions.filter(|&r| r >= TOPHAT_INK).fold((0.0, 0), |(s, n), r| (s + r as f64, n + 1)) };
@@ -458,7 +460,6 @@ fn tophat_polarity_at(smooth: &[f32], w: usize, h: usize, k: usize, max_cover: f
     let (light, light_n) = ink(&mut smooth.iter().zip(&opened).map(|(v, o)| (v - o) / (255.0 - o).max(96.0)));
     let enough = (w * h) as f64 * enough;
     let sparse = |n: usize| n as f32 <= max_cover * (w * h) as f32;
-    let ratio = if max_cover < 1.0 { COARSE_POLARITY_RATIO } else { POLARITY_RATIO };
     if dark > ratio * light && dark > enough && sparse(dark_n) {
         Some(true)
     } else if light > ratio * dark && light > enough && sparse(light_n) {
