@@ -35,7 +35,9 @@
 //!      all zero — except that a photo at least [`ink::MIN_SIDE_FOR_FAINT_INK`] a side is then
 //!      searched for a faint fine pen, too small a share of the pixels for Otsu to split from
 //!      the paper: the threshold [`ink::FAINT_INK_SIGMAS`]`·σ₀` above `μ₀`, the ink above it
-//!      mostly in one piece.
+//!      mostly in one piece (failing that, the same on `F` smoothed by a 3×3 box, where the
+//!      paper's single-pixel noise no longer outweighs a thin pen's strokes). The local
+//!      flattening's ink on such a photo goes through the same search when Otsu's `T` fails.
 //!    * Soft stroke edges are kept by hysteresis: the pixels above `T`, and every pixel above
 //!      `T_low = μ₀ + max(`[`ink::SOFT_EDGE_FRACTION`]`·(m₁ − μ₀),`[`ink::SOFT_EDGE_NOISE`]`·σ₀)`
 //!      connected to them (8-connectivity), get `ink = 255·(F − μ₀)/(m₁ − μ₀)` clamped to
