@@ -504,14 +504,9 @@ pub(crate) fn flatten_local(img: &Gray, l: &[f32], dark: bool) -> Option<Flatten
             paper_hist[to_byte(v) as usize] += 1;
         }
     }
-    let med0 = median_bin(&paper_hist)?;
+    let (med0, sigma0) = median_and_deviation(&paper_hist)?;
     let m1 = median_bin(&ink_hist)?;
     let mu0 = med0 as f32;
-    let mut dev_hist = [0u64; 256];
-    for (b, &c) in paper_hist.iter().enumerate() {
-        dev_hist[b.abs_diff(med0)] += c;
-    }
-    let sigma0 = 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32;
     Some(Flattened { dark, f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
 }
 
@@ -547,14 +542,9 @@ pub(crate) fn flatten_global(img: &Gray) -> Option<Flattened> {
             paper_hist[(v.round().clamp(-255.0, 255.0) + 255.0) as usize] += 1;
         }
     }
-    let med0 = median_bin(&paper_hist)?;
+    let (med0, sigma0) = median_and_deviation(&paper_hist)?;
     let m1 = median_bin(&ink_hist)?;
     let mu0 = med0 as f32 - 255.0;
-    let mut dev_hist = vec![0u64; 511];
-    for (b, &c) in paper_hist.iter().enumerate() {
-        dev_hist[b.abs_diff(med0)] += c;
-    }
-    let sigma0 = 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32;
     Some(Flattened { dark: dark_ink, f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
 }
 
@@ -665,13 +655,7 @@ fn hysteresis_faint(fl: Flattened, w: usize, h: usize) -> Option<InkLayer> {
 /// spread, a stroke two or three pixels wide keeps most of its level.
 fn smoothed_flattening(fl: &Flattened, w: usize, h: usize) -> Option<Flattened> {
     let f = box3(&fl.f, w, h);
-    let hist = histogram(f.iter().copied());
-    let med0 = median_bin(&hist)?;
-    let mut dev_hist = [0u64; 256];
-    for (b, &c) in hist.iter().enumerate() {
-        dev_hist[b.abs_diff(med0)] += c;
-    }
-    let sigma0 = 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32;
+    let (med0, sigma0) = median_and_deviation(&histogram(f.iter().copied()))?;
     Some(Flattened { dark: fl.dark, f, t: fl.t, mu0: med0 as f32, sigma0, contrast: 0.0 })
 }
 
@@ -736,6 +720,18 @@ fn hysteresis(fl: Flattened, w: usize, h: usize) -> Option<InkLayer> {
         }
     }
     Some(InkLayer { ink: Gray { width: w, height: h, pixels: ink }, found: true })
+}
+
+/// The bin holding the median of a histogram, and the robust deviation about it,
+/// `1.4826·MAD` in bins (the median of the bins' distances from it, scaled to a normal
+/// distribution's σ); `None` when the histogram is empty.
+fn median_and_deviation(hist: &[u64]) -> Option<(usize, f32)> {
+    let med = median_bin(hist)?;
+    let mut dev_hist = vec![0u64; hist.len()];
+    for (b, &c) in hist.iter().enumerate() {
+        dev_hist[b.abs_diff(med)] += c;
+    }
+    Some((med, 1.4826 * median_bin(&dev_hist).unwrap_or(0) as f32))
 }
 
 /// The bin holding the median of a histogram; `None` when it is empty.
