@@ -42,6 +42,9 @@
 
 use crate::kernels::gemm::{sgemm, Strides};
 use crate::kernels::pool::CLAMPED;
+
+// The pooled output's choices are masked to all ones where the ReLU clamps a window.
+const _: () = assert!(CLAMPED == u8::MAX);
 use crate::kernels::simd::{multiversion, transpose16, LANES};
 
 /// A Winograd algorithm F(m×m, r×r).
@@ -752,11 +755,22 @@ fn output_with<const M: usize, const R: usize, const A: usize>(
                                         at[l] = if wins { k } else { at[l] };
                                     }
                                 }
-                                for l in 0..valid {
-                                    let i = ((o0 + l) * pool_h + row) * pool_w + col;
-                                    let alive = !relu || best[l] > 0.0;
-                                    y[i] = if alive { best[l] } else { 0.0 };
-                                    choice[i] = if alive { at[l] as u8 } else { CLAMPED };
+                                // Whole registers first, then plain stores: a branch on `alive`
+                                // per channel (the ReLU clamps about half, unpredictably) took a
+                                // third of this function in a `keras` training step.
+                                let mut picks = [0u8; LANES];
+                                for l in 0..LANES {
+                                    // All ones where the window lives, by bit masks: the
+                                    // compiler turned `if`s here back into branches.
+                                    let alive = ((!relu || best[l] > 0.0) as u32).wrapping_neg();
+                                    best[l] = f32::from_bits(best[l].to_bits() & alive);
+                                    picks[l] = (at[l] | !alive) as u8; // CLAMPED is all ones
+                                }
+                                let first = (o0 * pool_h + row) * pool_w + col;
+                                let plane = pool_h * pool_w;
+                                for (l, (&val, &pick)) in best[..valid].iter().zip(&picks).enumerate() {
+                                    y[first + l * plane] = val;
+                                    choice[first + l * plane] = pick;
                                 }
                                 continue;
                             }
