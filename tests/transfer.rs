@@ -166,13 +166,14 @@ fn builtin_photos_rotation_network_on_rotated_test_digits() {
 /// (28×28 MNIST-format digits) and `data rotated --photos` (photo-like renderings: pen or
 /// pencil on tinted paper, light, noise, blur, JPEG/PNG/BMP), scored by `eval --folder`, which
 /// reads each file as `angle` does. Measured: 2.52° RMSE / 99.75 % within 10° on the 400
-/// digits, 8.59° / 86.0 % on the 300 photos (9.57° / 78.0 % with the photos network before it
-/// was trained on photos alone). The bounds catch the failure of the issue (11.4°
-/// and 69 % on MNIST-format files) and a model that answers ~0° (about 26° RMSE on ±45°).
+/// digits, 7.90° / 87.3 % on the 300 photos, each looked at three times (8.59° / 86.0 % with one
+/// look, 9.57° / 78.0 % with the photos network before it was trained on photos alone). The
+/// bounds catch the failure of the issue (11.4° and 69 % on MNIST-format files), a model that
+/// answers ~0° (about 26° RMSE on ±45°).
 #[test]
 fn builtin_rotation_model_through_the_commands() {
     let dir = common::temp_dir("rot-files");
-    for (kind, n, seed, max_rmse, min_within) in [("digits", "400", "11", 3.3, 0.985), ("photos", "300", "12", 11.0, 0.72)] {
+    for (kind, n, seed, max_rmse, min_within) in [("digits", "400", "11", 3.3, 0.985), ("photos", "300", "12", 9.5, 0.8)] {
         let out = dir.join(kind);
         let mut args = vec!["data", "rotated", "--n", n, "--split", "test", "--seed", seed, "--out", out.to_str().unwrap()];
         if kind == "photos" {

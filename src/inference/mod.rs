@@ -408,12 +408,14 @@ impl Model {
     }
 
     /// The angle of the digit in an image, by the network that reads it ([`Model::for_image`])
-    /// through that network's pipeline.
+    /// through that network's pipeline; a photo is looked at three times, turned by ∓6° too
+    /// ([`crate::tasks::rotation::angle_views`], [`crate::tasks::rotation::combine_views`]).
     pub fn angle(&mut self, image: &Gray) -> Result<f32> {
         let model = self.for_image(image);
         model.require_rotation()?;
-        let digit = model.prepare(image)?;
-        Ok(model.angles(&[digit])?[0])
+        model.require_digits()?;
+        let (turns, digits): (Vec<f32>, Vec<Digit>) = crate::tasks::rotation::angle_views(model.pipeline(), image)?.into_iter().unzip();
+        Ok(crate::tasks::rotation::combine_views(&turns, &model.angles(&digits)?))
     }
 
     /// [`Model::angle`] of an image file.

@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
 use digitnet::inference::{not_one_digit, Digit, Model, Pipeline, Prediction};
+use digitnet::tasks::rotation;
 use digitnet::vision as photo;
 use digitnet::vision::FoundDigit;
 use pool::{Answer, Models, Pool, Task};
@@ -476,28 +477,37 @@ async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response>
     let opts = options(&req)?;
     // As `angle` reads a file: an image in MNIST's format goes to the rotation model's network
     // for those (`Model::for_image`), by the same test for pixels as for a PNG of them.
-    let (img, mnist_format) = match read_input(req).await? {
+    // A photo is looked at three times, as `Model::angle` does (`rotation::angle_views`).
+    let (views, mnist_format) = match read_input(req).await? {
         Input::Pixels(p) => {
             let mnist_format = photo::pipeline::is_mnist_format(&p.to_gray());
-            (p, mnist_format)
+            (vec![(0.0, *p)], mnist_format)
         }
         Input::Image { name, bytes } => {
             let pipeline = s.angle_pipeline;
-            let found =
-                s.blocking(move || photo::decode_luma(&bytes, &name).and_then(|g| Ok((pipeline.digit(&g)?, photo::pipeline::is_mnist_format(&g))))).await?;
-            let (img, mnist_format) = found.map_err(ApiError::from_input)?;
-            (Box::new(img), mnist_format)
+            let found = s
+                .blocking(move || {
+                    let g = photo::decode_luma(&bytes, &name)?;
+                    Ok((rotation::angle_views(pipeline, &g)?, photo::pipeline::is_mnist_format(&g)))
+                })
+                .await?;
+            found.map_err(ApiError::from_input)?
         }
     };
-    let Answer::Angles(a) = s.pool.run(Task::Angles(vec![*img], mnist_format)).await? else {
+    let (turns, digits): (Vec<f32>, Vec<Digit>) = views.into_iter().unzip();
+    let shown_digit = digits[0];
+    let Answer::Angles(a) = s.pool.run(Task::Angles(digits, mnist_format)).await? else {
         return Err(ApiError::internal("wrong answer kind from a worker"));
     };
     #[derive(Serialize)]
     struct Angle {
         angle: f32,
     }
-    let angle = a.first().copied().ok_or_else(|| ApiError::internal("the rotation model gave no angle"))?;
-    Ok(shown(Angle { angle }, opts.show, &img).into_response())
+    if a.len() != turns.len() {
+        return Err(ApiError::internal("the rotation model gave no angle"));
+    }
+    let angle = rotation::combine_views(&turns, &a);
+    Ok(shown(Angle { angle }, opts.show, &shown_digit).into_response())
 }
 
 /// `POST /api/inspect` → the 28×28 input and every layer's feature maps (as `inspect`).
