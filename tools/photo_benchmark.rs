@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo run --release --example photo_benchmark [N_DIGITS] [N_STRIPS] [N_ANGLES] [ROTATION_MODEL]`
 //! (`PHOTO_DIGITS=validation` renders held-out training digits instead of test digits, for
-//! choosing; `CLASSIFIER=FILE` measures a classifier file instead of the built-in one).
+//! choosing; `CLASSIFIER=FILE` measures a classifier file instead of the built-in one;
+//! `DUMP_MISSES=DIR` writes each photo `predict` reads wrong into DIR).
 
 use digitnet::data::render::photo as render;
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
@@ -41,9 +42,20 @@ fn main() {
     for k in 0..n_digits {
         let i = (k * 7919) % test.len();
         let bytes = render(&[test.image(i)], &mut rng);
-        match decode_luma(&bytes, "photo").and_then(|g| model.predict(&g)) {
+        let answer = decode_luma(&bytes, "photo").and_then(|g| model.predict(&g));
+        match &answer {
             Ok(p) => right += usize::from(p.class == test.labels[i] as usize),
             Err(_) => failed += 1,
+        }
+        // DUMP_MISSES=DIR: each photo read wrong, to look at (named after its label and answer).
+        if let (Ok(dir), false) = (std::env::var("DUMP_MISSES"), answer.as_ref().is_ok_and(|p| p.class == test.labels[i] as usize)) {
+            let ext = match bytes.get(..2) {
+                Some([0xFF, 0xD8]) => "jpg",
+                Some(b"BM") => "bmp",
+                _ => "png",
+            };
+            let got = answer.map_or("none".to_string(), |p| p.class.to_string());
+            std::fs::write(std::path::Path::new(&dir).join(format!("miss-{k:04}-is{}-read{got}.{ext}", test.labels[i])), &bytes).unwrap();
         }
     }
     println!("predict: {right}/{n_digits} right = {:.2} % ({failed} failed to preprocess)", 100.0 * right as f64 / n_digits as f64);

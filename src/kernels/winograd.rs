@@ -311,6 +311,12 @@ impl Plan {
         Plan { algorithm, in_channels, out_channels, h, w, pad, out_h, out_w, tiles_h, tiles_w, group }
     }
 
+    /// The same plan for `out_channels` of its output channels: a share of them, run on one
+    /// thread with that share's kernels ([`Plan::transform_kernels`] of its rows of the weight).
+    pub fn with_out_channels(&self, out_channels: usize) -> Plan {
+        Plan { out_channels, ..*self }
+    }
+
     /// The plan of this convolution's input gradient: the output gradient `[OC, OH, OW]`,
     /// padded by `r − 1 − pad`, convolved into `[C, H, W]`.
     pub fn input_grad(&self) -> Plan {

@@ -122,6 +122,11 @@ pub struct ConvKernel {
     pub(crate) grad_kernels: Vec<f32>,
     /// Per-chunk Winograd scratch.
     pub(crate) winograd_work: Vec<Vec<f32>>,
+    /// A single image's Winograd forward split across threads by output channels: each
+    /// share's transformed kernels, and the share (output channels) they were made for (`None`
+    /// when stale: cleared with `kernels_fresh`).
+    pub(crate) split_kernels: Vec<Vec<f32>>,
+    pub(crate) split_for: Option<usize>,
     /// After a training [`ConvKernel::forward_pooled`]: each pooled value's position in its
     /// 2×2 window (`2·row + column`), or [`crate::kernels::pool::CLAMPED`] where the ReLU
     /// clamped it (no gradient), for `pooled_for` samples.
@@ -148,6 +153,8 @@ impl ConvKernel {
             kernels_fresh: false,
             grad_kernels: Vec::new(),
             winograd_work: Vec::new(),
+            split_kernels: Vec::new(),
+            split_for: None,
             pool_choice: Vec::new(),
             pooled_for: None,
             taps: true,
@@ -173,6 +180,7 @@ impl ConvKernel {
         self.cols_cached_for = None;
         self.pooled_for = None;
         self.kernels_fresh = false;
+        self.split_for = None;
     }
 
     /// Lets an inference forward run tap by tap where the geometry allows it ([`taps`]; the
@@ -195,6 +203,7 @@ impl ConvKernel {
     /// The weights may have changed: transformed or reordered copies must be rebuilt.
     pub fn weights_changed(&mut self) {
         self.kernels_fresh = false;
+        self.split_for = None;
     }
 
     /// `y = conv(x) + b` for `n` samples (`y` sized `n·OC·OH·OW`). With `keep`, the columns are
