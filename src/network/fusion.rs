@@ -308,7 +308,7 @@ mod tests {
             let mut c = conv(input, oc, k, s, p, 1, true, 9);
             c.set_winograd(winograd);
             assert_eq!(c.kernel_parts().0.uses_rows(), rows, "case {i}");
-            assert_eq!(c.kernel_parts().0.runs_taps(), taps, "case {i}");
+            assert_eq!(c.kernel_parts().0.runs_taps(3), taps, "case {i}");
             let shape = [oc, c.geometry().out_h, c.geometry().out_w];
             let mut bn = BatchNorm::new(&shape).unwrap();
             let x = Tensor::random(&[n, input[0], input[1], input[2]], 10 + i as u64);

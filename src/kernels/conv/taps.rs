@@ -39,10 +39,10 @@ pub fn applies(geo: &Geometry) -> bool {
 /// (batch 64, 2 threads; best of 200 rounds, µs, im2col / taps): 1→4 3×3 at 28×28 (one image)
 /// 3.0 / 1.7, 4→4 at 14×14 4.7 / 1.3, 1→8 148 / 110, 2→16 423 / 283, 1→20 5×5 437 / 326,
 /// 1→32 5×5 595 / 515 — but 1→16 3×3 175 / 179 and 1→32 3×3 300 / 357, where the GEMM's
-/// fused multiply-adds over 32 rows beat a multiply and an add per tap. (A single 1→32 3×3
-/// image split across two threads would be faster tap by tap, 11.2 / 6.7 µs, but the choice
-/// must not depend on the thread count: one image gets the same bits on one thread, as in a
-/// Ray worker, as on two.)
+/// fused multiply-adds over 32 rows beat a multiply and an add per tap. (A single image runs
+/// tap by tap whatever this says: a 1→32 3×3 image split across two threads, 11.2 / 6.7 µs.
+/// The choice never depends on the thread count: one image gets the same bits on one thread,
+/// as in a Ray worker, as on two.)
 pub fn preferred(geo: &Geometry, out_channels: usize) -> bool {
     out_channels <= 2 * BLOCK || geo.col_rows() >= 16
 }
