@@ -40,13 +40,8 @@ pub const VIEW_TURNS: [f32; 2] = [-6.0, 6.0];
 /// image's failure is the error.
 pub fn angle_views(pipeline: Pipeline, image: &Gray) -> Result<Vec<(f32, Digit)>> {
     let plain = pipeline.digit(image)?;
-    let photo = match pipeline {
-        Pipeline::Photo => true,
-        Pipeline::Auto => !crate::vision::pipeline::is_mnist_format(image),
-        Pipeline::Resize | Pipeline::Mnist => false,
-    };
     let mut views = vec![(0.0, plain)];
-    if photo {
+    if pipeline.reads_as_photo(image) {
         let paper = crate::vision::ink::border_median(image);
         for turn in VIEW_TURNS {
             if let Ok(d) = pipeline.digit(&crate::vision::rotate::rotate_gray(image, turn, paper)) {

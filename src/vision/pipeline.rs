@@ -147,16 +147,21 @@ impl Pipeline {
         Digit::from_slice(&self.prepare(image, DIGIT_SIDE, DIGIT_SIDE)?)
     }
 
+    /// True when this pipeline reads `image` as a photo ([`to_mnist`]): always for `photo`,
+    /// for `auto` unless the image is already in MNIST's format.
+    pub fn reads_as_photo(self, image: &Gray) -> bool {
+        match self {
+            Pipeline::Photo => true,
+            Pipeline::Auto => !is_mnist_format(image),
+            Pipeline::Resize | Pipeline::Mnist => false,
+        }
+    }
+
     /// [`Pipeline::digit`], and when the image went through the photo pipeline what it found
     /// around the digit ([`FoundDigit`]: pieces, digits side by side, stroke width…), which
     /// the "not one digit" answer uses. The same digit as [`Pipeline::digit`].
     pub fn examine(self, image: &Gray) -> Result<(Digit, Option<FoundDigit>)> {
-        let photo = match self {
-            Pipeline::Photo => true,
-            Pipeline::Auto => !image.is_degenerate() && !is_mnist_format(image),
-            Pipeline::Resize | Pipeline::Mnist => false,
-        };
-        if photo && !image.is_degenerate() {
+        if self.reads_as_photo(image) && !image.is_degenerate() {
             let found = find_digit(image)?;
             return Ok((found.digit, Some(found)));
         }
