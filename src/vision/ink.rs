@@ -47,12 +47,27 @@ pub(crate) fn otsu(hist: &[u64; 256]) -> Option<usize> {
     (best.0 > 0.0).then_some((best.1 + best.2) / 2)
 }
 
-pub(crate) fn histogram(values: impl Iterator<Item = f32>) -> [u64; 256] {
-    let mut h = [0u64; 256];
-    for v in values {
-        h[to_byte(v) as usize] += 1;
+/// The 256-bin histogram of `values` rounded to grey levels ([`to_byte`]).
+pub(crate) fn histogram(values: &[f32]) -> [u64; 256] {
+    bin_counts(values, |v| to_byte(v) as usize)
+}
+
+/// How many of `values` fall in each of `N` bins (`bin` must give an index below `N`).
+/// Counted into four partial histograms, a value apiece in turn, and added: neighbouring
+/// pixels mostly fall in the same bin, and with one running count each increment waits on
+/// the one before (the histograms were a third of the global flattening).
+pub(crate) fn bin_counts<T: Copy, const N: usize>(values: &[T], bin: impl Fn(T) -> usize) -> [u64; N] {
+    let mut part = [[0u64; N]; 4];
+    let mut quads = values.chunks_exact(4);
+    for q in &mut quads {
+        for (p, &v) in part.iter_mut().zip(q) {
+            p[bin(v)] += 1;
+        }
     }
-    h
+    for &v in quads.remainder() {
+        part[0][bin(v)] += 1;
+    }
+    std::array::from_fn(|b| part.iter().map(|p| p[b]).sum())
 }
 
 /// Median of a border ring `max(1, min(w, h)/20)` pixels thick.
@@ -85,33 +100,34 @@ pub(crate) fn border_median(img: &Gray) -> u8 {
 #[allow(clippy::needless_range_loop)] // matrix code reads best with its indices
 pub(crate) fn fit_background(d: &[f32], w: usize, h: usize, is_bg: impl Fn(usize) -> bool) -> Option<Vec<f64>> {
     let step = (((w * h) as f64 / 250_000.0).sqrt().floor() as usize).max(1);
-    // The normal equations over all six columns (the lower triangle comes out equal to the
-    // upper: the same products, added in the same order), rows padded to eight lanes.
-    let mut ata8 = [[0f64; 8]; 6];
-    let mut atb8 = [0f64; 8];
-    let mut n = 0usize;
+    // AᵀA's entries are sums of u^a·v^b (a, b ≤ 4) and Aᵀb's of u^a·v^b·d (a, b ≤ 2), and v
+    // is fixed along a row: each row's background samples are summed into the moments Σu^a
+    // and Σu^a·d, and the row adds v^b times them (eight sums a sample, not the 42 products
+    // of φφᵀ and φ·d).
     let us: Vec<f64> = (0..w).step_by(step).map(|x| (2 * x + 1) as f64 / w as f64 - 1.0).collect();
-    let (mut row_u, mut row_d) = (Vec::with_capacity(us.len()), Vec::with_capacity(us.len()));
+    let mut ata = [[0f64; 6]; 6];
+    let mut atb = [0f64; 6];
+    let mut n = 0usize;
     for y in (0..h).step_by(step) {
         let v = (2 * y + 1) as f64 / h as f64 - 1.0;
-        // This row's background samples, in order.
-        row_u.clear();
-        row_d.clear();
+        let (mut su, mut sd) = ([0f64; 5], [0f64; 3]);
         for (k, x) in (0..w).step_by(step).enumerate() {
             let i = y * w + x;
             if is_bg(i) {
-                row_u.push(us[k]);
-                row_d.push(d[i] as f64);
+                let (u, di) = (us[k], d[i] as f64);
+                let u2 = u * u;
+                su[0] += 1.0;
+                su[1] += u;
+                su[2] += u2;
+                su[3] += u2 * u;
+                su[4] += u2 * u2;
+                sd[0] += di;
+                sd[1] += u * di;
+                sd[2] += u2 * di;
+                n += 1;
             }
         }
-        n += row_u.len();
-        accumulate_normal_equations(&row_u, &row_d, v, &mut ata8, &mut atb8);
-    }
-    let mut ata = [[0f64; 6]; 6];
-    let mut atb = [0f64; 6];
-    for r in 0..6 {
-        ata[r].copy_from_slice(&ata8[r][..6]);
-        atb[r] = atb8[r];
+        add_row_moments(&su, &sd, v, &mut ata, &mut atb);
     }
     if n == 0 {
         return None;
@@ -126,53 +142,20 @@ pub(crate) fn fit_background(d: &[f32], w: usize, h: usize, is_bg: impl Fn(usize
     Some(vec![atb[0] / ata[0][0]])
 }
 
-/// `AᵀA += φφᵀ` and `Aᵀb += φ·d` for the samples `(u[k], v)` of one row with values
-/// `d[k]`, `φ = (1, u, v, u², uv, v²)` (the rows of `ata` and `atb` padded to 8 lanes, so
-/// each update is one vector multiply and add, with AVX-512 where the CPU has it; the same
-/// products and sums, in the same order, either way).
-fn accumulate_normal_equations(us: &[f64], ds: &[f64], v: f64, ata: &mut [[f64; 8]; 6], atb: &mut [f64; 8]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { accumulate_normal_equations_avx512(us, ds, v, ata, atb) };
-        return;
-    }
-    accumulate_normal_equations_portable(us, ds, v, ata, atb);
-}
+/// The exponents `(a, b)` of `u^a·v^b` in `φ = (1, u, v, u², uv, v²)`.
+const PHI_POWERS: [(usize, usize); 6] = [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)];
 
-/// [`accumulate_normal_equations`] with the seven sums in registers for the whole row.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn accumulate_normal_equations_avx512(us: &[f64], ds: &[f64], v: f64, ata: &mut [[f64; 8]; 6], atb: &mut [f64; 8]) {
-    use std::arch::x86_64::*;
-    // SAFETY (loads and stores): each row of `ata` and `atb` is 8 f64, one 512-bit access.
-    let mut acc: [__m512d; 6] = std::array::from_fn(|r| unsafe { _mm512_loadu_pd(ata[r].as_ptr()) });
-    let mut accb = unsafe { _mm512_loadu_pd(atb.as_ptr()) };
-    for (&u, &d) in us.iter().zip(ds) {
-        let phi = [1.0, u, v, u * u, u * v, v * v];
-        let p = _mm512_setr_pd(phi[0], phi[1], phi[2], phi[3], phi[4], phi[5], 0.0, 0.0);
-        for (a, &pr) in acc.iter_mut().zip(&phi) {
-            *a = _mm512_add_pd(*a, _mm512_mul_pd(_mm512_set1_pd(pr), p));
+/// `AᵀA += Σ φφᵀ` and `Aᵀb += Σ φ·d` over one row's samples at height `v`, from their
+/// moments `su[a] = Σ u^a` (a ≤ 4) and `sd[a] = Σ u^a·d` (a ≤ 2). `AᵀA` stays exactly
+/// symmetric (entry `(r, c)` and `(c, r)` are the same product).
+#[allow(clippy::needless_range_loop)] // matrix code reads best with its indices
+fn add_row_moments(su: &[f64; 5], sd: &[f64; 3], v: f64, ata: &mut [[f64; 6]; 6], atb: &mut [f64; 6]) {
+    let vp = [1.0, v, v * v, v * v * v, v * v * v * v];
+    for (r, &(ar, br)) in PHI_POWERS.iter().enumerate() {
+        for (c, &(ac, bc)) in PHI_POWERS.iter().enumerate() {
+            ata[r][c] += su[ar + ac] * vp[br + bc];
         }
-        accb = _mm512_add_pd(accb, _mm512_mul_pd(p, _mm512_set1_pd(d)));
-    }
-    for (row, a) in ata.iter_mut().zip(acc) {
-        unsafe { _mm512_storeu_pd(row.as_mut_ptr(), a) };
-    }
-    unsafe { _mm512_storeu_pd(atb.as_mut_ptr(), accb) };
-}
-
-fn accumulate_normal_equations_portable(us: &[f64], ds: &[f64], v: f64, ata: &mut [[f64; 8]; 6], atb: &mut [f64; 8]) {
-    for (&u, &d) in us.iter().zip(ds) {
-        let phi = [1.0, u, v, u * u, u * v, v * v, 0.0, 0.0];
-        for (row, &p) in ata.iter_mut().zip(&phi) {
-            for (a, &q) in row.iter_mut().zip(&phi) {
-                *a += p * q;
-            }
-        }
-        for (b, &p) in atb.iter_mut().zip(&phi) {
-            *b += p * d;
-        }
+        atb[r] += sd[ar] * vp[br];
     }
 }
 
@@ -205,12 +188,14 @@ pub(crate) fn solve(a: &[[f64; 6]; 6], b: &[f64; 6], k: usize) -> Option<Vec<f64
 
 /// `F = D − B` with `B` the fitted background, written into `f`.
 pub(crate) fn subtract_background(d: &[f32], w: usize, h: usize, coef: &[f64], f: &mut [f32]) {
+    let c = |k: usize| coef.get(k).copied().unwrap_or(0.0);
     let us: Vec<f64> = (0..w).map(|x| (2 * x + 1) as f64 / w as f64 - 1.0).collect();
     for y in 0..h {
         let v = (2 * y + 1) as f64 / h as f64 - 1.0;
+        // Along a row, B = p₀ + p₁u + p₂u².
+        let (p0, p1, p2) = (c(0) + c(2) * v + c(5) * v * v, c(1) + c(4) * v, c(3));
         for ((fi, &di), &u) in f[y * w..(y + 1) * w].iter_mut().zip(&d[y * w..(y + 1) * w]).zip(&us) {
-            let phi = [1.0, u, v, u * u, u * v, v * v];
-            let b: f64 = coef.iter().zip(phi).map(|(c, p)| c * p).sum();
+            let b = p0 + (p1 + p2 * u) * u;
             *fi = di - b.clamp(0.0, 255.0) as f32;
         }
     }
@@ -399,7 +384,7 @@ pub const TOPHAT_INK: f32 = 0.3;
 /// threshold of the whole image is paper around dark ink. The border alone is fooled by a
 /// shadow over half the sheet.
 pub(crate) fn dark_ink(img: &Gray, l: &[f32]) -> Option<bool> {
-    let t0 = otsu(&histogram(l.iter().copied()))?;
+    let t0 = otsu(&histogram(l))?;
     Some(tophat_polarity(img, l).unwrap_or(border_median(img) as usize > t0))
 }
 
@@ -490,7 +475,7 @@ pub(crate) fn flatten_local(img: &Gray, l: &[f32], dark: bool) -> Option<Flatten
             f = f_wide;
         }
     }
-    let t = otsu(&histogram(f.iter().copied()))? as f32;
+    let t = otsu(&histogram(&f))? as f32;
 
     // Class statistics at T. Background: median μ₀ and robust deviation σ₀ = 1.4826·MAD of
     // F (the soft stroke edges that Otsu also puts in this class are too few to move a
@@ -516,7 +501,7 @@ pub(crate) fn flatten_local(img: &Gray, l: &[f32], dark: bool) -> Option<Flatten
 pub(crate) fn flatten_global(img: &Gray) -> Option<Flattened> {
     let (w, h) = (img.width, img.height);
     // Polarity.
-    let t0 = otsu(&histogram(img.pixels.iter().map(|&p| p as f32)))?;
+    let t0 = otsu(&bin_counts(&img.pixels, |p| p as usize))?;
     let dark_ink = border_median(img) as usize > t0;
     let d: Vec<f32> = img.pixels.iter().map(|&p| if dark_ink { 255.0 - p as f32 } else { p as f32 }).collect();
     let t_d = if dark_ink { 254 - t0 } else { t0 }; // `L ≤ t0` ⇔ `D ≥ 255 − t0` ⇔ `D > 254 − t0`.
@@ -527,23 +512,26 @@ pub(crate) fn flatten_global(img: &Gray) -> Option<Flattened> {
     for _ in 0..2 {
         let Some(coef) = fit_background(&d, w, h, |i| f[i] <= t + 0.5) else { break };
         subtract_background(&d, w, h, &coef, &mut f);
-        t = otsu(&histogram(f.iter().copied()))? as f32;
+        t = otsu(&histogram(&f))? as f32;
     }
 
     // Class statistics at T. Background: median μ₀ and robust deviation σ₀ = 1.4826·MAD of
     // the unclipped F (paper noise is symmetric about the fitted surface, and the soft stroke
     // edges that Otsu also puts in this class are too few to move a median). Ink: median m₁.
-    let mut paper_hist = vec![0u64; 511]; // F rounded, offset by 255
-    let mut ink_hist = [0u64; 256];
-    for &v in &f {
+    // One histogram of 767 bins: the paper's F rounded and clamped to ±255, offset by 255
+    // (bins 0–510; rounding is symmetric about 0), then the ink's grey levels (511–766).
+    let both: [u64; 767] = bin_counts(&f, |v| {
         if v > t + 0.5 {
-            ink_hist[to_byte(v) as usize] += 1;
+            511 + to_byte(v) as usize
+        } else if v < 0.0 {
+            255 - to_byte(-v) as usize
         } else {
-            paper_hist[(v.round().clamp(-255.0, 255.0) + 255.0) as usize] += 1;
+            255 + to_byte(v) as usize
         }
-    }
-    let (med0, sigma0) = median_and_deviation(&paper_hist)?;
-    let m1 = median_bin(&ink_hist)?;
+    });
+    let (paper_hist, ink_hist) = both.split_at(511);
+    let (med0, sigma0) = median_and_deviation(paper_hist)?;
+    let m1 = median_bin(ink_hist)?;
     let mu0 = med0 as f32 - 255.0;
     Some(Flattened { dark: dark_ink, f, t, mu0, sigma0, contrast: m1 as f32 - mu0 })
 }
@@ -655,7 +643,7 @@ fn hysteresis_faint(fl: Flattened, w: usize, h: usize) -> Option<InkLayer> {
 /// spread, a stroke two or three pixels wide keeps most of its level.
 fn smoothed_flattening(fl: &Flattened, w: usize, h: usize) -> Option<Flattened> {
     let f = box3(&fl.f, w, h);
-    let (med0, sigma0) = median_and_deviation(&histogram(f.iter().copied()))?;
+    let (med0, sigma0) = median_and_deviation(&histogram(&f))?;
     Some(Flattened { dark: fl.dark, f, t: fl.t, mu0: med0 as f32, sigma0, contrast: 0.0 })
 }
 
@@ -754,20 +742,63 @@ mod tests {
     use crate::init::Rng;
     use crate::vision::decode_luma;
 
-    /// The normal equations accumulate to the same bits through the dispatched (AVX-512 where
-    /// the CPU has it) and the portable kernel, and the lower triangle equals the upper.
+    /// The normal equations summed by rows' moments equal φφᵀ and φ·d summed sample by
+    /// sample (to rounding), `AᵀA` is exactly symmetric, and a quadratic background with
+    /// holes (the ink left out) is recovered and subtracted to nothing.
     #[test]
-    fn normal_equations_kernels_agree() {
-        let mut rng = Rng::new(4);
-        let us: Vec<f64> = (0..37).map(|_| rng.uniform(-1.0, 1.0) as f64).collect();
-        let ds: Vec<f64> = (0..37).map(|_| rng.uniform(0.0, 255.0) as f64).collect();
-        let (mut a1, mut b1) = ([[0.5f64; 8]; 6], [0.25f64; 8]);
-        let (mut a2, mut b2) = (a1, b1);
-        accumulate_normal_equations(&us, &ds, 0.3, &mut a1, &mut b1);
-        accumulate_normal_equations_portable(&us, &ds, 0.3, &mut a2, &mut b2);
-        assert_eq!((a1, b1), (a2, b2));
-        let pairs = (0..6).flat_map(|r| (0..6).map(move |c| (r, c)));
-        assert!(pairs.into_iter().all(|(r, c)| a1[r][c].to_bits() == a1[c][r].to_bits()));
+    #[allow(clippy::needless_range_loop)]
+    fn background_fit_by_moments() {
+        let (w, h) = (37usize, 23usize);
+        let coef = [90.0, -20.0, 15.0, 8.0, -6.0, 4.0];
+        let d: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (u, v) = ((2 * (i % w) + 1) as f64 / w as f64 - 1.0, (2 * (i / w) + 1) as f64 / h as f64 - 1.0);
+                (coef[0] + coef[1] * u + coef[2] * v + coef[3] * u * u + coef[4] * u * v + coef[5] * v * v) as f32
+            })
+            .collect();
+        let ink = |i: usize| (i * 7919).is_multiple_of(5);
+        let (mut ata, mut atb) = ([[0f64; 6]; 6], [0f64; 6]);
+        for y in 0..h {
+            let v = (2 * y + 1) as f64 / h as f64 - 1.0;
+            let (mut su, mut sd) = ([0f64; 5], [0f64; 3]);
+            let (mut naive_a, mut naive_b) = ([[0f64; 6]; 6], [0f64; 6]);
+            for x in (0..w).filter(|&x| !ink(y * w + x)) {
+                let (u, di) = ((2 * x + 1) as f64 / w as f64 - 1.0, d[y * w + x] as f64);
+                let phi = [1.0, u, v, u * u, u * v, v * v];
+                for r in 0..6 {
+                    for c in 0..6 {
+                        naive_a[r][c] += phi[r] * phi[c];
+                    }
+                    naive_b[r] += phi[r] * di;
+                }
+                for a in 0..5 {
+                    su[a] += u.powi(a as i32);
+                }
+                for a in 0..3 {
+                    sd[a] += u.powi(a as i32) * di;
+                }
+            }
+            let (mut row_a, mut row_b) = ([[0f64; 6]; 6], [0f64; 6]);
+            add_row_moments(&su, &sd, v, &mut row_a, &mut row_b);
+            for r in 0..6 {
+                for c in 0..6 {
+                    assert!((row_a[r][c] - naive_a[r][c]).abs() <= 1e-9 * naive_a[0][0], "row {y} ({r}, {c})");
+                    assert_eq!(row_a[r][c].to_bits(), row_a[c][r].to_bits());
+                    ata[r][c] += row_a[r][c];
+                }
+                assert!((row_b[r] - naive_b[r]).abs() <= 1e-9 * naive_b[0].abs().max(1.0), "row {y} {r}");
+                atb[r] += row_b[r];
+            }
+        }
+        let fitted = fit_background(&d, w, h, |i| !ink(i)).expect("background samples");
+        assert_eq!(fitted.len(), 6);
+        for (got, want) in fitted.iter().zip(coef) {
+            assert!((got - want).abs() < 1e-6, "{fitted:?}");
+        }
+        let mut f = vec![0f32; w * h];
+        subtract_background(&d, w, h, &fitted, &mut f);
+        assert!(f.iter().all(|v| v.abs() < 1e-3), "the background is subtracted to nothing");
+        assert!(solve(&ata, &std::array::from_fn(|r| atb[r]), 6).is_some());
     }
 
     /// A shadow strip 6 pixels wide along the right edge (level 80 beside lit paper at 200),

@@ -45,7 +45,7 @@ pub fn rotate_shifted_into(src: &[u8], dst: &mut [u8], width: usize, height: usi
             let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
             let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
             let v = top * (1.0 - fy) + bottom * fy;
-            dst[qy * width + qx] = v.round().clamp(0.0, 255.0) as u8;
+            dst[qy * width + qx] = super::gray::to_byte(v);
         }
     }
 }
