@@ -186,7 +186,9 @@ fn not_one_digit_is_said_so() {
         let answers = answers(&format!("{what:?}"), photos);
         let said = answers.iter().filter(|(a, _)| a["not_a_digit"] == Value::Bool(true) && a["reason"].is_string() && a["digit"].is_string()).count();
         println!("{what:?}: {said}/{N} said not one digit");
-        let floor = if what == NotADigit::Number { 7 } else { 9 };
+        // Numbers: 8 of 10 before wide ink was also read as a number (two of them, two digits
+        // written close together, came back as one confident digit); 10 since.
+        let floor = if what == NotADigit::Number { 10 } else { 9 };
         assert!(said >= floor, "{what:?}: only {said}/{N}: {answers:?}");
     }
     let photos = (0..N).map(|k| validation_photo(&train, &held, Trouble::Plain, k, LONG)).map(|(b, l)| (b, Some(l))).collect();

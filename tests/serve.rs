@@ -548,3 +548,54 @@ fn an_address_the_dashboard_cannot_bind_fails_before_training() {
     assert!(err.contains("--dashboard"), "{err}");
     assert!(o.stdout.is_empty(), "no epoch trained after a bad address: {}", String::from_utf8_lossy(&o.stdout));
 }
+
+/// Two digits written close together, whose ink passes the shape rules (narrower than
+/// `MAX_ASPECT`, one group, two pieces), are "not one digit" because they read as a number:
+/// the validation set's first numbers whose ink is at least `NUMBER_CHECK_ASPECT` wide. The
+/// reason, the best guess and its probabilities are the same from `predict --json`, the
+/// library's `Model::predict` and `/api/predict`; before the reading was consulted, these
+/// came back as one confident digit.
+#[test]
+fn wide_ink_that_reads_as_a_number_is_said_so_by_every_path() {
+    use digitnet::data::scenes::{held_out, validation_non_digit, NotADigit};
+    use digitnet::inference::{Model, MAX_ASPECT, NUMBER_CHECK_ASPECT};
+    let train = Dataset::load_idx(&shipped_mnist_dir(), Split::Train, true).unwrap();
+    let held = held_out(&train);
+    let mut model = Model::builtin().unwrap();
+    let dir = common::temp_dir("serve-number");
+    // The numbers whose ink the shape rules let through as one digit.
+    let mut chosen = Vec::new();
+    for k in 0..40 {
+        let bytes = validation_non_digit(&train, &held, NotADigit::Number, k, 480);
+        let g = digitnet::vision::decode_luma(&bytes, "number").unwrap();
+        let Ok((_, Some(found))) = model.examine(&g) else { continue };
+        if found.side_by_side <= 1 && found.pieces <= 2 && (NUMBER_CHECK_ASPECT..MAX_ASPECT).contains(&found.aspect) {
+            chosen.push((k, bytes, model.predict(&g).unwrap()));
+        }
+        if chosen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(chosen.len(), 2, "two numbers the shape rules let through");
+    let s = start(&["--workers", "1"]);
+    for (k, bytes, library) in &chosen {
+        let reason = library.not_a_digit.as_deref().unwrap_or_else(|| panic!("number {k}: the library says one digit, {library:?}"));
+        assert!(reason.starts_with("it reads as the number "), "number {k}: {reason}");
+        let file = dir.join(format!("number-{k}.jpg"));
+        std::fs::write(&file, bytes).unwrap();
+        let cli = digitnet(&["predict", "--json", file.to_str().unwrap()]);
+        assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+        let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+        let served = post(&s, "/api/predict", Some("image/jpeg"), bytes);
+        assert_eq!(served.status, 200, "{}", served.text());
+        let served = served.json();
+        for answer in [&cli[0], &served] {
+            assert_eq!(answer["not_a_digit"], true, "number {k}: {answer}");
+            assert_eq!(answer["reason"], reason, "number {k}");
+            assert_eq!(answer["digit"], library.label.as_str(), "number {k}");
+            let p: Vec<f32> = answer["probabilities"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            assert_eq!(p, library.probabilities, "number {k}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

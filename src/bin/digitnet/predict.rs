@@ -231,9 +231,9 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
         a.json,
         |path, shown| {
             // The network that reads this image (the built-in has one for MNIST-format images).
-            let (net, img, found) = match load_luma(path).and_then(|g| {
-                let net = model.for_image(&g);
-                net.examine(&g).map(|(img, found)| (net, img, found))
+            let (g, img, found) = match load_luma(path).and_then(|g| {
+                let (img, found) = model.for_image(&g).examine(&g)?;
+                Ok((g, img, found))
             }) {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e.to_string())),
@@ -241,8 +241,9 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
             if let Some(dir) = &a.show {
                 save_28(&output_path(dir, path, ".28x28.png", &mut shown_files, &images), &img)?;
             }
-            let mut p = net.classify(&[img])?.remove(0);
-            p.not_a_digit = not_one_digit(found.as_ref(), &p);
+            let mut p = model.for_image(&g).classify(&[img])?.remove(0);
+            let number = model.reading_of_wide_ink(&g, found.as_ref())?;
+            p.not_a_digit = not_one_digit(found.as_ref(), &p, number.as_ref());
             if !a.json {
                 let alts: Vec<String> = p.top(a.top).iter().skip(1).map(|&(i, q)| format!("{} {:.1} %", classes[i], q * 100.0)).collect();
                 let extra = if alts.is_empty() { String::new() } else { format!(" (then {})", alts.join(", ")) };

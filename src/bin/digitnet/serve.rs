@@ -24,9 +24,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::inference::{not_one_digit, Digit, Model, Pipeline, Prediction};
+use digitnet::inference::{not_one_digit, reads_ten_digits, wide_enough_to_read, Digit, Model, Pipeline, Prediction};
 use digitnet::tasks::rotation;
 use digitnet::vision as photo;
+use digitnet::vision::number::{number_candidates, NumberCandidates};
 use digitnet::vision::FoundDigit;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
@@ -397,22 +398,28 @@ impl AppState {
     /// input pipeline), with whether the image was in MNIST's format (which network of
     /// a built-in model reads it: `Model::for_image`, by the same test for pixels as for a PNG
     /// of them) and what the photo pipeline found around the digit (for the "not one digit"
-    /// answer), exactly as `predict` examines it.
-    async fn examine(&self, input: Input, pipeline: Pipeline) -> ApiResult<(String, Examined, Option<FoundDigit>)> {
+    /// answer), exactly as `predict` examines it; with `number_check`, also the number's
+    /// candidates when the ink is wide (`Model::reading_of_wide_ink`).
+    async fn examine(&self, input: Input, pipeline: Pipeline, number_check: bool) -> ApiResult<(String, Examined, Option<FoundDigit>)> {
         match input {
             Input::Pixels(p) => {
                 let mnist_format = photo::pipeline::is_mnist_format(&p.to_gray());
-                Ok(("pixels".into(), Examined { digit: p, mnist_format }, None))
+                Ok(("pixels".into(), Examined { digit: p, mnist_format, wide: None }, None))
             }
             Input::Image { name, bytes } => {
                 let origin = name.clone();
                 let found = self
                     .blocking(move || {
-                        photo::decode_luma(&bytes, &origin).and_then(|g| pipeline.examine(&g).map(|(d, f)| (d, f, photo::pipeline::is_mnist_format(&g))))
+                        photo::decode_luma(&bytes, &origin).and_then(|g| {
+                            let (d, f) = pipeline.examine(&g)?;
+                            // Wide ink is read as a number too (`Model::reading_of_wide_ink`).
+                            let wide = (number_check && wide_enough_to_read(f.as_ref())).then(|| number_candidates(&g).ok().map(Box::new)).flatten();
+                            Ok((d, f, photo::pipeline::is_mnist_format(&g), wide))
+                        })
                     })
                     .await?;
-                let (img, found, mnist_format) = found.map_err(ApiError::from_input)?;
-                Ok((name, Examined { digit: Box::new(img), mnist_format }, found))
+                let (img, found, mnist_format, wide) = found.map_err(ApiError::from_input)?;
+                Ok((name, Examined { digit: Box::new(img), mnist_format, wide }, found))
             }
         }
     }
@@ -422,6 +429,9 @@ impl AppState {
 struct Examined {
     digit: Box<Digit>,
     mnist_format: bool,
+    /// A number's candidate digits, when the photo pipeline found wide ink
+    /// ([`digitnet::inference::NUMBER_CHECK_ASPECT`]).
+    wide: Option<Box<NumberCandidates>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,10 +462,16 @@ async fn model_info(State(s): State<Shared>) -> impl IntoResponse {
 /// `POST /api/predict` → the object `predict --json` prints for one image.
 async fn api_predict(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
     let opts = options(&req)?;
-    let (name, Examined { digit: img, mnist_format }, found) = s.examine(read_input(req).await?, s.pipeline).await?;
+    let (name, Examined { digit: img, mnist_format, wide }, found) = s.examine(read_input(req).await?, s.pipeline, true).await?;
     let p = s.pool.classify(vec![*img], mnist_format).await?.remove(0);
     let mut prediction = Prediction::new(&s.classes, p);
-    prediction.not_a_digit = not_one_digit(found.as_ref(), &prediction);
+    // As `Model::reading_of_wide_ink`: read by the reader `/api/read` uses, when the classes
+    // are the ten digits.
+    let number = match wide {
+        Some(candidates) if reads_ten_digits(&s.classes) => s.pool.read_candidates(*candidates).await.ok(),
+        _ => None,
+    };
+    prediction.not_a_digit = not_one_digit(found.as_ref(), &prediction, number.as_ref());
     Ok(shown(PredictOutput::new(name, prediction), opts.show, &img).into_response())
 }
 
@@ -512,7 +528,7 @@ async fn api_angle(State(s): State<Shared>, req: Request) -> ApiResult<Response>
 
 /// `POST /api/inspect` → the 28×28 input and every layer's feature maps (as `inspect`).
 async fn api_inspect(State(s): State<Shared>, req: Request) -> ApiResult<Response> {
-    let (_, Examined { digit: img, mnist_format }, _) = s.examine(read_input(req).await?, s.pipeline).await?;
+    let (_, Examined { digit: img, mnist_format, .. }, _) = s.examine(read_input(req).await?, s.pipeline, false).await?;
     let Answer::Maps(layers) = s.pool.run(Task::Inspect(img.clone(), mnist_format)).await? else {
         return Err(ApiError::internal("wrong answer kind from a worker"));
     };
