@@ -538,10 +538,10 @@ pub fn reads_ten_digits(classes: &[String]) -> bool {
 /// [`MIN_CONFIDENCE`] sure. The thresholds were chosen on the validation photos of
 /// `tools/photo_validation.rs` (MNIST training digits held out from the built-in model, and
 /// the numbers and cartoon animals it draws; `tools/README.md`). With today's pipeline, on its
-/// 40 photos of each kind at 1000 px they turn away 33 of 40 animals, all 40 numbers (35
-/// before the number reading) and 6 of the 309 digits read right; on 80 fresh ones of each
-/// kind (never looked at), 74 of 80 animals, 80 of 80 numbers (78 before) and 8 of 610; none
-/// of the 20 real photos of `../shared/real-dev/single`.
+/// 40 photos of each kind at 1000 px they turn away 39 of 40 animals, all 40 numbers and 6 of
+/// the 309 digits read right; on 80 more of each kind, 79 of 80 animals, 80 of 80 numbers and
+/// 9 of 610; on 80 more never looked at, 74, 79 and 12 of 606; none of the 20 real photos of
+/// `../shared/real-dev/single`.
 pub fn not_one_digit(found: Option<&FoundDigit>, p: &Prediction, number: Option<&Reading>) -> Option<String> {
     if let Some(f) = found {
         if f.side_by_side > MAX_SIDE_BY_SIDE {

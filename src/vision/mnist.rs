@@ -95,20 +95,22 @@ pub fn find_digit(img: &Gray) -> Result<FoundDigit> {
     let (labels, comps) = components(&layer);
     let (w, h) = (work.width, work.height);
     let min_side = min_digit_side(w, h);
-    let bar = |c: &Component| is_border_bar(c, w, h);
-    let big_enough = |c: &Component| c.width().max(c.height()) >= min_side;
+    let along = along_edges(&labels, comps.len(), w, h);
+    let bars: Vec<bool> = comps.iter().zip(&along).map(|(c, a)| is_border_bar(c, a, w, h)).collect();
+    let bar = |k: usize| bars[k];
+    let big_enough = |k: usize| comps[k].width().max(comps[k].height()) >= min_side;
     // The main piece: the largest component that is not a border bar and is at least 1/20
     // of the photo's shorter side long; failing that, the largest that long (a lone 1 along
     // the edge of a tight crop); failing that, the largest that is not a bar, or the largest.
-    let digit_sized = |c: &Component| c.width().max(c.height()) >= min_side.max(w.min(h) / 20);
-    let largest_where = |ok: &dyn Fn(&Component) -> bool| comps.iter().enumerate().filter(|(_, c)| ok(c)).max_by_key(|(_, c)| c.count).map(|(i, _)| i);
-    let main = largest_where(&|c| !bar(c) && digit_sized(c))
-        .or_else(|| largest_where(&|c| digit_sized(c)))
-        .or_else(|| largest_where(&|c| !bar(c) && big_enough(c)))
+    let digit_sized = |k: usize| comps[k].width().max(comps[k].height()) >= min_side.max(w.min(h) / 20);
+    let largest_where = |ok: &dyn Fn(usize) -> bool| (0..comps.len()).filter(|&k| ok(k)).max_by_key(|&k| comps[k].count);
+    let main = largest_where(&|k| !bar(k) && digit_sized(k))
+        .or_else(|| largest_where(&|k| digit_sized(k)))
+        .or_else(|| largest_where(&|k| !bar(k) && big_enough(k)))
         .or_else(|| largest_where(&|_| true))
         .ok_or_else(no_digit)?;
     let largest = comps[main].count;
-    let mut kept: Vec<bool> = comps.iter().enumerate().map(|(k, c)| k == main || (4 * c.count >= largest && !bar(c))).collect();
+    let mut kept: Vec<bool> = comps.iter().enumerate().map(|(k, c)| k == main || (4 * c.count >= largest && !bar(k))).collect();
     let bbox = |kept: &[bool]| {
         comps
             .iter()
@@ -121,7 +123,7 @@ pub fn find_digit(img: &Gray) -> Result<FoundDigit> {
         let reach = (b.2 - b.0 + 1).max(b.3 - b.1 + 1) / 5;
         let mut changed = false;
         for (k, c) in comps.iter().enumerate() {
-            if !kept[k] && !bar(c) && 50 * c.count >= largest && gap(b.0, b.2, c.x0, c.x1) <= reach && gap(b.1, b.3, c.y0, c.y1) <= reach {
+            if !kept[k] && !bar(k) && 50 * c.count >= largest && gap(b.0, b.2, c.x0, c.x1) <= reach && gap(b.1, b.3, c.y0, c.y1) <= reach {
                 kept[k] = true;
                 changed = true;
             }
@@ -143,20 +145,67 @@ pub fn find_digit(img: &Gray) -> Result<FoundDigit> {
     Ok(FoundDigit { digit, pieces: pieces.len(), side_by_side: side_by_side(&pieces, bh), aspect: bw as f32 / bh as f32, stroke_width, density })
 }
 
-/// A component at the image's edge (within 2 % of its side, at least 2 pixels) that runs
-/// along more than half of that edge, or is a bar at least 6 times as long as it is wide (by
-/// its box, or by its mean thickness): the edge of the sheet, a band of table or shadow at the
-/// photo's border — not a digit.
-fn is_border_bar(c: &Component, w: usize, h: usize) -> bool {
-    let (mx, my) = ((w / 50).max(2), (h / 50).max(2));
+/// A component at the image's edge (within 2 % of its side, at least 2 pixels) whose pixels
+/// there run along more than half of that edge (`along`, from [`along_edges`]), or that is a
+/// bar at least 6 times as long as it is wide by its box, or by its mean thickness when it
+/// touches two edges or is narrower than a quarter of the photo's shorter side: the edge of
+/// the sheet, a band of table or shadow at the photo's border, a speckled band's pieces — not
+/// a digit. A drawing as tall as half the photo whose outline touches one edge at one point
+/// (a fish's tail) is neither: it does not run along the edge by its pixels, and an outline
+/// is thin for its length but wide in both directions.
+fn is_border_bar(c: &Component, along: &[usize; 4], w: usize, h: usize) -> bool {
+    let (mx, my) = edge_margins(w, h);
     let (left, right, top, bottom) = (c.x0 <= mx, c.x1 + mx + 1 >= w, c.y0 <= my, c.y1 + my + 1 >= h);
     if !(left || right || top || bottom) {
         return false;
     }
-    let along = ((top || bottom) && 2 * c.width() > w) || ((left || right) && 2 * c.height() > h);
+    let [along_left, along_right, along_top, along_bottom] = *along;
+    let along = 2 * along_top.max(along_bottom) > w || 2 * along_left.max(along_right) > h;
     let (long, short) = (c.width().max(c.height()), c.width().min(c.height()));
     let thickness = c.count as f32 / long as f32;
-    along || long >= 6 * short || long as f32 >= 6.0 * thickness.max(1.0) * 2.0
+    let sides = [left, right, top, bottom].iter().filter(|&&t| t).count();
+    let thin = long as f32 >= 6.0 * thickness.max(1.0) * 2.0;
+    along || long >= 6 * short || (thin && (sides >= 2 || 4 * short < w.min(h)))
+}
+
+/// The border margins of [`is_border_bar`]: 2 % of each side, at least 2 pixels.
+fn edge_margins(w: usize, h: usize) -> (usize, usize) {
+    ((w / 50).max(2), (h / 50).max(2))
+}
+
+/// For each component, how far its pixels within the border margins ([`edge_margins`]) run
+/// along the left, right, top and bottom edges (from the first such pixel to the last, along
+/// the edge; 0 when none).
+fn along_edges(labels: &[u32], n: usize, w: usize, h: usize) -> Vec<[usize; 4]> {
+    let (mx, my) = edge_margins(w, h);
+    // Per component and edge: the first and last position along the edge.
+    let mut span = vec![[(usize::MAX, 0usize); 4]; n];
+    let mut note = |label: u32, edge: usize, at: usize| {
+        if let Some(s) = label.checked_sub(1).and_then(|k| span.get_mut(k as usize)) {
+            s[edge] = (s[edge].0.min(at), s[edge].1.max(at));
+        }
+    };
+    for y in 0..h {
+        let row = &labels[y * w..(y + 1) * w];
+        for &l in &row[..w.min(mx + 1)] {
+            note(l, 0, y);
+        }
+        for &l in &row[w.saturating_sub(mx + 1)..] {
+            note(l, 1, y);
+        }
+        if y <= my || y + my + 1 >= h {
+            let edge = if y <= my { 2 } else { 3 };
+            for (x, &l) in row.iter().enumerate() {
+                note(l, edge, x);
+            }
+            if y <= my && y + my + 1 >= h {
+                for (x, &l) in row.iter().enumerate() {
+                    note(l, 3, x);
+                }
+            }
+        }
+    }
+    span.iter().map(|s| s.map(|(a, b)| if a == usize::MAX { 0 } else { b - a + 1 })).collect()
 }
 
 /// Groups of pieces that stand side by side: pieces whose column ranges overlap or nearly
@@ -343,6 +392,45 @@ mod tests {
             Ok(_) => panic!("expected an error"),
             Err(e) => e.to_string(),
         }
+    }
+
+    /// On a 400×300 ink map: a band 10 pixels deep along the bottom edge is a border bar; a
+    /// thin outline 250×160 (a drawing) whose tail touches the right edge at one point is not
+    /// (its box is over half the photo's height, and it is thin for its length: both once made
+    /// it a bar, and the drawing's eye was taken for the digit); a thin diagonal line from one
+    /// edge to another, 100 pixels each way, is.
+    #[test]
+    fn border_bars_run_along_the_edge_by_their_pixels() {
+        let (w, h) = (400usize, 300usize);
+        let mut ink = Gray::filled(w, h, 0);
+        let mut set = |x: usize, y: usize| ink.pixels[y * w + x] = 255;
+        for y in 290..300 {
+            (0..w).for_each(|x| set(x, y)); // the band
+        }
+        for t in 0..2000 {
+            // The outline: an ellipse centred at (250, 120), radii 125 × 80, 3 pixels thick…
+            let a = t as f32 / 2000.0 * std::f32::consts::TAU;
+            for d in 0..3 {
+                let (x, y) = (250.0 + (125.0 - d as f32) * a.cos(), 120.0 + (80.0 - d as f32) * a.sin());
+                set(x.round() as usize, y.round() as usize);
+            }
+        }
+        for x in 375..w {
+            set(x, 120); // …with a tail to the right edge
+        }
+        for k in 0..=100 {
+            set(k, 100 - k); // a thin diagonal across the top-left corner, edge to edge
+        }
+        let (labels, comps) = components(&super::super::ink::InkLayer { ink, found: true });
+        let along = along_edges(&labels, comps.len(), w, h);
+        let bar_at = |x: usize, y: usize| {
+            let k = labels[y * w + x] as usize - 1;
+            is_border_bar(&comps[k], &along[k], w, h)
+        };
+        assert!(bar_at(5, 295), "the band along the bottom");
+        assert!(!bar_at(125, 120), "the outline touching the right edge at its tail");
+        assert_eq!(along[labels[120 * w + 125] as usize - 1][1], 1, "the tail meets the right edge at one row");
+        assert!(bar_at(50, 50), "the thin diagonal from the left edge to the top");
     }
 
     #[test]
