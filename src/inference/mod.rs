@@ -378,12 +378,9 @@ impl Model {
     /// digits written close together from one wide digit. `None` otherwise, and when the
     /// reader finds no digit.
     pub fn reading_of_wide_ink(&mut self, image: &Gray, found: Option<&FoundDigit>) -> Result<Option<Reading>> {
-        if !wide_enough_to_read(found) || !reads_ten_digits(self.classes()) {
-            return Ok(None);
-        }
-        match number_candidates(image) {
-            Ok(candidates) => self.reading_of_candidates(&candidates),
-            Err(_) => Ok(None),
+        match wide_ink_candidates(image, found) {
+            Some(candidates) if reads_ten_digits(self.classes()) => self.reading_of_candidates(&candidates),
+            _ => Ok(None),
         }
     }
 
@@ -391,12 +388,9 @@ impl Model {
     /// with the decoding, off the inference workers).
     pub fn reading_of_candidates(&mut self, candidates: &NumberCandidates) -> Result<Option<Reading>> {
         let reader = if self.origin == builtin::DIGITS_CLASSIFIER_NAME {
-            if self.reader.is_none() {
-                self.reader = Some(Box::new(Model::builtin_reader()?));
-            }
-            match self.reader.as_deref_mut() {
+            match &mut self.reader {
                 Some(r) => r,
-                None => return Ok(None),
+                slot @ None => slot.insert(Box::new(Model::builtin_reader()?)),
             }
         } else {
             self
@@ -516,10 +510,11 @@ pub const NUMBER_CHECK_ASPECT: f32 = 1.1;
 /// as "17").
 pub const NUMBER_CONFIDENCE: f32 = 0.9;
 
-/// Whether the photo pipeline's ink is wide enough to be read as a number too
-/// ([`NUMBER_CHECK_ASPECT`]).
-pub fn wide_enough_to_read(found: Option<&FoundDigit>) -> bool {
-    found.is_some_and(|f| f.aspect >= NUMBER_CHECK_ASPECT)
+/// The number's candidate digits in `image` when the photo pipeline found its ink at least
+/// [`NUMBER_CHECK_ASPECT`] times as wide as tall (what [`Model::reading_of_wide_ink`] reads;
+/// the server computes them with the decoding); `None` otherwise, or when there are none.
+pub fn wide_ink_candidates(image: &Gray, found: Option<&FoundDigit>) -> Option<NumberCandidates> {
+    found.filter(|f| f.aspect >= NUMBER_CHECK_ASPECT).and_then(|_| number_candidates(image).ok())
 }
 
 /// Whether a model's classes are the ten digits, in order (a model of other classes does not

@@ -24,10 +24,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
-use digitnet::inference::{not_one_digit, reads_ten_digits, wide_enough_to_read, Digit, Model, Pipeline, Prediction};
+use digitnet::inference::{not_one_digit, reads_ten_digits, wide_ink_candidates, Digit, Model, Pipeline, Prediction};
 use digitnet::tasks::rotation;
 use digitnet::vision as photo;
-use digitnet::vision::number::{number_candidates, NumberCandidates};
+use digitnet::vision::number::NumberCandidates;
 use digitnet::vision::FoundDigit;
 use pool::{Answer, Models, Pool, Task};
 use serde::{Deserialize, Serialize};
@@ -413,7 +413,7 @@ impl AppState {
                         photo::decode_luma(&bytes, &origin).and_then(|g| {
                             let (d, f) = pipeline.examine(&g)?;
                             // Wide ink is read as a number too (`Model::reading_of_wide_ink`).
-                            let wide = (number_check && wide_enough_to_read(f.as_ref())).then(|| number_candidates(&g).ok().map(Box::new)).flatten();
+                            let wide = number_check.then(|| wide_ink_candidates(&g, f.as_ref()).map(Box::new)).flatten();
                             Ok((d, f, photo::pipeline::is_mnist_format(&g), wide))
                         })
                     })
