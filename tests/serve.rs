@@ -313,9 +313,10 @@ fn model_health_inspect_and_the_page() {
     assert_eq!(m["layers"].as_array().unwrap().len(), 18);
     assert_eq!(m["layers"][0]["output_shape"], serde_json::json!([32, 28, 28]));
     // The built-in model's network for photos (models/digits-photos.safetensors) records its
-    // best validation epoch: 21 of 30, 99.40 % (the MNIST-format network's: 15, 99.58 %).
-    assert_eq!(m["epoch"], 21);
-    assert!((m["val_accuracy"].as_f64().unwrap() - 0.9940).abs() < 5e-5, "{}", m["val_accuracy"]);
+    // best validation epoch: 8 of the 10 of its fine-tuning on photographed digits, 99.32 %
+    // (the MNIST-format network's: 15, 99.58 %).
+    assert_eq!(m["epoch"], 8);
+    assert!((m["val_accuracy"].as_f64().unwrap() - 0.9932).abs() < 5e-5, "{}", m["val_accuracy"]);
     assert!(m["summary"].as_str().unwrap().contains("Total params"));
 
     let h = get("/api/health");

@@ -23,9 +23,18 @@
 //!   (a bar through the middle of its stem), a closed-top 4 (a stroke joining the top of its
 //!   left arm to the top of its stem). Strokes are drawn anti-aliased, as wide as the digit's
 //!   own (`2·area/perimeter` of its ink).
+//!
+//! And one applied last, to the augmented digit: **photographed**, with probability `photo`,
+//! the 28×28 digit is drawn as a photo ([`crate::data::render::photo_gray`]: pen or pencil on
+//! tinted paper, uneven light, blur, noise, JPEG) and read back through the photo pipeline
+//! ([`crate::vision::Pipeline::Photo`]), as `predict` reads a photo: a network for photos
+//! learns the digits as the pipeline hands them over (thresholded, cropped, refitted), not
+//! only as MNIST drew them. The costliest augmentation by far (a few milliseconds an image),
+//! so it runs on all threads, each photo from a generator of its own.
 
 use crate::error::{Error, Result};
 use crate::init::Rng;
+use crate::vision::pipeline::DIGIT_SIDE;
 use serde::{Deserialize, Serialize};
 
 /// Which augmentations are on and how strong they are. The default is none.
@@ -54,6 +63,10 @@ pub struct Augment {
     /// closed 4; 0 = off). Needs the labels ([`Augment::apply_labelled`]).
     #[serde(default)]
     pub styles: f32,
+    /// Probability of photographing the augmented digit and reading it back through the
+    /// photo pipeline (28×28 images only; 0 = off).
+    #[serde(default)]
+    pub photo: f32,
 }
 
 /// Augmentation with its generator and buffers, filling training batches.
@@ -62,12 +75,15 @@ pub struct Augmenter {
     pub rng: Rng,
     scratch: Scratch,
     image: Vec<u8>,
+    /// The batch's augmented digits and, for those to photograph, their generators' seeds.
+    images: Vec<u8>,
+    photo_seeds: Vec<Option<u64>>,
 }
 
 impl Augmenter {
     /// An augmenter drawing from `rng`.
     pub fn new(spec: Augment, rng: Rng) -> Self {
-        Augmenter { spec, rng, scratch: Scratch::default(), image: Vec::new() }
+        Augmenter { spec, rng, scratch: Scratch::default(), image: Vec::new(), images: Vec::new(), photo_seeds: Vec::new() }
     }
 
     /// As [`crate::data::Dataset::fill_batch`], each image augmented afresh.
@@ -79,16 +95,39 @@ impl Augmenter {
         x: &mut crate::tensor::Tensor,
         labels: &mut Vec<u8>,
     ) {
+        use rayon::prelude::*;
         x.resize(indices.len(), &[1, data.rows, data.cols]);
         labels.clear();
         let n = data.rows * data.cols;
         self.image.resize(n, 0);
+        let photographs = self.spec.photo > 0.0 && (data.rows, data.cols) == (DIGIT_SIDE, DIGIT_SIDE);
+        self.photo_seeds.clear();
+        self.images.clear();
         for (dst, &i) in x.data.chunks_mut(n).zip(indices) {
             self.spec.apply_labelled(data.image(i), Some(data.labels[i]), &mut self.image, data.rows, data.cols, &mut self.rng, &mut self.scratch);
             for (d, &p) in dst.iter_mut().zip(&self.image) {
                 *d = norm.apply(p);
             }
             labels.push(data.labels[i]);
+            // Drawn only when photographs are on, so other recipes keep their random streams.
+            if photographs {
+                let photographed = self.rng.next_f32() < self.spec.photo;
+                self.photo_seeds.push(photographed.then(|| self.rng.next_u64()));
+                self.images.extend_from_slice(&self.image);
+            }
+        }
+        if photographs {
+            let samples = x.data.par_chunks_mut(n).zip(self.images.par_chunks(n)).zip(self.photo_seeds.par_iter());
+            samples.for_each(|((dst, image), seed)| {
+                let Some(seed) = *seed else { return };
+                let photo = crate::data::render::photo_gray(image, &mut Rng::new(seed));
+                // A photo the pipeline finds no digit in keeps the digit as it was.
+                if let Ok(digit) = crate::vision::Pipeline::Photo.digit(&photo) {
+                    for (d, &p) in dst.iter_mut().zip(digit.0.iter()) {
+                        *d = norm.apply(p);
+                    }
+                }
+            });
         }
     }
 }
@@ -124,10 +163,11 @@ impl Augment {
             || !ok(self.elastic_alpha, 100.0)
             || !ok(self.stroke, 4.0)
             || !ok(self.styles, 1.0)
+            || !ok(self.photo, 1.0)
         {
             return Err(Error::config(format!(
-                "augmentation out of range: rotation {} (0–180°), shift {} (0–0.5), scale {} (0–0.9), noise {} (0–255), elastic α {} (0–100), stroke {} (0–4 px), styles {} (0–1)",
-                self.rotation_deg, self.shift, self.scale, self.noise_std, self.elastic_alpha, self.stroke, self.styles
+                "augmentation out of range: rotation {} (0–180°), shift {} (0–0.5), scale {} (0–0.9), noise {} (0–255), elastic α {} (0–100), stroke {} (0–4 px), styles {} (0–1), photo {} (0–1)",
+                self.rotation_deg, self.shift, self.scale, self.noise_std, self.elastic_alpha, self.stroke, self.styles, self.photo
             )));
         }
         if self.elastic_alpha > 0.0 && !(self.elastic_sigma.is_finite() && self.elastic_sigma > 0.0 && self.elastic_sigma <= 20.0) {
@@ -138,7 +178,7 @@ impl Augment {
 
     /// True when nothing is enabled.
     pub fn is_identity(&self) -> bool {
-        self.enabled().1 == 0
+        self.enabled().1 == 0 && self.photo == 0.0
     }
 
     /// The enabled kinds (first `count` entries), without allocating.
@@ -511,6 +551,40 @@ mod tests {
             flipped_clean += usize::from(is_flipped);
         }
         assert!(noisy > 5 && flipped_clean > 3, "{noisy} noisy, {flipped_clean} flipped");
+    }
+
+    /// Photographed digits come back through the photo pipeline: changed (not one batch image
+    /// left as MNIST drew it) but still the same digit (their pixels correlate with the
+    /// original's), only about the chosen share of them, and the same batch from the same seed
+    /// however the threads share the work.
+    #[test]
+    fn photographed_digits_are_read_back_through_the_photo_pipeline() {
+        let data = crate::data::Dataset::load_idx(&crate::data::shipped_mnist_dir(), crate::data::Split::Train, false).unwrap().take(16);
+        let norm = crate::network::arch::Normalization::default();
+        let idx: Vec<usize> = (0..16).collect();
+        let batch = |photo: f32, seed: u64| {
+            let (mut x, mut labels) = (crate::tensor::Tensor::default(), Vec::new());
+            Augmenter::new(Augment { photo, ..Default::default() }, Rng::new(seed)).fill_batch(&data, &idx, &norm, &mut x, &mut labels);
+            assert_eq!(labels, data.labels);
+            x.data
+        };
+        let as_drawn = batch(0.0, 5);
+        let correlation = |a: &[f32], b: &[f32]| {
+            let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+            let (ma, mb) = (mean(a), mean(b));
+            let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+            let var = |v: &[f32], m: f32| v.iter().map(|x| (x - m) * (x - m)).sum::<f32>();
+            cov / (var(a, ma) * var(b, mb)).sqrt()
+        };
+        let photographed = batch(1.0, 5);
+        for (k, (p, d)) in photographed.chunks(784).zip(as_drawn.chunks(784)).enumerate() {
+            let r = correlation(p, d);
+            assert!(p != d && r > 0.6, "image {k}: correlation {r} with the digit as drawn");
+        }
+        assert_eq!(photographed, batch(1.0, 5));
+        let changed = batch(0.5, 5).chunks(784).zip(as_drawn.chunks(784)).filter(|(p, d)| p != d).count();
+        assert!((3..=13).contains(&changed), "photo ½: {changed} of 16 photographed");
+        assert!(Augment { photo: 1.5, ..Default::default() }.validate().is_err());
     }
 
     #[test]

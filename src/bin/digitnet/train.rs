@@ -166,6 +166,9 @@ pub struct TrainArgs {
     /// Augmentation: with this probability, a writer's style on 1, 4 and 7 (flag, closed top, cross bar).
     #[arg(long, default_value_t = 0.0)]
     augment_styles: f32,
+    /// Augmentation: with this probability, the augmented 28×28 digit photographed (pen on tinted paper, uneven light, blur, noise, JPEG) and read back through the photo pipeline, as `predict` reads photos.
+    #[arg(long, default_value_t = 0.0)]
+    augment_photo: f32,
     /// Train on a folder with one sub-folder of images per class (instead of IDX files).
     #[arg(long, conflicts_with = "data")]
     folder: Option<PathBuf>,
@@ -291,6 +294,7 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
                 one_at_random: a.augment_one_of,
                 stroke: a.augment_stroke,
                 styles: a.augment_styles,
+                photo: a.augment_photo,
             };
             let config = TrainConfig {
                 epochs: a.epochs.unwrap_or(10),
