@@ -75,7 +75,8 @@ pub const STROKE_TARGET_THICK: f32 = 4.4;
 /// *border bars* — components touching the photo's edge that run along most of it or are
 /// long thin bars (the sheet's edge, a band of table or shadow), as long as anything else is
 /// left. Then every component with at least 1/4 of the main piece's pixels (pieces of a
-/// broken digit) joins, and any smaller one with at least 2 % of its pixels whose bounding box
+/// broken digit) joins — when it lies farther from the digit than [`PIECE_REACH`] of the main
+/// piece's size, only if it is not in a speckle field (`SpeckleField`) — and any smaller one with at least 2 % of its pixels whose bounding box
 /// lies within 1/5 of the digit's size of the digit's box (a detached flag of a 5, say),
 /// repeated until nothing more joins. Everything else is a speck and is erased. The result is
 /// cropped, its strokes brought to MNIST's width when they are far thinner or thicker
@@ -110,7 +111,9 @@ pub fn find_digit(img: &Gray) -> Result<FoundDigit> {
         .or_else(|| largest_where(&|_| true))
         .ok_or_else(no_digit)?;
     let largest = comps[main].count;
-    let mut kept: Vec<bool> = comps.iter().enumerate().map(|(k, c)| k == main || (4 * c.count >= largest && !bar(k))).collect();
+    let piece_reach = (comps[main].width().max(comps[main].height()) as f32 * PIECE_REACH) as usize;
+    let mut kept: Vec<bool> = comps.iter().enumerate().map(|(k, _)| k == main).collect();
+    let speckle = SpeckleField::new(&comps, w, h);
     let bbox = |kept: &[bool]| {
         comps
             .iter()
@@ -123,7 +126,11 @@ pub fn find_digit(img: &Gray) -> Result<FoundDigit> {
         let reach = (b.2 - b.0 + 1).max(b.3 - b.1 + 1) / 5;
         let mut changed = false;
         for (k, c) in comps.iter().enumerate() {
-            if !kept[k] && !bar(k) && 50 * c.count >= largest && gap(b.0, b.2, c.x0, c.x1) <= reach && gap(b.1, b.3, c.y0, c.y1) <= reach {
+            let within = |reach: usize| gap(b.0, b.2, c.x0, c.x1) <= reach && gap(b.1, b.3, c.y0, c.y1) <= reach;
+            if !kept[k]
+                && !bar(k)
+                && ((4 * c.count >= largest && (within(piece_reach) || !speckle.is_speckle(c))) || (50 * c.count >= largest && within(reach)))
+            {
                 kept[k] = true;
                 changed = true;
             }
@@ -166,6 +173,61 @@ fn is_border_bar(c: &Component, along: &[usize; 4], w: usize, h: usize) -> bool 
     let sides = [left, right, top, bottom].iter().filter(|&&t| t).count();
     let thin = long as f32 >= 6.0 * thickness.max(1.0) * 2.0;
     along || long >= 6 * short || (thin && (sides >= 2 || 4 * short < w.min(h)))
+}
+
+/// A piece as large as a quarter of the digit's main piece, farther from the digit than this
+/// fraction of the main piece's longer side, joins the digit only when it does not lie in a
+/// speckle field ([`SPECKLE_PIECES`] components or more around it).
+pub const PIECE_REACH: f32 = 0.5;
+
+/// A piece lies in a speckle field when at least this many components (itself included) have
+/// their centres within half its size of its box.
+pub const SPECKLE_PIECES: usize = 10;
+
+/// Where the ink's components lie, to tell a speckle field — a band of table or shadow beyond
+/// the sheet's edge, which the local flattening (dividing the paper's level out) turns into
+/// hundreds of specks, its noise as strong as the band is dark — from a drawing's parts. A
+/// clump of such specks can be a quarter of a thin digit's size, and joining it to the digit
+/// whatever its distance made the digit a "drawing of 38 separate parts" with a bar beside it;
+/// a cartoon's parts (eyes, tail) or a number's digits have few components around them.
+/// Counts of component centres on a grid of cells (1/64 of the shorter side), in prefix sums,
+/// so a piece's neighbourhood is counted in four lookups whatever the number of specks.
+struct SpeckleField {
+    cell: usize,
+    gw: usize,
+    gh: usize,
+    /// Prefix sums of the components' centres per cell, `(gw + 1) × (gh + 1)`.
+    sums: Vec<u32>,
+}
+
+impl SpeckleField {
+    fn new(comps: &[Component], w: usize, h: usize) -> Self {
+        let cell = (w.min(h) / 64).max(4);
+        let (gw, gh) = (w.div_ceil(cell), h.div_ceil(cell));
+        let mut counts = vec![0u32; gw * gh];
+        for c in comps {
+            let (cx, cy) = ((c.x0 + c.x1) / 2 / cell, (c.y0 + c.y1) / 2 / cell);
+            counts[cy * gw + cx] += 1;
+        }
+        let mut sums = vec![0u32; (gw + 1) * (gh + 1)];
+        for y in 0..gh {
+            for x in 0..gw {
+                sums[(y + 1) * (gw + 1) + x + 1] = counts[y * gw + x] + sums[y * (gw + 1) + x + 1] + sums[(y + 1) * (gw + 1) + x] - sums[y * (gw + 1) + x];
+            }
+        }
+        SpeckleField { cell, gw, gh, sums }
+    }
+
+    /// True when `c` lies in a speckle field: [`SPECKLE_PIECES`] components or more with their
+    /// centres in its box grown by half its longer side (to whole cells).
+    fn is_speckle(&self, c: &Component) -> bool {
+        let e = c.width().max(c.height()) / 2;
+        let (x0, y0) = (c.x0.saturating_sub(e) / self.cell, c.y0.saturating_sub(e) / self.cell);
+        let (x1, y1) = (((c.x1 + e) / self.cell + 1).min(self.gw), ((c.y1 + e) / self.cell + 1).min(self.gh));
+        let at = |x: usize, y: usize| self.sums[y * (self.gw + 1) + x];
+        let n = at(x1, y1) + at(x0, y0) - at(x0, y1) - at(x1, y0);
+        n as usize >= SPECKLE_PIECES
+    }
 }
 
 /// The border margins of [`is_border_bar`]: 2 % of each side, at least 2 pixels.
@@ -431,6 +493,39 @@ mod tests {
         assert!(!bar_at(125, 120), "the outline touching the right edge at its tail");
         assert_eq!(along[labels[120 * w + 125] as usize - 1][1], 1, "the tail meets the right edge at one row");
         assert!(bar_at(50, 50), "the thin diagonal from the left edge to the top");
+    }
+
+    /// A photo of a 1 (a bar 6×120 pixels) with a blob a third its size 150 pixels away: on
+    /// clean paper the blob joins (a drawing's part: two pieces), ringed by a dozen specks (a
+    /// clump in a speckled band of table) it does not, and the 1 is found alone.
+    #[test]
+    fn a_far_piece_in_a_speckle_field_does_not_join_the_digit() {
+        let photo = |specks: bool| {
+            let (w, h) = (400usize, 300usize);
+            let mut img = Gray::filled(w, h, 220);
+            let mut ink = |x0: usize, y0: usize, x1: usize, y1: usize| {
+                for y in y0..y1 {
+                    img.pixels[y * w + x0..y * w + x1].fill(40);
+                }
+            };
+            ink(150, 90, 156, 210); // the 1
+            ink(306, 60, 322, 76); // the blob, 16×16
+            if specks {
+                // 2×2 specks on a square ring 4 pixels outside the blob, 8 pixels apart.
+                for k in 0..3 {
+                    let t = 302 + 8 * k;
+                    for (x, y) in [(t, 54), (t + 4, 80), (300, 56 + 8 * k), (326, 58 + 8 * k)] {
+                        ink(x, y, x + 2, y + 2);
+                    }
+                }
+            }
+            img
+        };
+        let clean = find_digit(&photo(false)).unwrap();
+        assert_eq!(clean.pieces, 2, "the blob on clean paper joins");
+        let speckled = find_digit(&photo(true)).unwrap();
+        assert_eq!(speckled.pieces, 1, "the blob among specks stays out");
+        assert!(speckled.aspect < 0.2, "the digit is the 1 alone: aspect {}", speckled.aspect);
     }
 
     #[test]
