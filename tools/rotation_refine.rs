@@ -9,7 +9,7 @@
 //! Run: `cargo run --release --example rotation_refine -- MODEL FOLDER [photo]` (source in `tools/`).
 
 use digitnet::inference::Model;
-use digitnet::vision::{load_luma, rotate::rotate_gray, rotate::rotate_into, Digit, Gray};
+use digitnet::vision::{border_median, load_luma, rotate::rotate_gray, rotate::rotate_into, Digit, Gray};
 use std::path::Path;
 
 fn turned(d: &Digit, degrees: f32) -> Digit {
@@ -69,15 +69,6 @@ fn main() {
     }
     let mix: Vec<f32> = est.iter().zip(&plain).map(|(a, b)| (a + b) / 2.0).collect();
     report("mean(plain, refine x1)", &mix, &truth);
-}
-
-/// The median of an image's border pixels: the paper around a photographed digit.
-fn border_median(img: &Gray) -> u8 {
-    let (w, h) = (img.width, img.height);
-    let mut v: Vec<u8> = (0..w).flat_map(|x| [img.pixels[x], img.pixels[(h - 1) * w + x]]).collect();
-    v.extend((0..h).flat_map(|y| [img.pixels[y * w], img.pixels[y * w + w - 1]]));
-    v.sort_unstable();
-    v[v.len() / 2]
 }
 
 /// `photo` mode: the second look at the photo itself, turned before the pipeline reads it

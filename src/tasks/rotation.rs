@@ -42,7 +42,7 @@ pub fn angle_views(pipeline: Pipeline, image: &Gray) -> Result<Vec<(f32, Digit)>
     let plain = pipeline.digit(image)?;
     let mut views = vec![(0.0, plain)];
     if pipeline.reads_as_photo(image) {
-        let paper = crate::vision::ink::border_median(image);
+        let paper = crate::vision::border_median(image);
         for turn in VIEW_TURNS {
             if let Ok(d) = pipeline.digit(&crate::vision::rotate::rotate_gray(image, turn, paper)) {
                 views.push((turn, d));

@@ -70,8 +70,10 @@ pub(crate) fn bin_counts<T: Copy, const N: usize>(values: &[T], bin: impl Fn(T) 
     std::array::from_fn(|b| part.iter().map(|p| p[b]).sum())
 }
 
-/// Median of a border ring `max(1, min(w, h)/20)` pixels thick.
-pub(crate) fn border_median(img: &Gray) -> u8 {
+/// Median of a border ring `max(1, min(w, h)/20)` pixels thick: the paper's grey level around a
+/// photographed digit (what decides the ink's polarity when nothing else does, and what the
+/// corners of a turned photo are filled with: `angle`'s extra looks and `deskew`'s output).
+pub fn border_median(img: &Gray) -> u8 {
     let t = (img.width.min(img.height) / 20).max(1);
     let mut h = [0u64; 256];
     for y in 0..img.height {

@@ -70,7 +70,7 @@ pub mod segment;
 
 pub use decode::{decode_luma, load_luma, MAX_IMAGE_BYTES, MAX_PIXELS};
 pub use gray::Gray;
-pub use ink::ink_map;
+pub use ink::{border_median, ink_map};
 pub use mnist::{find_digit, ink_to_mnist, to_mnist, FoundDigit, WORK_SIDE};
 pub use pipeline::{Digit, Pipeline};
 pub use segment::{find_digits, DigitBox};

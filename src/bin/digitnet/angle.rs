@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use digitnet::inference::Model;
 use digitnet::vision::rotate::rotate_gray;
-use digitnet::vision::{load_luma, Gray};
+use digitnet::vision::{border_median, load_luma, Gray};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,14 +64,6 @@ fn angle_of(model: &mut Model, path: &Path) -> Result<(Gray, f32)> {
     Ok((gray, angle))
 }
 
-/// The paper's grey level: the median of the border pixels (what the turned-in corners get).
-fn paper_level(g: &Gray) -> u8 {
-    let (w, h) = (g.width, g.height);
-    let mut border: Vec<u8> = (0..w).flat_map(|x| [g.get(x, 0), g.get(x, h - 1)]).chain((0..h).flat_map(|y| [g.get(0, y), g.get(w - 1, y)])).collect();
-    border.sort_unstable();
-    border[border.len() / 2]
-}
-
 /// Answers every image with `each` (its angle, and the file written if any), a failure of
 /// one file being that file's answer; prints the text or JSON report and returns exit code 1
 /// if any image failed.
@@ -110,7 +102,7 @@ pub fn deskew(a: DeskewArgs) -> Result<ExitCode> {
     let images = expand_inputs(&a.images)?;
     for_each_image(&images, a.json, |path| {
         let (gray, angle) = angle_of(&mut model, path)?;
-        let straight = rotate_gray(&gray, -angle, paper_level(&gray));
+        let straight = rotate_gray(&gray, -angle, border_median(&gray));
         let out = output_path(&a.out, path, ".png", &mut written, &images);
         let img = image::GrayImage::from_raw(straight.width as u32, straight.height as u32, straight.pixels).context("image buffer")?;
         img.save(&out).with_context(|| format!("writing {}", out.display()))?;
