@@ -56,6 +56,8 @@ fn bad_inputs_fail_cleanly() {
     fails_with(&["train", "--data", g, "--val-split", "500"], "val-split");
     fails_with(&["train", "--data", g, "--epochs", "1", "--val-split", "20", "--out", "/proc/digitnet/m.safetensors"], "/proc/digitnet");
     fails_with(&["train", "--data", g, "--val-split", "20", "--class-weights", "1,2"], "class");
+    fails_with(&["train", "--data", g, "--val-split", "20", "--augment-photo", "2"], "photo 2");
+    fails_with(&["train", "--data", g, "--val-split", "20", "--augment-photo", "0.5", "--pipeline", "resize"], "--augment-photo");
 
     // Corrupt data sets, one problem each.
     type Corrupt = Box<dyn Fn(&Path)>;

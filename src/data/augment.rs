@@ -29,8 +29,9 @@
 //! tinted paper, uneven light, blur, noise, JPEG) and read back through the photo pipeline
 //! ([`crate::vision::Pipeline::Photo`]), as `predict` reads a photo: a network for photos
 //! learns the digits as the pipeline hands them over (thresholded, cropped, refitted), not
-//! only as MNIST drew them. The costliest augmentation by far (a few milliseconds an image),
-//! so it runs on all threads, each photo from a generator of its own.
+//! only as MNIST drew them. The costliest augmentation by far (a few milliseconds an image,
+//! and the rendering, its JPEG round trip and the pipeline allocate as `predict` does), so it
+//! is off by default and runs on all threads, each photo from a generator of its own.
 
 use crate::error::{Error, Result};
 use crate::init::Rng;

@@ -76,8 +76,9 @@ pub const STROKE_TARGET_THICK: f32 = 4.4;
 /// long thin bars (the sheet's edge, a band of table or shadow), as long as anything else is
 /// left. Then every component with at least 1/4 of the main piece's pixels (pieces of a
 /// broken digit) joins — when it lies farther from the digit than [`PIECE_REACH`] of the main
-/// piece's size, only if it is not in a speckle field (`SpeckleField`) — and any smaller one with at least 2 % of its pixels whose bounding box
-/// lies within 1/5 of the digit's size of the digit's box (a detached flag of a 5, say),
+/// piece's size, only if it is not in a speckle field (`SpeckleField`) — and any smaller one
+/// with at least 2 % of its pixels whose bounding box lies within 1/5 of the digit's size of
+/// the digit's box (a detached flag of a 5, say),
 /// repeated until nothing more joins. Everything else is a speck and is erased. The result is
 /// cropped, its strokes brought to MNIST's width when they are far thinner or thicker
 /// ([`normalise_stroke`]) and handed to [`ink_to_mnist`]. No ink, or a digit smaller than
