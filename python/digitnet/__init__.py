@@ -175,7 +175,8 @@ def train(
     ``nesterov``, ``weight_decay``, ``schedule`` ("constant"/"step"/"cosine"), ``step_every``,
     ``step_gamma``, ``dropout``, ``class_weights``, ``seed``, ``patience``, ``pipeline``,
     ``augment_rotation``, ``augment_shift``, ``augment_scale``, ``augment_flip``,
-    ``augment_noise``, ``augment_elastic``, ``augment_elastic_sigma``, ``augment_one_of``.
+    ``augment_noise``, ``augment_elastic``, ``augment_elastic_sigma``, ``augment_one_of``,
+    ``augment_stroke``, ``augment_styles``, ``augment_photo``.
     """
     options = dict(options, epochs=epochs, validation_split=validation_split)
     if (x is None) != (y is None):

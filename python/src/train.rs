@@ -43,6 +43,9 @@ pub struct Options {
     augment_elastic: f32,
     augment_elastic_sigma: f32,
     augment_one_of: bool,
+    augment_stroke: f32,
+    augment_styles: f32,
+    augment_photo: f32,
 }
 
 impl Default for Options {
@@ -72,6 +75,9 @@ impl Default for Options {
             augment_elastic: 0.0,
             augment_elastic_sigma: 4.0,
             augment_one_of: false,
+            augment_stroke: 0.0,
+            augment_styles: 0.0,
+            augment_photo: 0.0,
         }
     }
 }
@@ -121,7 +127,9 @@ impl Options {
                 elastic_alpha: self.augment_elastic,
                 elastic_sigma: self.augment_elastic_sigma,
                 one_at_random: self.augment_one_of,
-                ..Augment::default()
+                stroke: self.augment_stroke,
+                styles: self.augment_styles,
+                photo: self.augment_photo,
             },
             stratified,
             freeze: 0,

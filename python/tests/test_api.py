@@ -142,6 +142,11 @@ def test_errors_are_python_exceptions_with_the_clis_messages(tmp_path, cli):
         digitnet.train("small", digits, [0, 1], lrr=0.1)
     with pytest.raises(ValueError, match="unknown architecture|arch"):
         digitnet.train("no-such-arch", digits, [0, 1])
+    # The augmentations of `digitnet train` reach the same checks (`augment_photo` etc.).
+    with pytest.raises(ValueError, match="photo 2"):
+        digitnet.train("small", digits, [0, 1], validation_split=1, augment_photo=2.0)
+    with pytest.raises(ValueError, match="stroke 5"):
+        digitnet.train("small", digits, [0, 1], validation_split=1, augment_stroke=5.0)
 
 
 def write_idx(directory, x, y, stem="train"):
