@@ -28,6 +28,13 @@
 //!      survives it. The window is 1/16 of the shorter side (at least 15 pixels), narrow
 //!      enough to follow a shadow's edge; when a window of 1/4 of the side finds markedly
 //!      more strong ink, the strokes are wider than the narrow window and the wide one is used.
+//!    * Dividing by `B` amplifies the camera's noise where the paper is dark, so in the shade
+//!      of a shadow `F`'s paper noise is several times the lit paper's: the paper pixels are
+//!      grouped by their level `B` (32 bands), and each band's `F` mapped to the whole paper's
+//!      median and robust deviation ([`ink::NOISE_LEVELS`], [`ink::MIN_NOISE_LEVEL_PIXELS`]),
+//!      so the shade is not cut into specks. Not when the global flattening found no ink at
+//!      all (a faint fine pen, below): such ink is too faint to survive being scaled with its
+//!      band's noise.
 //!    * Otsu's threshold `T` on `F` splits background (median μ₀, robust deviation
 //!      σ₀ = 1.4826·MAD) from ink (median m₁).
 //!    * No ink at all: when `m₁ − μ₀ <` [`ink::MIN_INK_CONTRAST`] or `m₁ − μ₀ <`
