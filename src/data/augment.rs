@@ -570,16 +570,9 @@ mod tests {
             x.data
         };
         let as_drawn = batch(0.0, 5);
-        let correlation = |a: &[f32], b: &[f32]| {
-            let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
-            let (ma, mb) = (mean(a), mean(b));
-            let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-            let var = |v: &[f32], m: f32| v.iter().map(|x| (x - m) * (x - m)).sum::<f32>();
-            cov / (var(a, ma) * var(b, mb)).sqrt()
-        };
         let photographed = batch(1.0, 5);
         for (k, (p, d)) in photographed.chunks(784).zip(as_drawn.chunks(784)).enumerate() {
-            let r = correlation(p, d);
+            let r = crate::data::render::corr(p, d);
             assert!(p != d && r > 0.6, "image {k}: correlation {r} with the digit as drawn");
         }
         assert_eq!(photographed, batch(1.0, 5));

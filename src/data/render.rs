@@ -14,13 +14,14 @@ pub fn mnist_test() -> Dataset {
     Dataset::load_idx(&shipped_mnist_dir(), Split::Test, false).unwrap()
 }
 
-/// Pearson correlation of two images.
-pub fn corr(a: &[u8], b: &[u8]) -> f64 {
+/// Pearson correlation of two images (bytes, or the normalised `f32` a network reads).
+pub fn corr<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
     let n = a.len() as f64;
-    let (ma, mb) = (a.iter().map(|&v| v as f64).sum::<f64>() / n, b.iter().map(|&v| v as f64).sum::<f64>() / n);
+    let mean = |v: &[T]| v.iter().map(|&x| x.into()).sum::<f64>() / n;
+    let (ma, mb) = (mean(a), mean(b));
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
     for (&x, &y) in a.iter().zip(b) {
-        let (dx, dy) = (x as f64 - ma, y as f64 - mb);
+        let (dx, dy) = (x.into() - ma, y.into() - mb);
         sab += dx * dy;
         saa += dx * dx;
         sbb += dy * dy;
