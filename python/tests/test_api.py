@@ -147,6 +147,8 @@ def test_errors_are_python_exceptions_with_the_clis_messages(tmp_path, cli):
         digitnet.train("small", digits, [0, 1], validation_split=1, augment_photo=2.0)
     with pytest.raises(ValueError, match="stroke 5"):
         digitnet.train("small", digits, [0, 1], validation_split=1, augment_stroke=5.0)
+    with pytest.raises(ValueError, match="augment-photo"):
+        digitnet.train("small", digits, [0, 1], validation_split=1, augment_photo=0.5, pipeline="resize")
 
 
 def write_idx(directory, x, y, stem="train"):

@@ -259,13 +259,22 @@ impl Run {
         Self::from_model(model, config, paths)
     }
 
-    /// A new run that starts from `model`'s weights (fine-tuning).
+    /// A new run that starts from `model`'s weights (fine-tuning). Errors on a `freeze` that
+    /// leaves nothing to train, and on the photographing augmentation (`augment.photo`) for a
+    /// model whose input pipeline never reads photos (`resize`, `mnist`).
     pub fn from_model(model: Sequential, config: TrainConfig, paths: RunPaths) -> Result<Self> {
         if config.freeze >= model.layers().len() {
             return Err(Error::config(format!(
                 "--freeze {} is too many: the network has {} layers, and at least its last must train",
                 config.freeze,
                 model.layers().len()
+            )));
+        }
+        let pipeline = model.architecture().pipeline();
+        if config.augment.photo > 0.0 && !matches!(pipeline, crate::vision::Pipeline::Photo | crate::vision::Pipeline::Auto) {
+            return Err(Error::config(format!(
+                "--augment-photo reads the digits back through the photo pipeline, but this model's input pipeline is '{}', which never reads images that way (use --pipeline auto or photo)",
+                pipeline.name()
             )));
         }
         let optimizer = Optimizer::new(config.optimizer, config.weight_decay)?;

@@ -534,13 +534,12 @@ pub const MIN_NOISE_LEVEL_PIXELS: u64 = 500;
 fn even_out_noise(f: &mut [f32], b: &[f32], t: f32) -> Option<f32> {
     let level = |b: f32| (to_byte(b) as usize * NOISE_LEVELS / 256).min(NOISE_LEVELS - 1);
     let mut hists = vec![[0u64; 256]; NOISE_LEVELS];
-    let mut all = [0u64; 256];
     for (&v, &b) in f.iter().zip(b) {
         if v <= t + 0.5 {
             hists[level(b)][to_byte(v) as usize] += 1;
-            all[to_byte(v) as usize] += 1;
         }
     }
+    let all: [u64; 256] = std::array::from_fn(|bin| hists.iter().map(|h| h[bin]).sum());
     let (m0, s0) = median_and_deviation(&all)?;
     let (mu0, sigma0) = (m0 as f32, s0.max(1.0));
     let stats: Vec<Option<(f32, f32)>> = hists

@@ -238,12 +238,6 @@ fn run_in_pool(a: TrainArgs) -> Result<ExitCode> {
         }
         (None, None) => unreachable!("a run without --resume has a start"),
     };
-    if a.augment_photo > 0.0 && !matches!(pipeline, Pipeline::Photo | Pipeline::Auto) {
-        bail!(
-            "--augment-photo reads the digits back through the photo pipeline, but this model's input pipeline is '{}', which never reads images that way (use --pipeline auto or photo)",
-            pipeline.name()
-        );
-    }
     // Every image goes through the input pipeline, as `predict` will read it.
     let (data, folder_classes) = match &a.folder {
         Some(dir) => {
