@@ -1,4 +1,4 @@
-"""Derives the Winograd F(m, r) transform matrices used in src/winograd.rs, exactly, and checks
+"""Derives the Winograd F(m, r) transform matrices used in src/kernels/winograd.rs, exactly, and checks
 them against the definition y_i = sum_k g_k d_(i+k) symbolically.
 
     python3 docs/winograd-matrices.py        (needs sympy)
@@ -7,8 +7,9 @@ Construction (Toom-Cook on the points p_j, plus the point at infinity):
   A^T[i][j] = p_j^i,          A^T[m-1][inf] = 1
   G[j][k]   = p_j^k / f_j,    G[inf][r-1]   = 1,   f_j = prod_(l != j) (p_j - p_l)
   B^T       solved from  A^T ((G g) * (B^T d)) = correlation(g, d)  for every g, d.
-src/winograd.rs flips the sign of row 0 of G and of B^T (their product is unchanged), so that
-both start with +1.
+src/kernels/winograd.rs flips the sign of row 0 of G and of B^T (their product is unchanged) for
+F(2, 3) and F(4, 5), so that both start with +1; F(4, 3)'s come out positive as they are (they
+are Lavin & Gray's).
 """
 import sympy as sp
 from sympy import Rational as R
@@ -50,7 +51,7 @@ def derive(m, r, pts):
     return AT, G, BT
 
 
-for m, r, pts in [(2, 3, [0, 1, -1]), (4, 5, [0, 1, -1, 2, -2, R(1, 2), -R(1, 2)])]:
+for m, r, pts in [(2, 3, [0, 1, -1]), (4, 5, [0, 1, -1, 2, -2, R(1, 2), -R(1, 2)]), (4, 3, [0, 1, -1, 2, -2])]:
     AT, G, BT = derive(m, r, pts)
     print("F(%d, %d): checked" % (m, r))
     print("  A^T =", AT.tolist())

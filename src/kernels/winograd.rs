@@ -1,9 +1,11 @@
 //! Winograd minimal filtering F(m×m, r×r) (Lavin & Gray, "Fast Algorithms for Convolutional
 //! Neural Networks", 2016): a stride-1 convolution computed on m×m output tiles with α² = (m+r−1)²
-//! multiplications per tile and channel pair instead of m²r². Two algorithms:
+//! multiplications per tile and channel pair instead of m²r². Three algorithms:
 //!
-//! * [`Algorithm::F2x3`]: 3×3 kernels, 2×2 tiles, α = 4 — 16 multiplications for 36
-//!   (`keras`'s 3×3 layers);
+//! * [`Algorithm::F4x3`]: 3×3 kernels, 4×4 tiles, α = 6 — 36 multiplications for 144
+//!   (`keras`'s 3×3 layers, 14×14 and 7×7);
+//! * [`Algorithm::F2x3`]: 3×3 kernels, 2×2 tiles, α = 4 — 16 for 36 (outputs so small that
+//!   4×4 tiles would overhang them by too much; [`algorithm_for`] chooses);
 //! * [`Algorithm::F4x5`]: 5×5 kernels, 4×4 tiles, α = 8 — 64 for 400 (`lenet` conv2).
 //!
 //! For one channel pair, an r×r kernel `g` and an α×α input tile `d` (padded-input rows
@@ -14,12 +16,12 @@
 //! ```
 //!
 //! with `Aᵀ` (m×α), `G` (α×r) and `Bᵀ` (α×α) the Toom–Cook matrices of the interpolation
-//! points 0, ±1 (F2x3) or 0, ±1, ±2, ±½ (F4x5), and ∞ (derived exactly and checked against
+//! points 0, ±1 (F2x3), 0, ±1, ±2 (F4x3) or 0, ±1, ±2, ±½ (F4x5), and ∞ (derived exactly and checked against
 //! the definition by `docs/winograd-matrices.py`; the tests here check every algorithm
 //! against direct convolution). `Y` is the tile's m×m output. The sum over input channels,
 //! for each of the α² positions ξ, is a matrix product over every tile of a group of images:
 //! `M_ξ[T, OC] = V_ξ[T, C] · U_ξ[C, OC]` — α² GEMMs with `m²r²/α²` fewer multiply-adds than
-//! the im2col product (2.25× for F2x3, 6.25× for F4x5).
+//! the im2col product (2.25× for F2x3, 4× for F4x3, 6.25× for F4x5).
 //!
 //! The same routine computes the input gradient of such a convolution: `∂L/∂x` is the
 //! convolution of `∂L/∂y`, padded by `r−1−pad`, with the kernels turned by 180° and input and
@@ -42,6 +44,7 @@
 
 use crate::kernels::gemm::{sgemm, Strides};
 use crate::kernels::pool::CLAMPED;
+use rayon::prelude::*;
 
 // The pooled output's choices are masked to all ones where the ReLU clamps a window.
 const _: () = assert!(CLAMPED == u8::MAX);
@@ -54,10 +57,13 @@ pub enum Algorithm {
     F2x3,
     /// F(4×4, 5×5).
     F4x5,
+    /// F(4×4, 3×3).
+    F4x3,
 }
 
 impl Algorithm {
-    /// The algorithm for a square kernel of this size, if there is one.
+    /// The algorithm for a square kernel of this size, if there is one (for 3×3 the one with
+    /// smaller tiles; [`algorithm_for`] chooses by the output's size).
     pub fn for_kernel(r: usize) -> Option<Algorithm> {
         match r {
             3 => Some(Algorithm::F2x3),
@@ -70,14 +76,14 @@ impl Algorithm {
     pub const fn m(self) -> usize {
         match self {
             Algorithm::F2x3 => 2,
-            Algorithm::F4x5 => 4,
+            Algorithm::F4x5 | Algorithm::F4x3 => 4,
         }
     }
 
     /// Kernel side r.
     pub const fn r(self) -> usize {
         match self {
-            Algorithm::F2x3 => 3,
+            Algorithm::F2x3 | Algorithm::F4x3 => 3,
             Algorithm::F4x5 => 5,
         }
     }
@@ -92,6 +98,12 @@ impl Algorithm {
         self.alpha() * self.alpha()
     }
 
+    /// Multiplications per channel pair over an `oh × ow` output: α² for each m×m tile of the
+    /// grid that covers it (tiles that overhang the output cost as much as whole ones).
+    const fn multiplications(self, oh: usize, ow: usize) -> usize {
+        oh.div_ceil(self.m()) * ow.div_ceil(self.m()) * self.positions()
+    }
+
     /// Tiles per GEMM (over a group of images) that the grouping aims for: large enough that
     /// the α² products are not dominated by per-call overhead, small enough that the
     /// transformed tiles stay in the core's L2 cache. (`lenet` conv2 with F4x5, profile_step:
@@ -100,6 +112,7 @@ impl Algorithm {
         match self {
             Algorithm::F2x3 => 96,
             Algorithm::F4x5 => 48,
+            Algorithm::F4x3 => 64,
         }
     }
 }
@@ -169,6 +182,27 @@ const F4X5: Matrices<4, 5, 8> = Matrices::new(
         [0.0, 2.0, 4.0, -2.5, -5.0, 0.5, 1.0, 0.0],
         [0.0, -2.0, 4.0, 2.5, -5.0, -0.5, 1.0, 0.0],
         [0.0, -1.0, 0.0, 5.25, 0.0, -5.25, 0.0, 1.0],
+    ],
+);
+
+/// F(4×4, 3×3): points 0, 1, −1, 2, −2, ∞ (Lavin & Gray's matrices).
+const F4X3: Matrices<4, 3, 6> = Matrices::new(
+    [[1.0, 1.0, 1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, 2.0, -2.0, 0.0], [0.0, 1.0, 1.0, 4.0, 4.0, 0.0], [0.0, 1.0, -1.0, 8.0, -8.0, 1.0]],
+    [
+        [0.25, 0.0, 0.0],
+        [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        [0.0, 0.0, 1.0],
+    ],
+    [
+        [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+        [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+        [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+        [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+        [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+        [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
     ],
 );
 
@@ -253,9 +287,15 @@ const SKEW: usize = 16;
 
 /// The Winograd algorithm and padding for a convolution with this geometry, if one applies:
 /// a square 3×3 or 5×5 kernel, stride 1, dilation 1, the same padding (at most r−1) on
-/// every side.
+/// every side. For 3×3, F(4×4, 3×3) where its tiles need fewer multiplications than
+/// F(2×2, 3×3)'s over this output (`keras`'s 14×14: 16 tiles × 36 against 49 × 16; 7×7:
+/// 4 × 36 against 16 × 16), F(2×2, 3×3) where they need as many or more (1, 2, 5 or 6 pixels
+/// a side).
 pub fn algorithm_for(geo: &crate::kernels::geometry::Geometry) -> Option<(Algorithm, usize)> {
-    let algorithm = Algorithm::for_kernel(geo.kernel_h).filter(|_| geo.kernel_w == geo.kernel_h)?;
+    let mut algorithm = Algorithm::for_kernel(geo.kernel_h).filter(|_| geo.kernel_w == geo.kernel_h)?;
+    if algorithm == Algorithm::F2x3 && Algorithm::F4x3.multiplications(geo.out_h, geo.out_w) < algorithm.multiplications(geo.out_h, geo.out_w) {
+        algorithm = Algorithm::F4x3;
+    }
     let pad = geo.pad_top;
     let uniform = [geo.pad_bottom, geo.pad_left, geo.pad_right].iter().all(|&p| p == pad);
     let unit = geo.stride_h == 1 && geo.stride_w == 1 && geo.dilation_h == 1 && geo.dilation_w == 1;
@@ -465,12 +505,16 @@ impl Plan {
     }
 
     /// `∂W[o, c] += Gᵀ ∂U[o, c] G` for every channel pair: the weight gradient, `[OC, C, r, r]`
-    /// as the layer stores it, from `du` of [`Plan::accumulate_weight_grad`].
+    /// as the layer stores it, from `du` of [`Plan::accumulate_weight_grad`]. The output
+    /// channels are shared among the threads (each channel's arithmetic is the same whatever
+    /// the share).
     pub fn weight_grad_from_transformed(&self, du: &[f32], dw: &mut [f32]) {
         let r = self.algorithm.r();
         debug_assert_eq!(du.len(), self.weight_grad_len());
         debug_assert_eq!(dw.len(), self.in_channels * self.out_channels * r * r);
-        weight_grad_from_transformed(self, du, dw);
+        let per_channel = (self.in_channels * r * r).max(1);
+        let share = self.out_channels.div_ceil(rayon::current_num_threads()).max(1);
+        dw.par_chunks_mut(share * per_channel).enumerate().for_each(|(t, dw)| weight_grad_from_transformed(self, du, t * share, dw));
     }
 
     /// Runs the convolution over `x` (whole `[C, H, W]` samples, any count) into `y` (the
@@ -605,6 +649,10 @@ macro_rules! with_matrices {
                 let $mat = &F4X5;
                 $body
             }
+            Algorithm::F4x3 => {
+                let $mat = &F4X3;
+                $body
+            }
         }
     };
 }
@@ -623,7 +671,10 @@ fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M
     let (cp, ocp) = plan.padded_channels();
     let taps = R * R;
     let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
-    u.fill(0.0);
+    if (cin, cout) != (cp, ocp) {
+        // Padded channels stay zero; without them every entry is written below.
+        u.fill(0.0);
+    }
     for i in 0..cin {
         for o0 in (0..cout).step_by(LANES) {
             let valid = LANES.min(cout - o0);
@@ -860,26 +911,26 @@ fn output_grad_with<const M: usize, const R: usize, const A: usize>(mat: &Matric
     }
 }
 
-/// `∂W[o, c] += Gᵀ ∂U[o, c] G` (see [`Plan::weight_grad_from_transformed`]), sixteen input
-/// channels at a time.
+/// `∂W[o, c] += Gᵀ ∂U[o, c] G` (see [`Plan::weight_grad_from_transformed`]) for the output
+/// channels `o_first…` whose weights `dw` holds, sixteen input channels at a time.
 #[inline(always)]
-fn weight_grad_kernel(plan: &Plan, du: &[f32], dw: &mut [f32]) {
-    with_matrices!(plan, mat => weight_grad_with(mat, plan, du, dw))
+fn weight_grad_kernel(plan: &Plan, du: &[f32], o_first: usize, dw: &mut [f32]) {
+    with_matrices!(plan, mat => weight_grad_with(mat, plan, du, o_first, dw))
 }
 
 #[inline(always)]
-fn weight_grad_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, du: &[f32], dw: &mut [f32]) {
-    let (cin, cout) = (plan.in_channels, plan.out_channels);
+fn weight_grad_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, du: &[f32], o_first: usize, dw: &mut [f32]) {
+    let cin = plan.in_channels;
     let (cp, ocp) = plan.padded_channels();
     let taps = R * R;
     let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
-    for o in 0..cout {
+    for (ol, o) in (o_first..o_first + dw.len() / (cin * taps).max(1)).enumerate() {
         for c0 in (0..cin).step_by(LANES) {
             let mut g = [[[0.0f32; LANES]; R]; R];
             let d = |i: usize, j: usize| load(du, (i * A + j) * ocp * cp + o * cp + c0);
             sandwich(&mat.gt, &mat.gt, d, &mut tmp, |a, row| g[a] = *row);
             for l in 0..LANES.min(cin - c0) {
-                let k = &mut dw[(o * cin + c0 + l) * taps..(o * cin + c0 + l + 1) * taps];
+                let k = &mut dw[(ol * cin + c0 + l) * taps..(ol * cin + c0 + l + 1) * taps];
                 for (a, row) in g.iter().enumerate() {
                     for (b, val) in row.iter().enumerate() {
                         k[a * R + b] += val[l];
@@ -907,8 +958,9 @@ multiversion!(
     fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8])
 );
 multiversion!(
-    /// The weight gradient back from transformed tiles (see `weight_grad_kernel`).
-    fn weight_grad_from_transformed => weight_grad_kernel(plan: &Plan, du: &[f32], dw: &mut [f32])
+    /// The weight gradient back from transformed tiles, output channels `o_first…` into `dw`
+    /// (see `weight_grad_kernel`).
+    fn weight_grad_from_transformed => weight_grad_kernel(plan: &Plan, du: &[f32], o_first: usize, dw: &mut [f32])
 );
 
 #[cfg(test)]
@@ -984,6 +1036,17 @@ mod tests {
                 case(3, 5, 6, 7, 6, 0),
                 case(2, 3, 4, 5, 5, 2),
             ],
+            Algorithm::F4x3 => vec![
+                case(3, 2, 3, 6, 6, 1),
+                case(2, 3, 4, 7, 5, 1),
+                case(1, 1, 2, 1, 1, 1),
+                case(9, 2, 2, 7, 7, 1),
+                case(3, 17, 33, 6, 5, 1),
+                case(2, 32, 64, 14, 14, 1),
+                case(2, 64, 20, 7, 7, 1),
+                case(3, 5, 6, 7, 6, 0),
+                case(2, 3, 4, 5, 5, 2),
+            ],
             Algorithm::F4x5 => vec![
                 case(3, 20, 50, 12, 12, 0),
                 case(2, 3, 4, 9, 7, 0),
@@ -998,7 +1061,7 @@ mod tests {
 
     /// Every algorithm with each of its cases.
     fn every_case() -> impl Iterator<Item = (Algorithm, Case)> {
-        [Algorithm::F2x3, Algorithm::F4x5].into_iter().flat_map(|a| cases(a).into_iter().map(move |c| (a, c)))
+        [Algorithm::F2x3, Algorithm::F4x5, Algorithm::F4x3].into_iter().flat_map(|a| cases(a).into_iter().map(move |c| (a, c)))
     }
 
     /// Largest error allowed, relative to the outputs' root-mean-square (plus one): about ten
@@ -1009,6 +1072,7 @@ mod tests {
         match algorithm {
             Algorithm::F2x3 => 1e-5,
             Algorithm::F4x5 => 2e-4,
+            Algorithm::F4x3 => 1e-4,
         }
     }
 
@@ -1136,9 +1200,26 @@ mod tests {
     fn applies_to_3x3_and_5x5_stride_1_with_uniform_padding() {
         use crate::kernels::geometry::{Geometry, Padding, PaddingName};
         let geo = |k: usize, s: usize, d: usize, p: Padding| Geometry::new("t", [2, 12, 12], [k, k], [s, s], [d, d], p).unwrap();
-        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Named(PaddingName::Same))), Some((Algorithm::F2x3, 1)));
-        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(1))), Some((Algorithm::F2x3, 1)));
-        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(0))), Some((Algorithm::F2x3, 0)));
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Named(PaddingName::Same))), Some((Algorithm::F4x3, 1)));
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(1))), Some((Algorithm::F4x3, 1)));
+        assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(0))), Some((Algorithm::F4x3, 0)));
+        // 3×3 by the output's side: 4×4 tiles where they need fewer multiplications.
+        let same = |side: usize| Geometry::new("t", [2, side, side], [3, 3], [1, 1], [1, 1], Padding::Named(PaddingName::Same)).unwrap();
+        for (side, want) in [
+            (1, Algorithm::F2x3),
+            (2, Algorithm::F2x3),
+            (3, Algorithm::F4x3),
+            (4, Algorithm::F4x3),
+            (5, Algorithm::F2x3),
+            (6, Algorithm::F2x3),
+            (7, Algorithm::F4x3),
+            (14, Algorithm::F4x3),
+            (28, Algorithm::F4x3),
+        ] {
+            assert_eq!(algorithm_for(&same(side)), Some((want, 1)), "{side}×{side}");
+        }
+        let wide = Geometry::new("t", [2, 2, 12], [3, 3], [1, 1], [1, 1], Padding::Named(PaddingName::Same)).unwrap();
+        assert_eq!(algorithm_for(&wide), Some((Algorithm::F2x3, 1)), "2×12: 6 × 16 against 3 × 36");
         assert_eq!(algorithm_for(&geo(5, 1, 1, Padding::Uniform(0))), Some((Algorithm::F4x5, 0)));
         assert_eq!(algorithm_for(&geo(5, 1, 1, Padding::Named(PaddingName::Same))), Some((Algorithm::F4x5, 2)));
         assert_eq!(algorithm_for(&geo(3, 1, 1, Padding::Uniform(3))), None);

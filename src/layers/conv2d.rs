@@ -93,7 +93,7 @@ impl Conv2d {
         self.kernel.set_taps(on);
     }
 
-    /// True when this layer runs as Winograd (F(2×2, 3×3) or F(4×4, 5×5)).
+    /// True when this layer runs as Winograd (F(2×2, 3×3), F(4×4, 3×3) or F(4×4, 5×5)).
     pub fn uses_winograd(&self) -> bool {
         self.kernel.uses_winograd()
     }
@@ -273,9 +273,11 @@ pub(crate) mod tests {
         // Winograd F(4×4, 5×5): valid (lenet conv2's shape, smaller) and "same".
         ([10, 7, 7], 4, [5, 5], 1, Padding::Uniform(0), 1, false),
         ([8, 9, 6], 3, [5, 5], 1, Padding::Named(PaddingName::Same), 1, true),
-        // Winograd F(2×2, 3×3): odd and even sizes, with and without bias (kept last).
+        // Winograd F(4×4, 3×3): odd and even sizes, with and without bias; then F(2×2, 3×3),
+        // on an output its 2×2 tiles cover with as few multiplications (kept last).
         ([8, 7, 6], 3, [3, 3], 1, Padding::Uniform(1), 1, true),
         ([9, 4, 5], 2, [3, 3], 1, Padding::Named(PaddingName::Same), 1, false),
+        ([8, 6, 5], 3, [3, 3], 1, Padding::Uniform(1), 1, true),
     ];
 
     /// The cases above run through the lowering their comments name.
@@ -287,9 +289,15 @@ pub(crate) mod tests {
             (c.uses_winograd(), c.kernel.uses_rows())
         };
         let n = CASES.len();
-        assert_eq!([lowering(n - 6), lowering(n - 5)], [(false, true); 2]);
-        assert_eq!([lowering(n - 4), lowering(n - 3), lowering(n - 2), lowering(n - 1)], [(true, false); 4]);
+        assert_eq!([lowering(n - 7), lowering(n - 6)], [(false, true); 2]);
+        assert_eq!([lowering(n - 5), lowering(n - 4), lowering(n - 3), lowering(n - 2), lowering(n - 1)], [(true, false); 5]);
         assert_eq!(lowering(0), (false, false));
+        let algorithm = |i: usize| {
+            let (input, oc, k, s, p, d, b) = CASES[i];
+            crate::kernels::winograd::algorithm_for(&conv(input, oc, k, s, p, d, b, 0).kernel.geo).map(|(a, _)| a)
+        };
+        use crate::kernels::winograd::Algorithm::*;
+        assert_eq!([n - 5, n - 4, n - 3, n - 2, n - 1].map(algorithm), [F4x5, F4x5, F4x3, F4x3, F2x3].map(Some));
     }
 
     /// Every case in training and in inference (tap by tap where it applies, and with taps
@@ -316,7 +324,7 @@ pub(crate) mod tests {
     }
 
     /// A single image large enough to be split across threads by output channel (tap by tap,
-    /// and im2col with taps off) matches the direct convolution, as single images through Winograd F(2×2, 3×3) and
+    /// and im2col with taps off) matches the direct convolution, as single images through Winograd F(4×4, 3×3) and
     /// F(4×4, 5×5) do (output channels not a multiple of 16); run three times, the last after
     /// the weights change.
     #[test]

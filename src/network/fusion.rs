@@ -237,7 +237,7 @@ mod tests {
     use crate::layers::{Activation, ActivationKind, BatchNorm, PoolKind};
 
     /// The fused inference path equals Conv2d → (ReLU →) MaxPool2d(2×2) run as layers, for
-    /// every lowering: Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd and even sizes), channels-last
+    /// every lowering: Winograd F(4×4, 3×3), F(2×2, 3×3) and F(4×4, 5×5) (odd and even sizes), channels-last
     /// rows, im2col (strided, odd output), tap by tap (and the same with taps off); single
     /// images large enough to split their output channels across threads (tap by tap, im2col
     /// and rows, channel counts that give the threads different shares), each thread pooling
@@ -259,6 +259,8 @@ mod tests {
             (1, [8, 21, 20], 17, [3, 3], 1, valid, false, true),
             (1, [20, 12, 12], 50, [5, 5], 1, valid, true, false),
             (1, [32, 15, 14], 40, [3, 3], 1, same, true, false),
+            (3, [8, 6, 5], 5, [3, 3], 1, same, true, false),
+            (1, [16, 6, 6], 40, [3, 3], 1, same, true, false),
         ];
         for ((i, (n, input, oc, k, s, p, winograd, rows)), taps) in cases.into_iter().enumerate().flat_map(|case| [(case, true), (case, false)]) {
             let mut c = conv(input, oc, k, s, p, 1, true, 9);
@@ -287,7 +289,7 @@ mod tests {
 
     /// Inference through a convolution with a batch norm folded in equals Conv2d → BatchNorm
     /// (eval) → (ReLU →) MaxPool2d(2×2) run as layers, for every lowering: tap by tap, im2col
-    /// (strided), rows, Winograd F(2×2, 3×3) and F(4×4, 5×5), batches and single images. The
+    /// (strided), rows, Winograd F(4×4, 3×3), F(2×2, 3×3) and F(4×4, 5×5), batches and single images. The
     /// folded weight is reused, and rebuilt when the convolution's weights or the batch
     /// norm's statistics change, and plain passes in between see the layer's own weights.
     #[test]
@@ -301,6 +303,7 @@ mod tests {
             (3, [2, 11, 9], 5, [3, 3], 2, Padding::Uniform(1), false, false, false),
             (3, [10, 9, 8], 5, [5, 5], 1, valid, false, false, true),
             (3, [8, 7, 6], 5, [3, 3], 1, same, false, true, false),
+            (3, [8, 6, 6], 5, [3, 3], 1, same, false, true, false),
             (1, [16, 10, 10], 6, [5, 5], 1, valid, false, true, false),
         ];
         let mut rng = crate::init::Rng::new(4);
@@ -338,7 +341,7 @@ mod tests {
 
     /// Training through a convolution fused with (ReLU and) max pooling gives the layers'
     /// outputs, parameter gradients and input gradient exactly: im2col (odd sizes, stride 2),
-    /// rows, a single channel, and Winograd F(2×2, 3×3) and F(4×4, 5×5) (odd sizes, a batch
+    /// rows, a single channel, and Winograd F(4×4, 3×3), F(2×2, 3×3) and F(4×4, 5×5) (odd sizes, a batch
     /// that splits into uneven chunks).
     #[test]
     fn fused_max_pool_training_matches_the_layers() {
@@ -349,6 +352,7 @@ mod tests {
             ([10, 9, 8], [5, 5], 1, Padding::Uniform(0), false),
             ([1, 12, 12], [5, 5], 1, Padding::Uniform(0), false),
             ([8, 7, 6], [3, 3], 1, same, true),
+            ([8, 6, 5], [3, 3], 1, same, true),
             ([20, 12, 12], [5, 5], 1, Padding::Uniform(0), true),
             ([10, 9, 8], [5, 5], 1, Padding::Uniform(0), true),
         ];

@@ -55,7 +55,7 @@ fn first_non_finite(model: &Sequential, grads: bool) -> Option<String> {
     let mut found = None;
     model.for_each_param(|i, p| {
         let values = if grads { &p.grad } else { &p.value };
-        if found.is_none() && !values.iter().all(|v| v.is_finite()) {
+        if found.is_none() && !crate::kernels::simd::all_finite(values) {
             found = Some(format!("{i}.{}", p.name));
         }
     });

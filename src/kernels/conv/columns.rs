@@ -84,6 +84,7 @@ impl ConvKernel {
         self.kernels.resize(taps::packed_len(&geo, oc), 0.0);
         taps::pack_weights(&geo, oc, w.weight, &mut self.kernels);
         self.kernels_fresh = false;
+        self.grad_kernels_fresh = false;
         let out_plane = if pool.is_some() { (geo.out_h / 2) * (geo.out_w / 2) } else { p };
         let (packed, bias) = (&self.kernels[..], w.bias);
         let convolve = |m: usize, packed: &[f32], bias: Option<&[f32]>, xs: &[f32], work: &mut [f32], ys: &mut [f32]| {

@@ -18,7 +18,7 @@
 //!   above;
 //! * [`winograd`]: a 3×3 or 5×5, stride-1 convolution with the same padding on every side and
 //!   enough input channels runs its forward, input gradient and weight gradient as Winograd
-//!   F(2×2, 3×3) or F(4×4, 5×5) ([`crate::kernels::winograd`]);
+//!   F(2×2, 3×3), F(4×4, 3×3) or F(4×4, 5×5) ([`crate::kernels::winograd`]);
 //! * [`taps`]: in inference, a stride-1 im2col layer with few input channels (`C·kh·kw ≤`
 //!   [`taps::TAPS_MAX_K`]) runs tap by tap, without columns or GEMM, where that is faster
 //!   ([`taps::preferred`]: chosen by the layer, never by the batch size or thread count);
@@ -118,8 +118,11 @@ pub struct ConvKernel {
     /// rows — valid while `kernels_fresh` (cleared by [`ConvKernel::weights_changed`]).
     pub(crate) kernels: Vec<f32>,
     pub(crate) kernels_fresh: bool,
-    /// Winograd kernels of the input gradient (transformed from the weights at each backward).
+    /// Winograd kernels of the input gradient — valid while `grad_kernels_fresh` (cleared with
+    /// `kernels_fresh`): transformed by a training forward beside the forward's own, or by the
+    /// backward.
     pub(crate) grad_kernels: Vec<f32>,
+    pub(crate) grad_kernels_fresh: bool,
     /// Per-chunk Winograd scratch.
     pub(crate) winograd_work: Vec<Vec<f32>>,
     /// A single image's Winograd forward split across threads by output channels: each
@@ -152,6 +155,7 @@ impl ConvKernel {
             kernels: Vec::new(),
             kernels_fresh: false,
             grad_kernels: Vec::new(),
+            grad_kernels_fresh: false,
             winograd_work: Vec::new(),
             split_kernels: Vec::new(),
             split_for: None,
@@ -180,6 +184,7 @@ impl ConvKernel {
         self.cols_cached_for = None;
         self.pooled_for = None;
         self.kernels_fresh = false;
+        self.grad_kernels_fresh = false;
         self.split_for = None;
     }
 
@@ -190,7 +195,7 @@ impl ConvKernel {
         self.taps = on;
     }
 
-    /// True when this convolution runs as Winograd (F(2×2, 3×3) or F(4×4, 5×5)).
+    /// True when this convolution runs as Winograd (F(2×2, 3×3), F(4×4, 3×3) or F(4×4, 5×5)).
     pub fn uses_winograd(&self) -> bool {
         matches!(self.lowering, Lowering::Winograd(_))
     }
@@ -203,6 +208,7 @@ impl ConvKernel {
     /// The weights may have changed: transformed or reordered copies must be rebuilt.
     pub fn weights_changed(&mut self) {
         self.kernels_fresh = false;
+        self.grad_kernels_fresh = false;
         self.split_for = None;
     }
 
@@ -216,7 +222,7 @@ impl ConvKernel {
             Lowering::Winograd(plans) => {
                 // The backward builds the columns its weight gradient needs.
                 self.cols_cached_for = None;
-                self.run_winograd(plans.forward, w, x, y, None, false);
+                self.run_winograd(plans.forward, keep.then_some(plans.input_grad), w, x, y, None, false);
             }
             Lowering::Rows => self.forward_rows(w, x, n, y, keep),
             Lowering::Im2col => self.forward_im2col(w, x, n, y, keep),
@@ -235,7 +241,7 @@ impl ConvKernel {
         }
         match self.lowering {
             Lowering::Winograd(plans) => {
-                self.run_winograd(plans.relu_max_pool, w, x, y, Some(relu), record);
+                self.run_winograd(plans.relu_max_pool, record.then_some(plans.input_grad), w, x, y, Some(relu), record);
                 if record {
                     self.pooled_for = Some(n);
                 }

@@ -13,7 +13,10 @@ impl ConvKernel {
     /// Runs a forward Winograd plan over the batch, one chunk of samples per thread; with
     /// `pooled = Some(relu)` through the max-pool epilogue, recording each window's choice in
     /// `pool_choice` with `record`.
-    pub(super) fn run_winograd(&mut self, plan: Plan, w: ConvWeights, x: &[f32], y: &mut [f32], pooled: Option<bool>, record: bool) {
+    /// With `grad_plan` (a training forward), the input gradient's kernels are transformed
+    /// too when they are stale, on another thread beside the forward's.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_winograd(&mut self, plan: Plan, grad_plan: Option<Plan>, w: ConvWeights, x: &[f32], y: &mut [f32], pooled: Option<bool>, record: bool) {
         let n = x.len() / self.geo.in_len().max(1);
         if n == 0 {
             return;
@@ -22,7 +25,7 @@ impl ConvKernel {
             self.run_winograd_split(plan, share, w, x, y, pooled);
             return;
         }
-        self.ensure_winograd_kernels(plan, w.weight);
+        self.ensure_winograd_kernels(plan, grad_plan, w.weight);
         let bias = w.bias;
         let chunk = chunk_len(n);
         let (in_len, out_len) = (self.geo.in_len(), y.len() / n);
@@ -89,13 +92,23 @@ impl ConvKernel {
         });
     }
 
-    /// Transforms the weight into the forward's Winograd kernels, unless they are fresh.
-    fn ensure_winograd_kernels(&mut self, plan: Plan, weight: &[f32]) {
-        if !self.kernels_fresh {
-            self.kernels.resize(plan.kernels_len(), 0.0);
-            plan.transform_kernels(weight, false, &mut self.kernels);
-            self.kernels_fresh = true;
+    /// Transforms the weight into the forward's Winograd kernels, unless they are fresh; with
+    /// `grad_plan`, into the input gradient's too (unless fresh), the two side by side.
+    fn ensure_winograd_kernels(&mut self, plan: Plan, grad_plan: Option<Plan>, weight: &[f32]) {
+        if self.kernels_fresh {
+            return;
         }
+        self.kernels.resize(plan.kernels_len(), 0.0);
+        match grad_plan.filter(|_| !self.grad_kernels_fresh) {
+            Some(grad_plan) => {
+                self.grad_kernels.resize(grad_plan.kernels_len(), 0.0);
+                let (kernels, grad_kernels) = (&mut self.kernels, &mut self.grad_kernels);
+                rayon::join(|| plan.transform_kernels(weight, false, kernels), || grad_plan.transform_kernels(weight, true, grad_kernels));
+                self.grad_kernels_fresh = true;
+            }
+            None => plan.transform_kernels(weight, false, &mut self.kernels),
+        }
+        self.kernels_fresh = true;
     }
 
     /// The backward of a Winograd convolution, one chunk of samples per thread: a pooled
@@ -120,9 +133,10 @@ impl ConvKernel {
         let chunks = n.div_ceil(chunk);
         let dw_plan = grads.is_some().then_some(plans.forward);
         let dx_plan = dx.is_some().then_some(plans.input_grad);
-        if let Some(plan) = dx_plan {
+        if let Some(plan) = dx_plan.filter(|_| !self.grad_kernels_fresh) {
             self.grad_kernels.resize(plan.kernels_len(), 0.0);
             plan.transform_kernels(weight, true, &mut self.grad_kernels);
+            self.grad_kernels_fresh = true;
         }
         let pooled_len = oc * (geo.out_h / 2) * (geo.out_w / 2);
         let unpooled_chunk_len = if matches!(grad, OutputGrad::Pooled(_)) { out_len * chunk } else { 0 };
@@ -175,11 +189,15 @@ impl ConvKernel {
         // Sum the chunks' ∂U, then ∂W += Gᵀ ∂U G once.
         let du_len = plan.weight_grad_len();
         if let Some((first, others)) = self.work[..chunks].split_first_mut() {
-            for w in others.iter() {
-                for (a, b) in first[..du_len + oc].iter_mut().zip(&w[..du_len + oc]) {
-                    *a += b;
+            // Each value summed in chunk order, whatever the thread that sums it.
+            let part = (du_len + oc).div_ceil(rayon::current_num_threads()).max(1);
+            first[..du_len + oc].par_chunks_mut(part).enumerate().for_each(|(t, sums)| {
+                for w in others.iter() {
+                    for (a, b) in sums.iter_mut().zip(&w[t * part..]) {
+                        *a += b;
+                    }
                 }
-            }
+            });
             plan.weight_grad_from_transformed(&first[..du_len], grads.weight);
             if let Some(bias) = grads.bias {
                 for (g, v) in bias.iter_mut().zip(&first[du_len..du_len + oc]) {
