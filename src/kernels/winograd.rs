@@ -691,6 +691,9 @@ fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M
                     }
                 }
             }
+            // Read back whole: without the barrier the compiler forwards the scalar stores
+            // above into the transform and does all of it one lane at a time.
+            let g = std::hint::black_box(g);
             sandwich(
                 &mat.g,
                 &mat.g,

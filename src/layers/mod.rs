@@ -72,9 +72,12 @@ impl Param {
         !self.grad.is_empty()
     }
 
-    /// Sets the gradient to zero.
+    /// Sets the gradient to zero; a large one (a dense weight) in one slice per thread.
     pub fn zero_grad(&mut self) {
-        self.grad.iter_mut().for_each(|g| *g = 0.0);
+        use rayon::prelude::*;
+        const MIN_SLICE: usize = 1 << 16;
+        let slice = self.grad.len().div_ceil(rayon::current_num_threads()).max(MIN_SLICE);
+        self.grad.par_chunks_mut(slice).for_each(|g| g.fill(0.0));
     }
 }
 
