@@ -68,6 +68,15 @@ pub fn sgemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], sa: Strides, b
     // (i·rs + j·cs) for i < rows and j < cols, lies inside its slice; `c` is a unique borrow so
     // it cannot alias `a` or `b`. Strides fit in isize because the slices exist. With
     // `read_dst` false, `c` is only written, never read (its old values may be anything).
+    // The crate copies ("packs") the left operand into its own layout whenever the product has
+    // more than `threshold × 6` columns, even when the operand is already column-major with
+    // whole 16-row blocks, which its kernel reads in place. Our products are small (k = 32–576):
+    // the copy costs more than it saves. At the crate's largest threshold (256) the Winograd
+    // products of `keras` and `lenet` training read in place (`profile_step`, five alternating
+    // pairs each: keras train 4,761 → 4,906 images/s, lenet 9,748 → 10,363, keras batch-1000
+    // +3 %, 4 of 4). The setting is the crate's, process-wide; this module is its only user.
+    static LHS_IN_PLACE: std::sync::Once = std::sync::Once::new();
+    LHS_IN_PLACE.call_once(|| gemm::set_lhs_packing_threshold_single_thread(256));
     IN_KERNEL.with(|c| c.set(true));
     unsafe {
         gemm::gemm(
