@@ -1069,8 +1069,9 @@ mod tests {
 
     /// Largest error allowed, relative to the outputs' root-mean-square (plus one): about ten
     /// times what each algorithm was measured to reach on these cases (up to 1.0e-6 for
-    /// F(2×2, 3×3); 2.2e-5 for F(4×4, 5×5), whose matrices hold 1/90 … 5.25), far below what a
-    /// wrong matrix entry or index would give.
+    /// F(2×2, 3×3); 1.6e-5 for F(4×4, 3×3), whose matrices hold 1/24 … 8; 2.2e-5 for
+    /// F(4×4, 5×5), whose matrices hold 1/90 … 5.25), far below what a wrong matrix entry or
+    /// index would give.
     fn tolerance(algorithm: Algorithm) -> f64 {
         match algorithm {
             Algorithm::F2x3 => 1e-5,

@@ -76,6 +76,11 @@ impl Param {
     pub fn zero_grad(&mut self) {
         use rayon::prelude::*;
         const MIN_SLICE: usize = 1 << 16;
+        if self.grad.len() <= MIN_SLICE {
+            // A bias or a small kernel: not worth a hand-off between threads.
+            self.grad.fill(0.0);
+            return;
+        }
         let slice = self.grad.len().div_ceil(rayon::current_num_threads()).max(MIN_SLICE);
         self.grad.par_chunks_mut(slice).for_each(|g| g.fill(0.0));
     }
