@@ -11,7 +11,8 @@
 //! Run: `cargo run --release --example train_reader -- [NUMBERS] [EPOCHS] [OUT]`
 //! (defaults 6000, 6, runs/reader/reader.safetensors). `READER_STROKE=PX` and
 //! `READER_STYLES=P` add the stroke-width and writer-style augmentations (`train --augment-stroke`,
-//! `--augment-styles`).
+//! `--augment-styles`), `READER_ELASTIC=PX` elastic distortion (σ 4, `train --augment-elastic`);
+//! `READER_ARCH=FILE` trains another architecture, `READER_SEED=N` with another seed (default 1).
 
 use digitnet::data::augment::Augment;
 use digitnet::data::numbers::random_number;
@@ -83,7 +84,11 @@ fn main() {
     }
     println!("{} MNIST digits + {digits} candidate digits + {none} candidates of no digit ({unsure} left out)", train.len());
     let data = Dataset { images, labels, rows: 28, cols: 28 };
-    let arch = Architecture::from_json(include_str!("../models/reader-arch.json"), "models/reader-arch.json").unwrap();
+    // `READER_ARCH=FILE` trains another architecture on the same data.
+    let arch = match std::env::var("READER_ARCH") {
+        Ok(path) => Architecture::from_json(&std::fs::read_to_string(&path).unwrap(), &path).unwrap(),
+        Err(_) => Architecture::from_json(include_str!("../models/reader-arch.json"), "models/reader-arch.json").unwrap(),
+    };
     let model = Sequential::new(&arch, 1).unwrap();
     let config = TrainConfig {
         epochs,
@@ -94,7 +99,7 @@ fn main() {
         schedule: Schedule::Cosine { min_lr: 0.0 },
         class_weights: None,
         val_split: 5000,
-        seed: 1,
+        seed: std::env::var("READER_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1),
         patience: None,
         augment: Augment {
             rotation_deg: 8.0,
@@ -102,6 +107,8 @@ fn main() {
             scale: 0.08,
             stroke: env_f32("READER_STROKE"),
             styles: env_f32("READER_STYLES"),
+            elastic_alpha: env_f32("READER_ELASTIC"),
+            elastic_sigma: 4.0,
             ..Default::default()
         },
         stratified: false,
