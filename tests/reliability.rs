@@ -76,6 +76,23 @@ fn closed_or_full_stdout_ends_quietly() {
     assert!(err.starts_with("error: writing to stdout") && err.lines().count() == 1, "{err}");
 }
 
+#[test]
+fn closed_stderr_ends_quietly() {
+    // `digitnet predict bad.png 2>&1 | head -0`: the per-file error cannot be written either.
+    let dir = common::temp_dir("pipe-stderr");
+    let bad = dir.join("bad.png");
+    std::fs::write(&bad, b"not an image").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_digitnet"))
+        .args(["predict", bad.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(closed_pipe())
+        .output()
+        .expect("binary runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(141), "{out}");
+    assert!(out.trim().is_empty(), "{out}");
+}
+
 /// `train … | head -n 2`: the progress lines are lost, the run is not.
 #[test]
 fn training_goes_on_when_stdout_closes() {

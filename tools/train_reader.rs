@@ -13,9 +13,11 @@
 //! `READER_STYLES=P` add the stroke-width and writer-style augmentations (`train --augment-stroke`,
 //! `--augment-styles`), `READER_ELASTIC=PX` elastic distortion (σ 4, `train --augment-elastic`);
 //! `READER_ARCH=FILE` trains another architecture, `READER_SEED=N` with another seed (default 1).
+//! `READER_LOOSE_ZEROS=P` writes that share of the joined zeros looser (`Style::loose_zeros`);
+//! `READER_SAMPLES=DIR` writes the first 40 generated numbers there as PNGs, to look at.
 
 use digitnet::data::augment::Augment;
-use digitnet::data::numbers::random_number;
+use digitnet::data::numbers::{number_image, random_amount, Style};
 use digitnet::data::{shipped_mnist_dir, Dataset, Split};
 use digitnet::init::Rng;
 use digitnet::network::{Architecture, Sequential};
@@ -55,8 +57,23 @@ fn main() {
     let (mut images, mut labels) = (train.images.clone(), train.labels.clone());
     let mut rng = Rng::new(2026);
     let (mut digits, mut none, mut unsure) = (0, 0, 0);
-    for _ in 0..numbers {
-        let number = random_number(&train, &mut rng);
+    let loose = env_f32("READER_LOOSE_ZEROS");
+    let samples = std::env::var("READER_SAMPLES").ok().map(PathBuf::from);
+    for k in 0..numbers {
+        // `data::numbers::random_number`, with the loose zeros' share set.
+        let style = Style { loose_zeros: loose, ..Style::random(&mut rng) };
+        let text = random_amount(&mut rng);
+        let number = number_image(&train, &text, &style, &mut rng);
+        if let Some(dir) = &samples {
+            if k == 40 {
+                return;
+            }
+            std::fs::create_dir_all(dir).unwrap();
+            let g = &number.image;
+            let img = image::GrayImage::from_raw(g.width as u32, g.height as u32, g.pixels.clone()).unwrap();
+            img.save(dir.join(format!("{k:03}-{}.png", number.text))).unwrap();
+            continue;
+        }
         let Ok(candidates) = number_candidates(&number.image) else { continue };
         let text: Vec<u8> = number.text.bytes().map(|b| b - b'0').collect();
         for line in &candidates.lines {

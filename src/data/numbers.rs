@@ -55,6 +55,11 @@ pub struct Style {
     /// flat or small ovals, some left open, joined to the digit before by a connecting stroke
     /// (`5000` as one chain of loops), as the cents and thousands of cheque amounts often are.
     pub cursive_zeros: f32,
+    /// Share of those zeros written looser still: flatter, uneven (one end pointed, the oval
+    /// tilted), a third left open, started at the bottom and entered by a stroke along the
+    /// baseline from the digit before (`2800` as `8o‿o`). Not drawn by [`Style::random`]
+    /// (0): the number reader's training turns it on.
+    pub loose_zeros: f32,
 }
 
 impl Style {
@@ -74,6 +79,7 @@ impl Style {
             weight: 1.0,
             slant: 0.0,
             cursive_zeros: 0.0,
+            loose_zeros: 0.0,
         }
     }
 
@@ -94,6 +100,7 @@ impl Style {
             weight: if rng.next_f32() < 0.6 { rng.uniform(0.6, 1.0) } else { rng.uniform(1.0, 1.3) },
             slant: rng.uniform(-0.1, 0.35),
             cursive_zeros: if rng.next_f32() < 0.35 { rng.uniform(0.5, 1.0) } else { 0.0 },
+            loose_zeros: 0.0,
         }
     }
 }
@@ -271,6 +278,14 @@ fn pen_zero(width: f32, height: f32, slant: f32, pen: f32, rng: &mut Rng) -> (Ve
             (x - slant * y, y)
         })
         .collect();
+    let (cov, w, h, _) = polyline(&points, pen);
+    (cov, w, h)
+}
+
+/// A pen stroke through `points` of width `pen`, on a sheet just large enough. Returns
+/// (coverage, width, height, where the first point landed on it).
+fn polyline(points: &[(f32, f32)], pen: f32) -> (Vec<f32>, usize, usize, (f32, f32)) {
+    let r = pen / 2.0 + 0.5;
     let min_x = points.iter().map(|p| p.0).fold(f32::MAX, f32::min) - r;
     let max_x = points.iter().map(|p| p.0).fold(f32::MIN, f32::max) + r;
     let min_y = points.iter().map(|p| p.1).fold(f32::MAX, f32::min) - r;
@@ -280,7 +295,33 @@ fn pen_zero(width: f32, height: f32, slant: f32, pen: f32, rng: &mut Rng) -> (Ve
     for pair in points.windows(2) {
         sheet.line((pair[0].0 - min_x, pair[0].1 - min_y), (pair[1].0 - min_x, pair[1].1 - min_y), pen);
     }
-    (sheet.a, w, h)
+    let first = points.first().map_or((0.0, 0.0), |p| (p.0 - min_x, p.1 - min_y));
+    (sheet.a, w, h, first)
+}
+
+/// A zero written looser than [`pen_zero`]'s (see [`Style::loose_zeros`]): started at the
+/// bottom (where a stroke along the baseline from the digit before comes in) and drawn
+/// anticlockwise, `width` × `height` before its unevenness — one end pointed or blunt (an egg),
+/// radii that drift along the stroke, tilted up to ±0.3 rad, slanted by `slant` — a third
+/// left open. Returns (coverage, width, height, the entry point on the coverage).
+fn loose_zero(width: f32, height: f32, slant: f32, pen: f32, rng: &mut Rng) -> (Vec<f32>, usize, usize, (f32, f32)) {
+    let r = pen / 2.0 + 0.5;
+    let (a, b) = ((width / 2.0 - r).max(1.0), (height / 2.0 - r).max(1.0));
+    let start = 1.5 * std::f32::consts::PI + rng.uniform(-0.7, 0.2);
+    let sweep = if rng.next_f32() < 1.0 / 3.0 { rng.uniform(4.6, 5.8) } else { rng.uniform(6.2, 7.0) };
+    let (egg, drift, tilt) = (rng.uniform(-0.35, 0.35), rng.uniform(-0.15, 0.15), rng.uniform(-0.3, 0.3));
+    let (sin_t, cos_t) = tilt.sin_cos();
+    let steps = 32;
+    let points: Vec<(f32, f32)> = (0..=steps)
+        .map(|k| {
+            let t = start + sweep * k as f32 / steps as f32;
+            let grow = 1.0 + drift * k as f32 / steps as f32;
+            let (x, y) = (a * grow * t.cos(), -b * grow * t.sin() * (1.0 + egg * t.cos()));
+            let (x, y) = (x * cos_t - y * sin_t, x * sin_t + y * cos_t);
+            (x - slant * y, y)
+        })
+        .collect();
+    polyline(&points, pen)
 }
 
 /// A number image: the amount `text` written in `style` with digits from `digits` (chosen at
@@ -329,7 +370,14 @@ pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) 
             let slant = style.slant + rng.uniform(-0.08, 0.08);
             let weight = style.weight * rng.uniform(0.9, 1.1);
             let cursive = d == 0 && prev_digit && style.cursive_zeros > 0.0 && rng.next_f32() < style.cursive_zeros;
-            let pen_drawn = if cursive {
+            let loose = cursive && style.loose_zeros > 0.0 && rng.next_f32() < style.loose_zeros;
+            let mut entry = None;
+            let pen_drawn = if loose {
+                let zh = dh * rng.uniform(0.4, 0.85);
+                let (cov, wd, hd, at) = loose_zero(zh * rng.uniform(1.0, 2.0), zh, slant, pen, rng);
+                entry = Some(at);
+                Some((cov, wd, hd))
+            } else if cursive {
                 let zh = dh * rng.uniform(0.55, 1.0);
                 Some(pen_zero(zh * rng.uniform(0.8, 1.6), zh, slant, pen, rng))
             } else if rng.next_f32() < PEN_SHARE {
@@ -341,7 +389,14 @@ pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) 
             // A connecting stroke from the digit just before (not from a separator): the pen
             // leaves it on its right, near the oval's top, and starts the oval there.
             let after_digit = k > 0 && chars[k - 1].is_ascii_digit();
-            let joined_from = (cursive && after_digit && rng.next_f32() < 0.7).then(|| (x, baseline - hd as f32 * rng.uniform(0.7, 1.0)));
+            let joined_from = (cursive && after_digit && rng.next_f32() < 0.7).then(|| {
+                if loose {
+                    // Loose zeros are entered from low on the digit before, along the baseline.
+                    (x, baseline - h * rng.uniform(0.0, 0.3))
+                } else {
+                    (x, baseline - hd as f32 * rng.uniform(0.7, 1.0))
+                }
+            });
             if prev_digit {
                 let g = if cursive {
                     rng.uniform(-0.12, 0.12)
@@ -355,7 +410,10 @@ pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) 
             let top = baseline - hd as f32;
             if let Some(from) = joined_from {
                 // The pen does not lift: a stroke from the digit before to the oval's top.
-                let to = (x + rng.uniform(0.3, 0.6) * wd as f32, top + pen / 2.0);
+                let to = match entry {
+                    Some((ex, ey)) => (x + ex, top + ey),
+                    None => (x + rng.uniform(0.3, 0.6) * wd as f32, top + pen / 2.0),
+                };
                 sheet.line((from.0 - pen, from.1), to, pen);
             }
             let (ox, oy) = (x.round() as isize, top.round() as isize);
@@ -542,4 +600,40 @@ pub fn random_number(digits: &Dataset, rng: &mut Rng) -> NumberImage {
     let style = Style::random(rng);
     let text = random_amount(rng);
     number_image(digits, &text, &style, rng)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten "digits": a filled 12×20 block each, labelled 0–9.
+    fn blocks() -> Dataset {
+        let mut images = Vec::new();
+        for _ in 0..10 {
+            images.extend((0..28 * 28).map(|i| if (4..24).contains(&(i / 28)) && (8..20).contains(&(i % 28)) { 255 } else { 0 }));
+        }
+        Dataset { images, labels: (0..10).collect(), rows: 28, cols: 28 }
+    }
+
+    #[test]
+    fn loose_zeros_are_flat_ovals_drawn_only_when_asked() {
+        let digits = blocks();
+        let style = Style { cursive_zeros: 1.0, ..Style::plain(30.0) };
+        let loose = Style { loose_zeros: 1.0, ..style.clone() };
+        let (mut flatter, mut differ) = (0, 0);
+        for seed in 0..20 {
+            let a = number_image(&digits, "5000", &style, &mut Rng::new(seed));
+            let b = number_image(&digits, "5000", &loose, &mut Rng::new(seed));
+            assert_eq!((a.text.as_str(), b.text.as_str()), ("5000", "5000"));
+            assert_eq!(b.boxes.len(), 4);
+            differ += usize::from(a.image.pixels != b.image.pixels);
+            // A loose zero is at most 0.85 × 1.08 of the height; the block 5 is 0.88–1.08.
+            let zero_h = b.boxes[1..].iter().map(|bx| bx[3]).max().unwrap_or(0) as f32;
+            assert!(zero_h >= 0.3 * 30.0, "seed {seed}: a zero {zero_h} px tall");
+            flatter += usize::from(zero_h < b.boxes[0][3] as f32);
+        }
+        assert_eq!(differ, 20, "loose zeros must change the image");
+        assert!(flatter >= 17, "only {flatter} of 20 amounts had zeros lower than their first digit");
+        assert_eq!(Style::random(&mut Rng::new(1)).loose_zeros, 0.0, "random styles leave them to the reader's training");
+    }
 }

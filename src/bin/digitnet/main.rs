@@ -83,9 +83,10 @@ fn count_error(e: &clap::Error) -> Option<String> {
 }
 
 /// `println!` panics when stdout is a closed pipe (`digitnet predict … | head -1`) or a full
-/// disk (`> /dev/full`). This hook ends those quietly as a pipeline expects — exit 141, as if
-/// SIGPIPE had stopped the process — or with a one-line error; other panics are reported as
-/// before.
+/// disk (`> /dev/full`), `eprintln!` when stderr is (`2>&1 | head -1`). This hook ends those
+/// quietly as a pipeline expects — exit 141, as if SIGPIPE had stopped the process — or with
+/// a one-line error (exit 1 without one when stderr itself failed); other panics are reported
+/// as before.
 fn end_quietly_on_stdout_errors() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -97,6 +98,10 @@ fn end_quietly_on_stdout_errors() {
             }
             eprintln!("error: writing to stdout: {reason}");
             std::process::exit(1);
+        }
+        // The same for stderr (`digitnet predict DIR 2>&1 | head -3`), where nothing can be said.
+        if let Some(reason) = message.strip_prefix("failed printing to stderr: ") {
+            std::process::exit(if reason.starts_with("Broken pipe") { 141 } else { 1 });
         }
         report(info)
     }));
