@@ -151,3 +151,17 @@ fn folder_data_sets_train_and_evaluate() {
     fails_with(&["train", "--folder", dir.join("nothing").to_str().unwrap(), "--epochs", "1"], "nothing");
     fails_with(&["train", "--folder", folders.to_str().unwrap(), "--split", "1.5", "--epochs", "1"], "--split");
 }
+
+/// `bench --json` prints the peers' keys with measured (positive) figures, and which copy of
+/// the vector kernels ran, as the library detects it.
+#[test]
+fn bench_reports_figures_and_the_kernels_copy() {
+    let o = digitnet(&["bench", "--arch", "small", "--steps", "5", "--threads", "1", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bench --json prints one JSON object");
+    for key in ["train_img_s", "b1_latency_us", "b1000_img_s", "train_gflops", "b1000_gflops"] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{key}: {v}");
+    }
+    assert_eq!(v["arch"], "small");
+    assert_eq!(v["simd"], digitnet::kernels::simd::level(), "{v}");
+}

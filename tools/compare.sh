@@ -42,6 +42,13 @@ fi
 (( missing == 0 )) || exit 1
 
 cargo build --release --locked
+# Which machine the figures come from: the CPU and its vector extensions (each digitnet line's
+# `simd` says which copy of the kernels ran).
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
+family=$(grep -m1 'cpu family' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | tr -d ' ' || true)
+model=$(grep -m1 '^model[[:space:]]' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | tr -d ' ' || true)
+ext=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_vnni|avx512_bf16|amx_tile)$' | tr '\n' ' ' || true)
+echo "machine: ${cpu:-unknown CPU} (family ${family:-?} model ${model:-?}), $(nproc) cores; ${ext:-no AVX2/AVX-512}"
 for r in $(seq 1 "$rounds"); do
   dir=$out/round-$r
   mkdir -p "$dir"

@@ -42,6 +42,22 @@ macro_rules! multiversion {
 
 pub(crate) use multiversion;
 
+/// The copy of the vector kernels (`multiversion!`) that runs on this CPU: `"avx512f"`,
+/// `"avx2+fma"` or `"baseline"` (SSE2). Benchmarks report it beside their figures: the same
+/// build is a different program on a CPU without AVX-512 (README, compare run 27).
+pub fn level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return "avx2+fma";
+        }
+    }
+    "baseline"
+}
+
 /// The sum of `values`, in [`LANES`] interleaved partial sums: vector adds with no chain of
 /// dependent additions (a plain `iter().sum()` adds one float at a time, waiting for each).
 /// The order is fixed, so results are reproducible.

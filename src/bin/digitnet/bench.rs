@@ -50,6 +50,8 @@ struct BenchResult {
     fwd_flop_per_img: usize,
     train_gflops: f64,
     b1000_gflops: f64,
+    /// Which copy of the vector kernels ran ([`digitnet::kernels::simd::level`]).
+    simd: &'static str,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -148,13 +150,14 @@ fn run_in_pool(a: BenchArgs) -> Result<ExitCode> {
             fwd_flop_per_img: flops,
             train_gflops: train_ips * 3.0 * flops as f64 / 1e9,
             b1000_gflops: b1000_ips * flops as f64 / 1e9,
+            simd: digitnet::kernels::simd::level(),
         };
         if a.json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
             println!(
-                "{:<8} train {:>8.0} img/s ({:>5.1} GFLOP/s) | batch-1 {:>7.1} µs (p10 {:.1}, p90 {:.1}) | batch-1000 {:>8.0} img/s ({:.1} GFLOP/s)",
-                r.arch, r.train_img_s, r.train_gflops, r.b1_latency_us, p10_p90[0], p10_p90[1], r.b1000_img_s, r.b1000_gflops
+                "{:<8} train {:>8.0} img/s ({:>5.1} GFLOP/s) | batch-1 {:>7.1} µs (p10 {:.1}, p90 {:.1}) | batch-1000 {:>8.0} img/s ({:.1} GFLOP/s) | {}",
+                r.arch, r.train_img_s, r.train_gflops, r.b1_latency_us, p10_p90[0], p10_p90[1], r.b1000_img_s, r.b1000_gflops, r.simd
             );
         }
     }
