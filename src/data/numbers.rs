@@ -409,7 +409,8 @@ pub fn number_image(digits: &Dataset, text: &str, style: &Style, rng: &mut Rng) 
             }
             let top = baseline - hd as f32;
             if let Some(from) = joined_from {
-                // The pen does not lift: a stroke from the digit before to the oval's top.
+                // The pen does not lift: a stroke from the digit before to the oval's top (to a
+                // loose zero's entry at its bottom).
                 let to = match entry {
                     Some((ex, ey)) => (x + ex, top + ey),
                     None => (x + rng.uniform(0.3, 0.6) * wd as f32, top + pen / 2.0),
