@@ -94,17 +94,69 @@ pub fn all_finite(values: &[f32]) -> bool {
 }
 
 /// `dst[j][i] = src[i][j]`: a 16×16 block transposed (channels ↔ pixels between an NCHW plane
-/// and a channel-blocked image), with AVX-512 shuffles where the CPU has them.
+/// and a channel-blocked image), with AVX-512 shuffles where the CPU has them, else four 8×8
+/// AVX transposes (the plain loop below is what an SSE2 build makes of it: scalar moves, 1.2–1.5 %
+/// of `lenet` and `keras` inference on a Zen 3 without AVX-512).
+#[inline]
 pub fn transpose16(src: &[[f32; LANES]; LANES], dst: &mut [[f32; LANES]; LANES]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { transpose16_avx512(src, dst) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            unsafe { transpose16_avx512(src, dst) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX, checked just above.
+            unsafe { transpose16_avx(src, dst) };
+            return;
+        }
     }
+    transpose16_plain(src, dst);
+}
+
+/// The definition, one float at a time.
+fn transpose16_plain(src: &[[f32; LANES]; LANES], dst: &mut [[f32; LANES]; LANES]) {
     for (i, row) in src.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             dst[j][i] = v;
+        }
+    }
+}
+
+/// The 16×16 transpose as four 8×8 blocks, each in three rounds of AVX shuffles (32-bit
+/// pairs, 64-bit pairs, 128-bit halves): block (a, b) of `src` becomes block (b, a) of `dst`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose16_avx(src: &[[f32; LANES]; LANES], dst: &mut [[f32; LANES]; LANES]) {
+    use std::arch::x86_64::*;
+    for a in 0..2 {
+        for b in 0..2 {
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (k, reg) in r.iter_mut().enumerate() {
+                // SAFETY: 8 floats from column 8·b of a 16-float row, one unaligned 256-bit load.
+                *reg = unsafe { _mm256_loadu_ps(src[8 * a + k][8 * b..].as_ptr()) };
+            }
+            let mut t = [_mm256_setzero_ps(); 8];
+            for i in 0..4 {
+                t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for q in 0..2 {
+                let c = 4 * q;
+                r[c] = _mm256_shuffle_ps::<0x44>(t[c], t[c + 2]);
+                r[c + 1] = _mm256_shuffle_ps::<0xEE>(t[c], t[c + 2]);
+                r[c + 2] = _mm256_shuffle_ps::<0x44>(t[c + 1], t[c + 3]);
+                r[c + 3] = _mm256_shuffle_ps::<0xEE>(t[c + 1], t[c + 3]);
+            }
+            for k in 0..4 {
+                t[k] = _mm256_permute2f128_ps::<0x20>(r[k], r[4 + k]);
+                t[4 + k] = _mm256_permute2f128_ps::<0x31>(r[k], r[4 + k]);
+            }
+            for (k, reg) in t.iter().enumerate() {
+                // SAFETY: 8 floats at column 8·a of a 16-float row, one unaligned 256-bit store.
+                unsafe { _mm256_storeu_ps(dst[8 * b + k][8 * a..].as_mut_ptr(), *reg) };
+            }
         }
     }
 }
@@ -186,11 +238,27 @@ mod tests {
                 *v = (i * 100 + j) as f32;
             }
         }
-        let mut dst = [[f32::NAN; LANES]; LANES];
-        transpose16(&src, &mut dst);
-        for i in 0..LANES {
-            for j in 0..LANES {
-                assert_eq!(dst[j][i], src[i][j], "({i}, {j})");
+        // Every copy this CPU can run, not only the one `transpose16` picks.
+        type Transpose = fn(&[[f32; LANES]; LANES], &mut [[f32; LANES]; LANES]);
+        let mut copies: Vec<(&str, Transpose)> = vec![("dispatch", transpose16), ("plain", transpose16_plain)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: only called where the CPU supports AVX-512F.
+                copies.push(("avx512", |s, d| unsafe { transpose16_avx512(s, d) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx") {
+                // SAFETY: only called where the CPU supports AVX.
+                copies.push(("avx", |s, d| unsafe { transpose16_avx(s, d) }));
+            }
+        }
+        for (name, copy) in copies {
+            let mut dst = [[f32::NAN; LANES]; LANES];
+            copy(&src, &mut dst);
+            for i in 0..LANES {
+                for j in 0..LANES {
+                    assert_eq!(dst[j][i], src[i][j], "{name}: ({i}, {j})");
+                }
             }
         }
     }

@@ -117,7 +117,6 @@ fn convolve_kernel(geo: &Geometry, out_channels: usize, packed: &[f32], bias: Op
         }
     }
     let padded = &*padded;
-    let blocks = ow_len.div_ceil(LANES);
     for (b, weights) in packed.chunks_exact(kk * BLOCK).enumerate() {
         let o0 = b * BLOCK;
         let m = BLOCK.min(out_channels - o0);
@@ -125,45 +124,79 @@ fn convolve_kernel(geo: &Geometry, out_channels: usize, packed: &[f32], bias: Op
         for (q, s) in start.iter_mut().enumerate().take(m) {
             *s = bias.map_or(0.0, |bias| bias[o0 + q]);
         }
+        let shape = Taps { c, rows, row, kh, kw, oh_len, ow_len };
         for oh in 0..oh_len {
-            for jb in 0..blocks {
-                let mut acc = [[0.0f32; LANES]; BLOCK];
-                for (a, &s) in acc.iter_mut().zip(&start) {
-                    *a = [s; LANES];
+            let mut j0 = 0;
+            while j0 < ow_len {
+                // A last run of at most half a register takes a half-width block, and one of
+                // 17–24 outputs one block and a half: `lenet`'s 24 outputs a row are not
+                // 16 + 16 with a third of the work wasted.
+                let left = ow_len - j0;
+                if left <= LANES / 2 {
+                    outputs_from::<{ LANES / 2 }>(&shape, padded, weights, &start, m, oh, j0, &mut y[o0 * oh_len * ow_len..]);
+                    j0 += LANES / 2;
+                } else if left > LANES && left <= LANES + LANES / 2 {
+                    outputs_from::<{ LANES + LANES / 2 }>(&shape, padded, weights, &start, m, oh, j0, &mut y[o0 * oh_len * ow_len..]);
+                    j0 += LANES + LANES / 2;
+                } else {
+                    outputs_from::<LANES>(&shape, padded, weights, &start, m, oh, j0, &mut y[o0 * oh_len * ow_len..]);
+                    j0 += LANES;
                 }
-                for ch in 0..c {
-                    for ki in 0..kh {
-                        let base = (ch * rows + oh + ki) * row + jb * LANES;
-                        let src = &padded[base..base + kw - 1 + LANES];
-                        let taps = &weights[(ch * kh + ki) * kw * BLOCK..][..kw * BLOCK];
-                        for (v, tap) in src.windows(LANES).zip(taps.chunks_exact(BLOCK)) {
-                            let v: &[f32; LANES] = v.try_into().expect("windows of LANES floats");
-                            let tap: &[f32; BLOCK] = tap.try_into().expect("chunks of BLOCK weights");
-                            for (a, &wq) in acc.iter_mut().zip(tap) {
-                                for (al, &vl) in a.iter_mut().zip(v) {
-                                    *al += wq * vl;
-                                }
-                            }
-                        }
+            }
+        }
+    }
+}
+
+/// The sizes [`outputs_from`] reads the padded image and writes the output with.
+struct Taps {
+    c: usize,
+    rows: usize,
+    row: usize,
+    kh: usize,
+    kw: usize,
+    oh_len: usize,
+    ow_len: usize,
+}
+
+/// Outputs `j0 … j0 + L` (those inside the row) of row `oh` for the [`BLOCK`] output channels
+/// of `weights` (`m` of them real) starting at `start` (their bias), into `y` from the block's
+/// first channel on.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn outputs_from<const L: usize>(s: &Taps, padded: &[f32], weights: &[f32], start: &[f32; BLOCK], m: usize, oh: usize, j0: usize, y: &mut [f32]) {
+    let mut acc = [[0.0f32; L]; BLOCK];
+    for (a, &st) in acc.iter_mut().zip(start) {
+        *a = [st; L];
+    }
+    for ch in 0..s.c {
+        for ki in 0..s.kh {
+            let base = (ch * s.rows + oh + ki) * s.row + j0;
+            let src = &padded[base..base + s.kw - 1 + L];
+            let taps = &weights[(ch * s.kh + ki) * s.kw * BLOCK..][..s.kw * BLOCK];
+            for (v, tap) in src.windows(L).zip(taps.chunks_exact(BLOCK)) {
+                let v: &[f32; L] = v.try_into().expect("windows of L floats");
+                let tap: &[f32; BLOCK] = tap.try_into().expect("chunks of BLOCK weights");
+                for (a, &wq) in acc.iter_mut().zip(tap) {
+                    for (al, &vl) in a.iter_mut().zip(v) {
+                        *al += wq * vl;
                     }
                 }
-                // Constant indices only (no slice of `acc` of a run-time length), so `acc`
-                // stays in registers.
-                let j0 = jb * LANES;
-                let len = LANES.min(ow_len - j0);
-                for (q, a) in acc.iter().enumerate() {
-                    if q >= m {
-                        continue;
-                    }
-                    let dst = &mut y[((o0 + q) * oh_len + oh) * ow_len + j0..][..len];
-                    if let Ok(dst) = <&mut [f32; LANES]>::try_from(&mut *dst) {
-                        *dst = *a;
-                    } else {
-                        for (l, d) in dst.iter_mut().enumerate() {
-                            *d = a[l];
-                        }
-                    }
-                }
+            }
+        }
+    }
+    // Constant indices only (no slice of `acc` of a run-time length), so `acc` stays in
+    // registers.
+    let len = L.min(s.ow_len - j0);
+    for (q, a) in acc.iter().enumerate() {
+        if q >= m {
+            continue;
+        }
+        let dst = &mut y[(q * s.oh_len + oh) * s.ow_len + j0..][..len];
+        if let Ok(dst) = <&mut [f32; L]>::try_from(&mut *dst) {
+            *dst = *a;
+        } else {
+            for (l, d) in dst.iter_mut().enumerate() {
+                *d = a[l];
             }
         }
     }
