@@ -42,7 +42,7 @@
 //! over the algorithm's constant matrices (`combine`); inlined with the constants, the zero
 //! entries vanish and the ±1 ones become additions.
 
-use crate::kernels::gemm::{sgemm, Strides};
+use crate::kernels::gemm::{sgemm, sgemm_few_rows, Strides};
 use crate::kernels::pool::CLAMPED;
 use rayon::prelude::*;
 
@@ -548,21 +548,17 @@ impl Plan {
                 transform_input(self, blocked, v, img * tpi);
             }
             for xi in 0..xi_count {
+                let (v_xi, u_xi) = (&v[xi * v_stride..xi * v_stride + t * cp], &u[xi * cp * ocp..(xi + 1) * cp * ocp]);
+                let m_xi = &mut m[xi * m_stride..xi * m_stride + t * ocp];
+                // A single image's few tiles: the same bits without the `gemm` crate's set-up
+                // around each of the α² small products where that kernel applies (AVX2
+                // without AVX-512; `docs/experiments`, "On a Zen 3 without AVX-512").
+                if sgemm_few_rows(t, self.in_channels, ocp, v_xi, cp, u_xi, ocp, m_xi, ocp) {
+                    continue;
+                }
                 // The true input channels (the padded ones of V are zero), and whole blocks of
                 // output channels (so the kernel reads U in place, no packing).
-                sgemm(
-                    t,
-                    self.in_channels,
-                    ocp,
-                    1.0,
-                    &v[xi * v_stride..xi * v_stride + t * cp],
-                    Strides::row_major(cp),
-                    &u[xi * cp * ocp..(xi + 1) * cp * ocp],
-                    Strides::row_major(ocp),
-                    0.0,
-                    &mut m[xi * m_stride..xi * m_stride + t * ocp],
-                    Strides::row_major(ocp),
-                );
+                sgemm(t, self.in_channels, ocp, 1.0, v_xi, Strides::row_major(cp), u_xi, Strides::row_major(ocp), 0.0, m_xi, Strides::row_major(ocp));
             }
             for (img, yi) in ys.chunks_mut(out_len.max(1)).enumerate() {
                 let at = (gi * group + img) * out_len;
