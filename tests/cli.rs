@@ -163,5 +163,5 @@ fn bench_reports_figures_and_the_kernels_copy() {
         assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{key}: {v}");
     }
     assert_eq!(v["arch"], "small");
-    assert_eq!(v["simd"], digitnet::kernels::simd::level(), "{v}");
+    assert_eq!(v["simd"], digitnet::kernels::simd::level().as_str(), "{v}");
 }

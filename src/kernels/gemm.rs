@@ -193,7 +193,7 @@ pub fn sgemm_few_rows(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[
     #[cfg(target_arch = "x86_64")]
     {
         let fits = m <= FEW_ROWS_MAX && n.is_multiple_of(16) && k > 0 && lda >= k && ldb >= n && ldc >= n;
-        if fits && crate::kernels::simd::level() == "avx2+fma" {
+        if fits && crate::kernels::simd::level() == crate::kernels::simd::Level::Avx2Fma {
             if m == 0 || n == 0 {
                 return true;
             }
@@ -314,7 +314,7 @@ mod tests {
                     assert!(got[i * ldc + n..(i + 1) * ldc].iter().all(|v| v.is_nan()), "{m}x{k}x{n}: wrote past row {i}");
                 }
             } else {
-                assert!(crate::kernels::simd::level() != "avx2+fma", "declined {m}x{k}x{n}");
+                assert!(crate::kernels::simd::level() != crate::kernels::simd::Level::Avx2Fma, "declined {m}x{k}x{n}");
                 assert!(got.iter().all(|v| v.is_nan()), "declined but wrote");
             }
         }

@@ -42,20 +42,42 @@ macro_rules! multiversion {
 
 pub(crate) use multiversion;
 
-/// The copy of the vector kernels (`multiversion!`) that runs on this CPU: `"avx512f"`,
-/// `"avx2+fma"` or `"baseline"` (SSE2). Benchmarks report it beside their figures: the same
-/// build is a different program on a CPU without AVX-512 (README, compare run 27).
-pub fn level() -> &'static str {
+/// Which copy of the vector kernels (`multiversion!`) runs on a CPU. Benchmarks report it
+/// beside their figures ([`Level::as_str`]): the same build is a different program on a CPU
+/// without AVX-512 (README, compare run 27), and a few kernels are chosen by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// AVX-512F (the `avx512` copies).
+    Avx512f,
+    /// AVX2 and FMA but not AVX-512F (the `avx2` copies).
+    Avx2Fma,
+    /// Neither: the SSE2 baseline x86-64 guarantees, or another architecture.
+    Baseline,
+}
+
+impl Level {
+    /// `"avx512f"`, `"avx2+fma"` or `"baseline"`, as benchmark reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Avx512f => "avx512f",
+            Level::Avx2Fma => "avx2+fma",
+            Level::Baseline => "baseline",
+        }
+    }
+}
+
+/// The copy of the vector kernels that runs on this CPU (the same test `multiversion!` makes).
+pub fn level() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            return "avx512f";
+            return Level::Avx512f;
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return "avx2+fma";
+            return Level::Avx2Fma;
         }
     }
-    "baseline"
+    Level::Baseline
 }
 
 /// The sum of `values`, in [`LANES`] interleaved partial sums: vector adds with no chain of

@@ -150,7 +150,7 @@ fn run_in_pool(a: BenchArgs) -> Result<ExitCode> {
             fwd_flop_per_img: flops,
             train_gflops: train_ips * 3.0 * flops as f64 / 1e9,
             b1000_gflops: b1000_ips * flops as f64 / 1e9,
-            simd: digitnet::kernels::simd::level(),
+            simd: digitnet::kernels::simd::level().as_str(),
         };
         if a.json {
             println!("{}", serde_json::to_string(&r)?);
