@@ -173,36 +173,33 @@ fn gemv_kernel(w: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Rows at most this many take [`sgemm_few_rows`] where it applies.
-pub const FEW_ROWS_MAX: usize = 16;
-
 /// `C ← A·B` (α = 1, β = 0) for row-major `A[m, k]`, `B[k, n]`, `C[m, n]` with row strides
-/// `lda`, `ldb`, `ldc`, `m ≤` [`FEW_ROWS_MAX`] and `n` a multiple of 16, on a CPU with AVX2
-/// and FMA but not AVX-512 — the same bits as [`sgemm`] there, in a fraction of its time on
-/// such small products. Returns false (and does nothing) where it does not apply; the caller
-/// then calls [`sgemm`].
+/// `lda`, `ldb`, `ldc` and `n` a multiple of 16, on a CPU with AVX2 and FMA but not AVX-512 —
+/// the same bits as [`sgemm`] there. Returns false (and does nothing) where it does not
+/// apply; the caller then calls [`sgemm`].
 ///
 /// On such a CPU the `gemm` crate runs its FMA micro-kernels, which sum each output over `k`
-/// in order with one fused multiply-add per term, from zero; so does this kernel (4 rows ×
-/// 16 columns in eight registers, `k` terms each), so the bits do not depend on which of the
-/// two computed a product (a test checks it). What it saves is the crate's set-up around each
-/// call, which dominates a single image's Winograd products (`keras` conv3: 36 products of
-/// 4 × 64 × 64 per thread): `profile_step keras b1` on a Zen 3, see `src/kernels/winograd.rs`.
+/// in order with one fused multiply-add per term, from zero; so does this kernel (6 or 4 rows ×
+/// 16 columns in twelve or eight registers, `k` terms each), so the bits do not depend on
+/// which of the two computed a product (a test checks it). It has none of the crate's set-up
+/// around each call and reads its operands in place: for the Winograd products of one
+/// output-channel block (`T × C × 16`, operands in cache; `src/kernels/winograd.rs`,
+/// `Plan::run_by_output_block`), including a single image's few tiles.
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm_few_rows(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize) -> bool {
+pub fn sgemm_avx2_columns(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let fits = m <= FEW_ROWS_MAX && n.is_multiple_of(16) && k > 0 && lda >= k && ldb >= n && ldc >= n;
+        let fits = n.is_multiple_of(16) && k > 0 && lda >= k && ldb >= n && ldc >= n;
         if fits && crate::kernels::simd::level() == crate::kernels::simd::Level::Avx2Fma {
             if m == 0 || n == 0 {
                 return true;
             }
-            assert!(a.len() >= (m - 1) * lda + k, "sgemm_few_rows: A is {} values", a.len());
-            assert!(b.len() >= (k - 1) * ldb + n, "sgemm_few_rows: B is {} values", b.len());
-            assert!(c.len() >= (m - 1) * ldc + n, "sgemm_few_rows: C is {} values", c.len());
+            assert!(a.len() >= (m - 1) * lda + k, "sgemm_avx2_columns: A is {} values", a.len());
+            assert!(b.len() >= (k - 1) * ldb + n, "sgemm_avx2_columns: B is {} values", b.len());
+            assert!(c.len() >= (m - 1) * ldc + n, "sgemm_avx2_columns: C is {} values", c.len());
             // SAFETY: the CPU supports AVX2 and FMA (`level`), and the asserts above hold every
             // index the kernel reads or writes inside its slice.
-            unsafe { few_rows_avx2(m, k, n, a, lda, b, ldb, c, ldc) };
+            unsafe { columns_avx2(m, k, n, a, lda, b, ldb, c, ldc) };
             return true;
         }
     }
@@ -210,38 +207,58 @@ pub fn sgemm_few_rows(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[
     false
 }
 
-/// [`sgemm_few_rows`]'s kernel: for each 16 columns, rows four at a time (a last group of
-/// fewer repeats its last row, computed and not stored).
+/// [`sgemm_avx2_columns`]'s kernel: for each 16 columns, rows six at a time (twelve accumulators,
+/// so that the fused multiply-adds of one `k` step outlast one's latency), then a last group
+/// of up to four (fewer repeat their last row, computed and not stored).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn few_rows_avx2(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize) {
-    use std::arch::x86_64::*;
+unsafe fn columns_avx2(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize) {
     for j0 in (0..n).step_by(16) {
-        for r0 in (0..m).step_by(4) {
-            let q = 4.min(m - r0);
-            let rows = [0, 1, 2, 3].map(|i| (r0 + i.min(q - 1)) * lda);
-            let mut acc = [[_mm256_setzero_ps(); 2]; 4];
-            for p in 0..k {
-                // SAFETY (both loads and the broadcasts): inside `b` and `a` by the caller's asserts.
-                let (b0, b1) = unsafe {
-                    let at = b.as_ptr().add(p * ldb + j0);
-                    (_mm256_loadu_ps(at), _mm256_loadu_ps(at.add(8)))
-                };
-                for (acc, &row) in acc.iter_mut().zip(&rows) {
-                    let av = _mm256_set1_ps(unsafe { *a.get_unchecked(row + p) });
-                    acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
-                    acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
-                }
+        let mut r0 = 0;
+        while r0 < m {
+            let q = m - r0;
+            if q > 4 {
+                // SAFETY: AVX2 and FMA (this function's features); indices as below.
+                unsafe { rows_avx2::<6>(r0, q.min(6), k, j0, a, lda, b, ldb, c, ldc) };
+                r0 += q.min(6);
+            } else {
+                unsafe { rows_avx2::<4>(r0, q, k, j0, a, lda, b, ldb, c, ldc) };
+                r0 += q;
             }
-            for (i, acc) in acc.iter().enumerate().take(q) {
-                let dst = &mut c[(r0 + i) * ldc + j0..][..16];
-                // SAFETY: `dst` is 16 floats, two unaligned 256-bit stores.
-                unsafe {
-                    _mm256_storeu_ps(dst.as_mut_ptr(), acc[0]);
-                    _mm256_storeu_ps(dst.as_mut_ptr().add(8), acc[1]);
-                }
-            }
+        }
+    }
+}
+
+/// `C[r0 + i, j0…j0+16] = Σ_p A[r0 + i, p] · B[p, j0…j0+16]` for `i < q ≤ R`: `R` rows ×
+/// 16 columns in 2·R registers, summed over `p` in order with one fused multiply-add each,
+/// from zero. Rows past `q` repeat row `r0 + q − 1` and are not stored.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn rows_avx2<const R: usize>(r0: usize, q: usize, k: usize, j0: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize) {
+    use std::arch::x86_64::*;
+    let rows: [usize; R] = std::array::from_fn(|i| (r0 + i.min(q - 1)) * lda);
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    for p in 0..k {
+        // SAFETY (both loads and the broadcasts): inside `b` and `a` by the caller's asserts.
+        let (b0, b1) = unsafe {
+            let at = b.as_ptr().add(p * ldb + j0);
+            (_mm256_loadu_ps(at), _mm256_loadu_ps(at.add(8)))
+        };
+        for (acc, &row) in acc.iter_mut().zip(&rows) {
+            let av = _mm256_set1_ps(unsafe { *a.get_unchecked(row + p) });
+            acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
+            acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
+        }
+    }
+    for (i, acc) in acc.iter().enumerate().take(q) {
+        let dst = &mut c[(r0 + i) * ldc + j0..][..16];
+        // SAFETY: `dst` is 16 floats, two unaligned 256-bit stores.
+        unsafe {
+            _mm256_storeu_ps(dst.as_mut_ptr(), acc[0]);
+            _mm256_storeu_ps(dst.as_mut_ptr().add(8), acc[1]);
         }
     }
 }
@@ -293,21 +310,23 @@ mod tests {
         }
     }
 
-    /// Where it applies (AVX2 and FMA without AVX-512), the few-rows kernel gives the very bits
-    /// of [`sgemm`] on the shapes of a single image's Winograd products (and odd ones: a last
-    /// group of fewer than four rows, row strides wider than the matrices); elsewhere it
-    /// declines and leaves `C` alone.
+    /// Where it applies (AVX2 and FMA without AVX-512), our kernel gives the very bits of
+    /// [`sgemm`] on the shapes of the Winograd products (a single image's, and a group's of
+    /// one output-channel block) and odd ones (last groups of one to five rows, row strides
+    /// wider than the matrices); elsewhere it declines and leaves `C` alone.
     #[test]
-    fn few_rows_gives_the_bits_of_sgemm() {
+    fn avx2_columns_give_the_bits_of_sgemm() {
         let mut rng = Rng::new(11);
-        for &(m, k, n) in &[(4, 64, 64), (16, 32, 32), (4, 64, 128), (16, 32, 64), (1, 1, 16), (7, 20, 48), (13, 50, 64)] {
+        for &(m, k, n) in
+            &[(4, 64, 64), (16, 32, 32), (4, 64, 128), (16, 32, 64), (1, 1, 16), (7, 20, 48), (13, 50, 64), (64, 64, 16), (61, 32, 16), (5, 9, 32)]
+        {
             let (lda, ldb, ldc) = (k + 3, n + 16, n + 32);
             let a = random(m * lda, &mut rng);
             let b = random(k * ldb, &mut rng);
             let mut want = vec![f32::NAN; m * ldc];
             sgemm(m, k, n, 1.0, &a, Strides::row_major(lda), &b, Strides::row_major(ldb), 0.0, &mut want, Strides::row_major(ldc));
             let mut got = vec![f32::NAN; m * ldc];
-            if sgemm_few_rows(m, k, n, &a, lda, &b, ldb, &mut got, ldc) {
+            if sgemm_avx2_columns(m, k, n, &a, lda, &b, ldb, &mut got, ldc) {
                 for i in 0..m {
                     let (g, w) = (&got[i * ldc..i * ldc + n], &want[i * ldc..i * ldc + n]);
                     assert!(g.iter().zip(w).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n}, row {i}: {g:?} vs {w:?}");
@@ -318,9 +337,8 @@ mod tests {
                 assert!(got.iter().all(|v| v.is_nan()), "declined but wrote");
             }
         }
-        let mut c = vec![0.0; 17 * 16];
-        assert!(!sgemm_few_rows(17, 4, 16, &[1.0; 68], 4, &[1.0; 64], 16, &mut c, 16), "17 rows are not few");
-        assert!(!sgemm_few_rows(4, 4, 8, &[1.0; 16], 4, &[1.0; 32], 8, &mut c, 8), "8 columns are not a multiple of 16");
+        let mut c = vec![0.0; 4 * 8];
+        assert!(!sgemm_avx2_columns(4, 4, 8, &[1.0; 16], 4, &[1.0; 32], 8, &mut c, 8), "8 columns are not a multiple of 16");
     }
 
     /// The matrix–vector kernel against the triple loop (`m = 1`, `B = Wᵀ`): row counts on

@@ -42,7 +42,7 @@
 //! over the algorithm's constant matrices (`combine`); inlined with the constants, the zero
 //! entries vanish and the ±1 ones become additions.
 
-use crate::kernels::gemm::{sgemm, sgemm_few_rows, Strides};
+use crate::kernels::gemm::{sgemm, sgemm_avx2_columns, Strides};
 use crate::kernels::pool::CLAMPED;
 use rayon::prelude::*;
 
@@ -278,6 +278,17 @@ fn sandwich<const I: usize, const J: usize, const O: usize, const P: usize>(
     });
 }
 
+/// Whether [`Plan::run`] goes one output-channel block at a time ([`Plan::run_by_output_block`],
+/// on CPUs with AVX2 and FMA but no AVX-512), which reads the transformed kernels laid out by
+/// block, or by position ([`Plan::run_by_position`]). Fixed for the process.
+fn kernels_by_block() -> bool {
+    crate::kernels::simd::level() == crate::kernels::simd::Level::Avx2Fma
+}
+
+/// Tiles per group of [`Plan::run_by_output_block`]: `V` of `keras` conv3 (64 channels,
+/// α² = 36) is 147 KB for 16 tiles, beside a block's `U` (147 KB) and `M` (37 KB) in a 512 KB L2.
+const BLOCK_TILES: usize = 16;
+
 /// Entries of the scratch a transform's intermediate `left · x` needs: at most α × α.
 const TILE_SCRATCH: usize = 64;
 
@@ -367,7 +378,15 @@ impl Plan {
     /// Images per group for a run over `n`: as many groups as [`Plan::group`] needs, evened
     /// out (16 images with groups of 12 run as 8 + 8, not 12 + 4 with a starved second GEMM).
     fn balanced_group(&self, n: usize) -> usize {
-        n.div_ceil(n.div_ceil(self.group).max(1)).max(1)
+        balanced(n, self.group)
+    }
+
+    /// Floats of one sample's output with this epilogue.
+    fn out_len(&self, epilogue: Epilogue) -> usize {
+        match epilogue {
+            Epilogue::Store { .. } => self.out_channels * self.out_h * self.out_w,
+            Epilogue::MaxPool { .. } => self.out_channels * (self.out_h / 2) * (self.out_w / 2),
+        }
     }
 
     fn tiles_per_image(&self) -> usize {
@@ -435,7 +454,8 @@ impl Plan {
     }
 
     /// `U_ξ[i, o] = (G g Gᵀ)_ξ` for this plan's kernels `g`, `u` of [`Plan::kernels_len`]
-    /// floats. For the forward `w` is the layer's `[OC, C, r, r]` weight and `g = w[o, i]`;
+    /// floats, laid out as this CPU's [`Plan::run`] reads them: `U_ξ[C, OC]` one position after
+    /// another, or `U[OC/16][α²][C][16]` block by block where it runs by output block. For the forward `w` is the layer's `[OC, C, r, r]` weight and `g = w[o, i]`;
     /// with `for_input_grad` the plan runs the input-gradient convolution (its input channels
     /// are the layer's outputs), `w` is still the layer's weight and `g` is `w[i, o]` turned by
     /// 180°.
@@ -443,7 +463,15 @@ impl Plan {
         let r = self.algorithm.r();
         debug_assert_eq!(w.len(), self.in_channels * self.out_channels * r * r);
         debug_assert_eq!(u.len(), self.kernels_len());
-        transform_kernels(self, w, for_input_grad, u);
+        transform_kernels(self, w, for_input_grad, kernels_by_block(), u);
+    }
+
+    /// [`Plan::transform_kernels`] in the layout [`Plan::run_by_output_block`] reads
+    /// (`by_block`: `U[OC/16][α²][C][16]`) or the one [`Plan::run_by_position`] reads
+    /// (`U_ξ[C, OC]`).
+    #[cfg(test)]
+    fn transform_kernels_as(&self, w: &[f32], for_input_grad: bool, by_block: bool, u: &mut [f32]) {
+        transform_kernels(self, w, for_input_grad, by_block, u);
     }
 
     /// Floats of the transformed weight gradient `∂U`: as [`Plan::kernels_len`], laid out
@@ -525,20 +553,28 @@ impl Plan {
     /// window's maximum is recorded as `2·row + column` (the first on ties, as the max-pool
     /// layer picks it) or [`CLAMPED`] where the ReLU clamped the window, for the backward.
     pub fn run(&self, u: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue, choice: &mut [u8], work: &mut [f32]) {
-        let (cp, ocp) = self.padded_channels();
-        let in_len = self.in_channels * self.h * self.w;
-        let out_len = match epilogue {
-            Epilogue::Store { .. } => self.out_channels * self.out_h * self.out_w,
-            Epilogue::MaxPool { .. } => self.out_channels * (self.out_h / 2) * (self.out_w / 2),
-        };
+        let (in_len, out_len) = (self.in_channels * self.h * self.w, self.out_len(epilogue));
         debug_assert_eq!(u.len(), self.kernels_len());
         debug_assert!(out_len == 0 || x.len() / in_len == y.len() / out_len);
+        debug_assert!(choice.is_empty() || (matches!(epilogue, Epilogue::MaxPool { .. }) && choice.len() == y.len()));
+        if kernels_by_block() {
+            self.run_by_output_block(u, x, y, epilogue, choice, work);
+        } else {
+            self.run_by_position(u, x, y, epilogue, choice, work);
+        }
+    }
+
+    /// [`Plan::run`] as α² whole products per group of images: `M_ξ[T, OC] = V_ξ · U_ξ` for
+    /// every position, then the output transform of every tile. The `gemm` crate's products
+    /// (on every CPU but those with AVX2 and no AVX-512).
+    fn run_by_position(&self, u: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue, choice: &mut [u8], work: &mut [f32]) {
+        let (cp, ocp) = self.padded_channels();
+        let (in_len, out_len) = (self.in_channels * self.h * self.w, self.out_len(epilogue));
         let (tpi, xi_count) = (self.tiles_per_image(), self.positions());
         let (blocked, v, m, rest) = self.split_work(work);
         let stage = &mut rest[..self.stage_len()];
         let group = self.balanced_group(x.len() / in_len);
         let record = !choice.is_empty();
-        debug_assert!(!record || (matches!(epilogue, Epilogue::MaxPool { .. }) && choice.len() == y.len()));
         for (gi, (xs, ys)) in x.chunks(group * in_len).zip(y.chunks_mut((group * out_len).max(1))).enumerate() {
             let t = (xs.len() / in_len) * tpi;
             let (v_stride, m_stride) = (t * cp + SKEW, t * ocp + SKEW);
@@ -550,12 +586,6 @@ impl Plan {
             for xi in 0..xi_count {
                 let (v_xi, u_xi) = (&v[xi * v_stride..xi * v_stride + t * cp], &u[xi * cp * ocp..(xi + 1) * cp * ocp]);
                 let m_xi = &mut m[xi * m_stride..xi * m_stride + t * ocp];
-                // A single image's few tiles: the same bits without the `gemm` crate's set-up
-                // around each of the α² small products where that kernel applies (AVX2
-                // without AVX-512; `docs/experiments`, "On a Zen 3 without AVX-512").
-                if sgemm_few_rows(t, self.in_channels, ocp, v_xi, cp, u_xi, ocp, m_xi, ocp) {
-                    continue;
-                }
                 // The true input channels (the padded ones of V are zero), and whole blocks of
                 // output channels (so the kernel reads U in place, no packing).
                 sgemm(t, self.in_channels, ocp, 1.0, v_xi, Strides::row_major(cp), u_xi, Strides::row_major(ocp), 0.0, m_xi, Strides::row_major(ocp));
@@ -563,7 +593,70 @@ impl Plan {
             for (img, yi) in ys.chunks_mut(out_len.max(1)).enumerate() {
                 let at = (gi * group + img) * out_len;
                 let choice: &mut [u8] = if record { &mut choice[at..at + out_len] } else { &mut [] };
-                transform_output(self, &m[..xi_count * m_stride], img * tpi, epilogue, yi, stage, choice);
+                let view = MView { m: &m[..xi_count * m_stride], row: ocp, blocks: (0, ocp / LANES) };
+                transform_output(self, view, img * tpi, epilogue, yi, stage, choice);
+            }
+        }
+    }
+
+    /// [`Plan::run`] one output-channel block at a time, on CPUs with AVX2 and FMA but no
+    /// AVX-512: for a group of about [`BLOCK_TILES`] tiles, `V` of every position, then for
+    /// each block of 16 output channels the α² products `M_ξ[T, 16] = V_ξ · U_ξ[·, block]`
+    /// (`T × C × 16`, our AVX2 kernel with the `gemm` crate's bits there) and at once the output
+    /// transform of that block. The transformed tiles of a group (`V`, and `M` of one block)
+    /// stay in the core's L2 and `U` streams through a block at a time, where
+    /// [`Plan::run_by_position`]'s whole `M` (0.6–1.2 MB for `keras` conv2 and conv3) went out to
+    /// L3 and back and its products waited on memory (`docs/experiments`, "Every Winograd
+    /// product on our own kernel"). The same arithmetic in the same order, so the same bits.
+    fn run_by_output_block(&self, u: &[f32], x: &[f32], y: &mut [f32], epilogue: Epilogue, choice: &mut [u8], work: &mut [f32]) {
+        let (cp, ocp) = self.padded_channels();
+        let (in_len, out_len) = (self.in_channels * self.h * self.w, self.out_len(epilogue));
+        let (tpi, xi_count) = (self.tiles_per_image(), self.positions());
+        let (blocked, v, m, rest) = self.split_work(work);
+        let stage = &mut rest[..self.stage_len()];
+        // About BLOCK_TILES tiles a group (at least one image, at most the group `work` was
+        // sized for).
+        let group = balanced(x.len() / in_len, BLOCK_TILES.div_ceil(tpi.max(1)).clamp(1, self.group));
+        let record = !choice.is_empty();
+        for (gi, (xs, ys)) in x.chunks(group * in_len).zip(y.chunks_mut((group * out_len).max(1))).enumerate() {
+            let t = (xs.len() / in_len) * tpi;
+            let (v_stride, m_stride) = (t * cp + SKEW, t * LANES + SKEW);
+            let v = &mut v[..xi_count * v_stride];
+            let m = &mut m[..xi_count * m_stride];
+            for (img, xi) in xs.chunks(in_len).enumerate() {
+                self.block_input(xi, blocked);
+                transform_input(self, blocked, v, img * tpi);
+            }
+            for block in 0..ocp / LANES {
+                for xi in 0..xi_count {
+                    let v_xi = &v[xi * v_stride..xi * v_stride + t * cp];
+                    let at = (block * xi_count + xi) * cp * LANES;
+                    let u_xi = &u[at..at + cp * LANES];
+                    let m_xi = &mut m[xi * m_stride..xi * m_stride + t * LANES];
+                    // The true input channels (the padded ones of V are zero), as the crate's
+                    // products in `run_by_position`; the crate where our kernel does not apply.
+                    if !sgemm_avx2_columns(t, self.in_channels, LANES, v_xi, cp, u_xi, LANES, m_xi, LANES) {
+                        sgemm(
+                            t,
+                            self.in_channels,
+                            LANES,
+                            1.0,
+                            v_xi,
+                            Strides::row_major(cp),
+                            u_xi,
+                            Strides::row_major(LANES),
+                            0.0,
+                            m_xi,
+                            Strides::row_major(LANES),
+                        );
+                    }
+                }
+                for (img, yi) in ys.chunks_mut(out_len.max(1)).enumerate() {
+                    let at = (gi * group + img) * out_len;
+                    let choice: &mut [u8] = if record { &mut choice[at..at + out_len] } else { &mut [] };
+                    let view = MView { m, row: LANES, blocks: (block, block + 1) };
+                    transform_output(self, view, img * tpi, epilogue, yi, stage, choice);
+                }
             }
         }
     }
@@ -572,6 +665,11 @@ impl Plan {
     fn block_input(&self, x: &[f32], blocked: &mut [f32]) {
         block_channels(x, self.in_channels, [self.h, self.w], self.pad, [self.padded().0, self.padded().1], blocked);
     }
+}
+
+/// Images per group for a run over `n` with groups of at most `most`, evened out.
+fn balanced(n: usize, most: usize) -> usize {
+    n.div_ceil(n.div_ceil(most).max(1)).max(1)
 }
 
 /// `blocked[c / 16][r + pad][q + pad][c % 16] = x[c, r, q]` for the image pixels that fit in
@@ -657,12 +755,19 @@ macro_rules! with_matrices {
 /// kernel values gathered into registers, the transform done lane-wise, and each of the α²
 /// `U_ξ` rows stored whole.
 #[inline(always)]
-fn transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
-    with_matrices!(plan, mat => kernels_with(mat, plan, w, for_input_grad, u))
+fn transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, by_block: bool, u: &mut [f32]) {
+    with_matrices!(plan, mat => kernels_with(mat, plan, w, for_input_grad, by_block, u))
 }
 
 #[inline(always)]
-fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, R, A>, plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
+fn kernels_with<const M: usize, const R: usize, const A: usize>(
+    mat: &Matrices<M, R, A>,
+    plan: &Plan,
+    w: &[f32],
+    for_input_grad: bool,
+    by_block: bool,
+    u: &mut [f32],
+) {
     let (cin, cout) = (plan.in_channels, plan.out_channels);
     let (cp, ocp) = plan.padded_channels();
     let taps = R * R;
@@ -690,6 +795,8 @@ fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M
             // Read back whole: without the barrier the compiler forwards the scalar stores
             // above into the transform and does all of it one lane at a time.
             let g = std::hint::black_box(g);
+            // Where position ξ's value of (i, o0…) goes: `first + ξ · position`.
+            let (first, position) = if by_block { ((o0 / LANES) * A * A * cp * LANES + i * LANES, cp * LANES) } else { (i * ocp + o0, cp * ocp) };
             sandwich(
                 &mat.g,
                 &mat.g,
@@ -697,7 +804,7 @@ fn kernels_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M
                 &mut tmp,
                 |p, row| {
                     for (q, val) in row.iter().enumerate() {
-                        let at = (p * A + q) * cp * ocp + i * ocp + o0;
+                        let at = first + (p * A + q) * position;
                         u[at..at + valid].copy_from_slice(&val[..valid]);
                     }
                 },
@@ -737,12 +844,23 @@ fn input_with<const M: usize, const R: usize, const A: usize>(mat: &Matrices<M, 
     }
 }
 
-/// `Y = Aᵀ M A` for every tile of one image (tiles `t0…` of `m`) and every output channel,
+/// The transformed output tiles an output transform reads: `m` holds the α² matrices `M_ξ`
+/// at equal strides, each tile a row of `row` floats holding the output-channel blocks
+/// `blocks.0 … blocks.1` (all of them, `row` = the padded output channels, in the GEMM
+/// layout; one, `row` = 16, in the blocked layout of [`Plan::run`] on AVX2).
+#[derive(Clone, Copy)]
+struct MView<'a> {
+    m: &'a [f32],
+    row: usize,
+    blocks: (usize, usize),
+}
+
+/// `Y = Aᵀ M A` for every tile of one image (tiles `t0…` of `m`) and every output channel of its blocks,
 /// written into that image's output `y` by the epilogue. The plain store collects a row of
 /// tiles channels-last in `stage` (m image rows, which are contiguous in each NCHW plane)
 /// and writes it out sixteen pixels at a time through a 16×16 transpose.
 #[inline(always)]
-fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8]) {
+fn transform_output_kernel(plan: &Plan, m: MView<'_>, t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8]) {
     with_matrices!(plan, mat => output_with(mat, plan, m, t0, epilogue, y, stage, choice))
 }
 
@@ -751,14 +869,14 @@ fn transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue
 fn output_with<const M: usize, const R: usize, const A: usize>(
     mat: &Matrices<M, R, A>,
     plan: &Plan,
-    m: &[f32],
+    view: MView<'_>,
     t0: usize,
     epilogue: Epilogue<'_>,
     y: &mut [f32],
     stage: &mut [f32],
     choice: &mut [u8],
 ) {
-    let ocp = plan.padded_channels().1;
+    let m = view.m;
     let m_stride = m.len() / (A * A);
     let (h, w) = (plan.out_h, plan.out_w);
     let (pool_h, pool_w) = (h / 2, w / 2);
@@ -769,7 +887,7 @@ fn output_with<const M: usize, const R: usize, const A: usize>(
     // The ReLU's clamp: max(·, 0), or max(·, −∞) which changes nothing.
     let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
     let mut tmp = [[0.0f32; LANES]; TILE_SCRATCH];
-    for block in 0..ocp / LANES {
+    for block in view.blocks.0..view.blocks.1 {
         let o0 = block * LANES;
         let valid = LANES.min(plan.out_channels - o0);
         let mut b = [0.0f32; LANES];
@@ -778,7 +896,7 @@ fn output_with<const M: usize, const R: usize, const A: usize>(
         }
         for ty in 0..plan.tiles_h {
             for tx in 0..plan.tiles_w {
-                let at = (t0 + ty * plan.tiles_w + tx) * ocp + o0;
+                let at = (t0 + ty * plan.tiles_w + tx) * view.row + (block - view.blocks.0) * LANES;
                 let mut out = [[[0.0f32; LANES]; M]; M];
                 let mm = |i: usize, j: usize| load(m, (i * A + j) * m_stride + at);
                 sandwich(&mat.at, &mat.at, mm, &mut tmp, |p, row| {
@@ -942,7 +1060,7 @@ fn weight_grad_with<const M: usize, const R: usize, const A: usize>(mat: &Matric
 
 multiversion!(
     /// The kernel transform (see `transform_kernels_kernel`).
-    fn transform_kernels => transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, u: &mut [f32])
+    fn transform_kernels => transform_kernels_kernel(plan: &Plan, w: &[f32], for_input_grad: bool, by_block: bool, u: &mut [f32])
 );
 multiversion!(
     /// Winograd output-gradient transform of one image (see `transform_output_grad_kernel`).
@@ -954,7 +1072,7 @@ multiversion!(
 );
 multiversion!(
     /// Winograd output transform of one image (see `transform_output_kernel`).
-    fn transform_output => transform_output_kernel(plan: &Plan, m: &[f32], t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8])
+    fn transform_output => transform_output_kernel(plan: &Plan, m: MView<'_>, t0: usize, epilogue: Epilogue<'_>, y: &mut [f32], stage: &mut [f32], choice: &mut [u8])
 );
 multiversion!(
     /// The weight gradient back from transformed tiles, output channels `o_first…` into `dw`
@@ -1136,6 +1254,70 @@ mod tests {
 
     /// ⟨conv(x), dy⟩ = ⟨x, conv_grad(dy)⟩: the turned, channel-swapped kernels and the
     /// complementary padding give the adjoint.
+    /// The two orders of [`Plan::run`] — whole products per position (the `gemm` crate) and
+    /// one output-channel block at a time (our AVX2 kernel where it applies) — give the same
+    /// outputs and pool choices: the very bits on a CPU with AVX2 and no AVX-512 (where both
+    /// sum each product over the channels in order with fused multiply-adds) for products over
+    /// as many channels as a Winograd layer has, within float rounding elsewhere. Every case, the plain store, the input-gradient plan, and the pool
+    /// with and without the ReLU, recording its choices.
+    #[test]
+    fn output_blocks_give_the_bits_of_whole_products() {
+        let same_bits = crate::kernels::simd::level() == crate::kernels::simd::Level::Avx2Fma;
+        let extra =
+            [(Algorithm::F4x3, Case { n: 5, c: 64, oc: 128, h: 7, w: 7, pad: 1 }), (Algorithm::F4x3, Case { n: 3, c: 32, oc: 64, h: 14, w: 14, pad: 1 })];
+        for (algorithm, case) in every_case().chain(extra) {
+            let r = algorithm.r();
+            let Case { n, c, oc, h, w, pad } = case;
+            let (oh, ow) = case.out(r);
+            let x = Tensor::random(&[n, c, h, w], 14).data;
+            let k = Tensor::random(&[oc, c, r, r], 15).data;
+            let b: Vec<f32> = Tensor::random(&[oc], 16).data.iter().map(|v| v - 3.0).collect();
+            let plain = Plan::new(algorithm, c, oc, [h, w], pad, false);
+            let pooled = Plan::new(algorithm, c, oc, [h, w], pad, true);
+            let grad = plain.input_grad();
+            let dy = Tensor::random(&[n, oc, oh, ow], 17).data;
+            // (plan, for the input gradient, input, floats out per sample, epilogue, record)
+            #[allow(clippy::type_complexity)]
+            let runs: [(&Plan, bool, &[f32], usize, Epilogue, bool); 4] = [
+                (&plain, false, &x, oc * oh * ow, Epilogue::Store { bias: Some(&b) }, false),
+                (&grad, true, &dy, c * h * w, Epilogue::Store { bias: None }, false),
+                (&pooled, false, &x, oc * (oh / 2) * (ow / 2), Epilogue::MaxPool { bias: Some(&b), relu: true }, true),
+                (&pooled, false, &x, oc * (oh / 2) * (ow / 2), Epilogue::MaxPool { bias: Some(&b), relu: false }, false),
+            ];
+            for (plan, for_grad, input, out_len, epilogue, record) in runs {
+                let mut outputs = Vec::new();
+                for by_block in [false, true] {
+                    let mut u = vec![0.0; plan.kernels_len()];
+                    plan.transform_kernels_as(&k, for_grad, by_block, &mut u);
+                    let mut y = vec![f32::NAN; n * out_len];
+                    let mut choice = vec![7u8; if record { y.len() } else { 0 }];
+                    let mut work = vec![f32::NAN; plan.work_len()];
+                    if by_block {
+                        plan.run_by_output_block(&u, input, &mut y, epilogue, &mut choice, &mut work);
+                    } else {
+                        plan.run_by_position(&u, input, &mut y, epilogue, &mut choice, &mut work);
+                    }
+                    assert!(y.iter().all(|v| v.is_finite()), "{algorithm:?} {case:?}: every output written");
+                    outputs.push((y, choice));
+                }
+                let ((y0, c0), (y1, c1)) = (&outputs[0], &outputs[1]);
+                // Products over fewer channels than any Winograd layer has take other code in
+                // the crate (its bits differ in the last place there).
+                let same_bits = same_bits && plan.in_channels >= crate::kernels::conv::WINOGRAD_MIN_CHANNELS;
+                for (i, (a, b)) in y0.iter().zip(y1).enumerate() {
+                    if same_bits {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{algorithm:?} {case:?} grad {for_grad}: output {i}: {a} vs {b}");
+                    } else {
+                        assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{algorithm:?} {case:?} grad {for_grad}: output {i}: {a} vs {b}");
+                    }
+                }
+                if same_bits {
+                    assert_eq!(c0, c1, "{algorithm:?} {case:?}: pool choices");
+                }
+            }
+        }
+    }
+
     #[test]
     fn input_grad_plan_gives_the_adjoint() {
         for (algorithm, case) in every_case() {
