@@ -218,8 +218,9 @@ unsafe fn columns_avx2(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &
         let mut r0 = 0;
         while r0 < m {
             let q = m - r0;
+            // SAFETY (both calls): AVX2 and FMA, this function's features; rows r0 … r0+q−1
+            // (q ≥ 1) and columns j0 … j0+15 lie inside A, B and C by the caller's asserts.
             if q > 4 {
-                // SAFETY: AVX2 and FMA (this function's features); indices as below.
                 unsafe { rows_avx2::<6>(r0, q.min(6), k, j0, a, lda, b, ldb, c, ldc) };
                 r0 += q.min(6);
             } else {

@@ -455,9 +455,10 @@ impl Plan {
 
     /// `U_ξ[i, o] = (G g Gᵀ)_ξ` for this plan's kernels `g`, `u` of [`Plan::kernels_len`]
     /// floats, laid out as this CPU's [`Plan::run`] reads them: `U_ξ[C, OC]` one position after
-    /// another, or `U[OC/16][α²][C][16]` block by block where it runs by output block. For the forward `w` is the layer's `[OC, C, r, r]` weight and `g = w[o, i]`;
-    /// with `for_input_grad` the plan runs the input-gradient convolution (its input channels
-    /// are the layer's outputs), `w` is still the layer's weight and `g` is `w[i, o]` turned by
+    /// another, or `U[OC/16][α²][C][16]` block by block where it runs by output block. For the
+    /// forward `w` is the layer's `[OC, C, r, r]` weight and `g = w[o, i]`; with
+    /// `for_input_grad` the plan runs the input-gradient convolution (its input channels are
+    /// the layer's outputs), `w` is still the layer's weight and `g` is `w[i, o]` turned by
     /// 180°.
     pub fn transform_kernels(&self, w: &[f32], for_input_grad: bool, u: &mut [f32]) {
         let r = self.algorithm.r();
